@@ -1,0 +1,135 @@
+"""The propagator interface shared by every engine (embedded, xmem, sam2).
+
+A :class:`Propagator` holds the shared, read-only model. Per-video state lives in a
+:class:`Tracker` made by :meth:`Propagator.new_tracker`, so one loaded model serves many
+videos at once. Trackers never read files: frames and masks come in as arrays.
+
+Conventions (see ARCHITECTURE.md):
+
+- images are ``uint8`` arrays ``(H, W, 3)`` in RGB order;
+- masks are ``uint8`` arrays ``(H, W)`` holding user object ids (0 = background);
+- probabilities are ``float32`` arrays ``(N + 1, H, W)``: background first, then the tracked
+  objects in increasing id order (``StepResult.object_ids``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a tracker returns for one frame.
+
+    Attributes:
+        probs: float32 ``(N + 1, H, W)`` probabilities at the frame's resolution, background
+            first, then ``object_ids`` in order. Columns sum to 1.
+        object_ids: the user ids of the ``N`` objects, increasing.
+        confidence: float32 ``(N,)`` per-object confidence in [0, 1] (mean of the winning
+            probability over the object's predicted pixels; 0 for an empty mask).
+    """
+
+    probs: np.ndarray
+    object_ids: tuple[int, ...]
+    confidence: np.ndarray
+
+    @property
+    def mask(self) -> np.ndarray:
+        """``uint8 (H, W)`` mask of user ids: the argmax of ``probs``."""
+        return ids_from_probs(self.probs, self.object_ids)
+
+
+def ids_from_probs(probs: np.ndarray, object_ids: tuple[int, ...]) -> np.ndarray:
+    """Argmax over ``probs (N + 1, H, W)`` mapped to user ids: ``uint8 (H, W)``."""
+    lut = np.array((0, *object_ids), dtype=np.uint8)
+    return lut[np.argmax(probs, axis=0)]
+
+
+def confidence_of(probs: np.ndarray) -> np.ndarray:
+    """Per-object confidence ``(N,)`` from ``probs (N + 1, H, W)``.
+
+    Mean probability of the object over the pixels it wins; 0 where it wins none.
+    """
+    winner = np.argmax(probs, axis=0)
+    out = np.zeros(probs.shape[0] - 1, dtype=np.float32)
+    for k in range(1, probs.shape[0]):
+        sel = winner == k
+        if sel.any():
+            out[k - 1] = float(probs[k][sel].mean())
+    return out
+
+
+class Tracker(ABC):
+    """Per-video state of one engine: memory, object slots, caches.
+
+    The caller (usually :class:`vosam.session.Session`) drives it frame by frame in the order
+    it wants (forward or backward), passing frame indices so that the tracker can cache
+    per-frame features.
+    """
+
+    @property
+    @abstractmethod
+    def object_ids(self) -> tuple[int, ...]:
+        """User ids of the objects tracked so far, increasing."""
+
+    @abstractmethod
+    def add_permanent(self, index: int, image: np.ndarray, mask: np.ndarray) -> None:
+        """Encode an annotated frame into permanent memory (XMem++), before propagation.
+
+        Args:
+            index: frame index in the video.
+            image: ``uint8 (H, W, 3)`` RGB.
+            mask: ``uint8 (H, W)`` user ids; ids not seen before become new objects.
+        """
+
+    @abstractmethod
+    def step(
+        self, index: int, image: np.ndarray, *, annotation: np.ndarray | None = None
+    ) -> StepResult:
+        """Segment frame ``index``.
+
+        With ``annotation`` (``uint8 (H, W)`` user ids), the frame is taken as ground truth:
+        new ids become objects, the annotation is written into memory, and the result is the
+        annotation itself as one-hot probabilities. Objects tracked before but absent from
+        the annotation are kept (absent on this frame).
+        """
+
+    @abstractmethod
+    def feedback(self, index: int, image: np.ndarray, mask: np.ndarray) -> None:
+        """Write a corrected mask for an already propagated frame into working memory.
+
+        Used by refiners whose accepted masks should steer later frames.
+        """
+
+    @abstractmethod
+    def remove_object(self, object_id: int) -> None:
+        """Stop tracking ``object_id``; the other objects' ids are unchanged."""
+
+
+class Propagator(ABC):
+    """A loaded model that makes trackers. Chosen by name through :mod:`vosam.engines`."""
+
+    name: str
+
+    @abstractmethod
+    def new_tracker(self) -> Tracker:
+        """Fresh per-video state for this model."""
+
+    @property
+    @abstractmethod
+    def device(self) -> str:
+        """``"cpu"`` or ``"cuda"``."""
+
+
+def onehot(mask: np.ndarray, object_ids: tuple[int, ...]) -> np.ndarray:
+    """``float32 (N + 1, H, W)`` one-hot probabilities of ``mask`` over ``(0, *object_ids)``.
+
+    Pixels whose id is not in ``object_ids`` (e.g. 255 void) count as background.
+    """
+    ids = np.asarray(object_ids, dtype=np.int64)
+    fg = mask[None].astype(np.int64) == ids[:, None, None]
+    bg = ~fg.any(axis=0, keepdims=True)
+    return np.concatenate([bg, fg], axis=0).astype(np.float32)

@@ -1,0 +1,42 @@
+"""Errors raised for bad input. Each names the offending file and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VosamError(Exception):
+    """Base class of every error vosam raises on purpose."""
+
+
+class InputError(VosamError):
+    """A file or folder given by the user cannot be used.
+
+    The message always starts with the path, so a one-line CLI error says where to look:
+    ``annotations/00012.png: mask is 640×360 but frames are 854×480``.
+    """
+
+    def __init__(self, path: str | Path | None, problem: str) -> None:
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        super().__init__(problem if path is None else f"{path}: {problem}")
+
+
+class FrameSourceError(InputError):
+    """A video or frame folder is unreadable, empty or inconsistent."""
+
+
+class MaskError(InputError):
+    """A mask file is unreadable or does not fit the video."""
+
+
+class MaskSizeError(MaskError):
+    """A mask's size differs from the frames'."""
+
+
+class OutputError(InputError):
+    """An output location cannot be used (not writable, same as the input, mixed runs)."""
+
+
+class CheckpointError(InputError):
+    """A weights file does not match the network it is loaded into."""
