@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import import_module
 
-from vosam.engines.base import Propagator, StepResult, Tracker
+from vosam.engines.base import KeyFeatures, Propagator, StepResult, Tracker
 
 # name -> "module:function" building a Propagator from keyword arguments
 _BUILDERS: dict[str, str] = {
@@ -40,6 +40,7 @@ def build_propagator(name: str, **kwargs: object) -> Propagator:
 
 
 __all__ = [
+    "KeyFeatures",
     "Propagator",
     "StepResult",
     "Tracker",

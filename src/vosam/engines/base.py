@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,29 @@ class Tracker(ABC):
         """Stop tracking ``object_id``; the other objects' ids are unchanged."""
 
 
+@dataclass(frozen=True)
+class KeyFeatures:
+    """An engine's matching features of one frame, at the engine's own stride.
+
+    Attributes:
+        key: float32 ``(C_k, h, w)`` torch tensor.
+        shrinkage: ``(1, h, w)`` or None (= 1), memory-side scale of the similarity.
+        selection: ``(C_k, h, w)`` or None (= 1), query-side channel weights.
+    """
+
+    key: torch.Tensor
+    shrinkage: torch.Tensor | None = None
+    selection: torch.Tensor | None = None
+
+
 class Propagator(ABC):
     """A loaded model that makes trackers. Chosen by name through :mod:`vosam.engines`."""
 
     name: str
+
+    @abstractmethod
+    def encode_key(self, image: np.ndarray) -> KeyFeatures:
+        """Matching features of ``image (H, W, 3) uint8`` (used by frame suggestion)."""
 
     @abstractmethod
     def new_tracker(self) -> Tracker:
