@@ -120,7 +120,9 @@ def block_specs(state: dict[str, torch.Tensor]) -> list[BlockSpec]:
 class EfficientNetLite(nn.Module):
     """EfficientNet-Lite classifier whose :meth:`features` returns multi-scale maps."""
 
-    def __init__(self, specs: list[BlockSpec], stem: int = 32, head: int = 1280, classes: int = 1000):
+    def __init__(
+        self, specs: list[BlockSpec], stem: int = 32, head: int = 1280, classes: int = 1000
+    ):
         super().__init__()
         self._conv_stem = SameConv(3, stem, 3, 2)
         self._bn0 = nn.BatchNorm2d(stem, eps=1e-3)
@@ -202,7 +204,7 @@ def load_lite0(path: str | Path | None = None) -> EfficientNetLite:
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(
-            path, f"weights do not fit EfficientNet-Lite: missing {missing}, unexpected {unexpected}"
+            path, f"not EfficientNet-Lite weights: missing {missing}, unexpected {unexpected}"
         )
     model.eval().requires_grad_(False)
     log.debug("loaded EfficientNet-Lite0 from %s (%d blocks)", path, len(specs))
