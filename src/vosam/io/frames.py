@@ -1,0 +1,254 @@
+"""Streamed frame sources: a folder of JPEG/PNG frames or a video file.
+
+A :class:`FrameSource` never holds the whole video in memory. Iterating decodes each frame
+once, in order; :meth:`FrameSource.read` gives random access (for videos: seek to the nearest
+keyframe before the frame and decode forward).
+
+Every frame has a stable name used for outputs: the file stem for a folder
+(``frame_000014``), the zero-padded index for a video (``00014``).
+
+Orientation metadata (JPEG EXIF orientation, a video's rotation matrix) is not applied:
+frames come out as stored, so masks drawn on them line up with the stored pixels.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from vosam.errors import FrameSourceError
+from vosam.io.atomic import atomic_write
+
+log = logging.getLogger(__name__)
+
+FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+FRAME_MAP_NAME = "frames.csv"
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str, int], ...]:
+    """Sort key putting ``frame2`` before ``frame10``: digit runs compare as numbers.
+
+    Text runs compare case-insensitively; equal numbers with different zero padding
+    (``1`` vs ``01``) are ordered by length, so the order is total and stable.
+    """
+    parts: list[tuple[int, int | str, int]] = []
+    for k, run in enumerate(_DIGITS.split(name)):
+        if k % 2:
+            parts.append((1, int(run), len(run)))
+        elif run:
+            parts.append((0, run.casefold(), 0))
+    parts.append((2, name, 0))
+    return tuple(parts)
+
+
+def natural_sorted(names: list[str]) -> list[str]:
+    """``names`` in natural order (see :func:`natural_key`)."""
+    return sorted(names, key=natural_key)
+
+
+class FrameSource(ABC):
+    """A video as a sequence of ``uint8 (H, W, 3)`` RGB frames with stable names.
+
+    Use as a context manager (or call :meth:`close`) to release open files.
+    """
+
+    def __init__(self, path: Path, names: tuple[str, ...], size: tuple[int, int]) -> None:
+        self._path = path
+        self._names = names
+        self._size = size
+
+    @property
+    def path(self) -> Path:
+        """The folder or video file the frames come from."""
+        return self._path
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """One stable name per frame, in frame order."""
+        return self._names
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Frame size ``(H, W)``."""
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def _check_index(self, index: int) -> int:
+        n = len(self._names)
+        if not -n <= index < n:
+            raise IndexError(f"frame {index} out of range: {self._path} has {n} frames")
+        return index % n
+
+    def _span(self, start: int, stop: int | None) -> tuple[int, int]:
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
+        return start, len(self) if stop is None else min(stop, len(self))
+
+    @abstractmethod
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` as ``uint8 (H, W, 3)`` RGB. Negative indices count from the end."""
+
+    @abstractmethod
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, uint8 (H, W, 3))`` for frames ``start .. stop - 1``, in order,
+        decoding each once."""
+
+    @abstractmethod
+    def source_file(self, index: int) -> str:
+        """Name of the file that holds frame ``index`` (the frame file, or the video)."""
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        return self.frames()
+
+    def close(self) -> None:  # noqa: B027 (optional hook; folders hold nothing open)
+        """Release open files. The source may be reopened by reading from it again."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        h, w = self._size
+        return f"{type(self).__name__}({str(self._path)!r}, {len(self)} frames, {w}×{h})"
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    """PIL image of any mode → ``uint8 (H, W, 3)`` RGB (alpha dropped)."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8)
+
+
+class FolderSource(FrameSource):
+    """Frames stored as ``.jpg`` / ``.jpeg`` / ``.png`` files (any case) in one folder.
+
+    Files are ordered naturally (``frame2`` before ``frame10``); hidden files (starting with
+    ``.``) are ignored. Opening reads every file's header to check that all frames are images
+    of the same size; pixels are decoded only when a frame is read. Grayscale, palette and
+    RGBA frames are converted to RGB.
+
+    Raises:
+        FrameSourceError: the folder is missing, holds no frames, two files share a stem, a
+            file is not a readable image, or a frame's size differs from the first frame's.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        folder = Path(path)
+        if not folder.is_dir():
+            problem = "is not a folder" if folder.exists() else "frame folder does not exist"
+            raise FrameSourceError(folder, problem)
+        files = [
+            p.name
+            for p in folder.iterdir()
+            if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        ]
+        if not files:
+            raise FrameSourceError(
+                folder, "no frames: expected .jpg, .jpeg or .png files in this folder"
+            )
+        files = natural_sorted(files)
+        stems: dict[str, str] = {}
+        for name in files:
+            stem = Path(name).stem
+            if stem in stems:
+                raise FrameSourceError(
+                    folder / name, f"two frames share the name '{stem}' (also {stems[stem]})"
+                )
+            stems[stem] = name
+        self._files = tuple(folder / name for name in files)
+        size = self._header_size(self._files[0])
+        for file in self._files[1:]:
+            other = self._header_size(file)
+            if other != size:
+                raise FrameSourceError(file, _size_problem(other, size, self._files[0].name))
+        super().__init__(folder, tuple(stems), size)
+        log.debug("opened %r", self)
+
+    @staticmethod
+    def _header_size(file: Path) -> tuple[int, int]:
+        try:
+            with Image.open(file) as image:
+                w, h = image.size
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+            raise FrameSourceError(file, f"not a readable image ({e})") from e
+        return h, w
+
+    def read(self, index: int) -> np.ndarray:
+        file = self._files[self._check_index(index)]
+        try:
+            with Image.open(file) as image:
+                rgb = _to_rgb(image)
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+            raise FrameSourceError(file, f"cannot decode image ({e})") from e
+        if rgb.shape[:2] != self.size:
+            raise FrameSourceError(file, _size_problem(rgb.shape[:2], self.size, "the first"))
+        return rgb
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        start, stop = self._span(start, stop)
+        for index in range(start, stop):
+            yield index, self.read(index)
+
+    def source_file(self, index: int) -> str:
+        return self._files[self._check_index(index)].name
+
+
+def _size_problem(got: tuple[int, ...], expected: tuple[int, int], first: str) -> str:
+    return (
+        f"frame is {got[1]}×{got[0]} but {first} frame is {expected[1]}×{expected[0]}; "
+        "all frames of a video must have the same size"
+    )
+
+
+def open_source(path: str | Path) -> FrameSource:
+    """Open a frame folder (:class:`FolderSource`) or a video file (:class:`VideoSource`).
+
+    Raises:
+        FrameSourceError: ``path`` does not exist, or the source cannot be read.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return FolderSource(path)
+    if path.is_file():
+        from vosam.io.video import VideoSource
+
+        return VideoSource(path)
+    raise FrameSourceError(path, "no such video file or frame folder")
+
+
+def write_frame_map(out_dir: str | Path, source: FrameSource) -> Path:
+    """Write ``out_dir/frames.csv`` mapping each frame index to its name and source file.
+
+    Columns: ``index,name,source_file``, one row per frame. The folder is created if needed;
+    the file is written atomically. Returns the path written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / FRAME_MAP_NAME
+    with atomic_write(target, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(("index", "name", "source_file"))
+        for index, name in enumerate(source.names):
+            writer.writerow((index, name, source.source_file(index)))
+    log.debug("wrote %s (%d frames)", target, len(source))
+    return target

@@ -1,0 +1,239 @@
+"""Mask files: the DAVIS palette, reading masks in the formats found in the wild, writing
+palette PNGs, and matching a folder of annotations to a video's frames.
+
+In memory a mask is ``uint8 (H, W)`` of user object ids: 0 background, 1..254 objects,
+255 void (ignored by evaluation).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from vosam.errors import MaskError, MaskSizeError
+from vosam.io.atomic import atomic_save_png
+
+log = logging.getLogger(__name__)
+
+VOID_ID = 255
+MASK_SUFFIX = ".png"
+
+# A greyscale mask with more distinct levels than this is taken for an image (for example
+# an anti-aliased or resized mask), not for object ids.
+MAX_GREY_IDS = 64
+
+
+def _davis_palette() -> tuple[int, ...]:
+    """The VOC/DAVIS colour map: the bits of each id are dealt out to R, G, B in turn,
+    filling each channel from its most significant bit down."""
+    values: list[int] = []
+    for i in range(256):
+        rgb = [0, 0, 0]
+        code = i
+        for bit in range(7, -1, -1):
+            for channel in range(3):
+                rgb[channel] |= ((code >> channel) & 1) << bit
+            code >>= 3
+        values.extend(rgb)
+    return tuple(values)
+
+
+DAVIS_PALETTE: tuple[int, ...] = _davis_palette()
+"""768 ints, ``R, G, B`` of id 0, then id 1, ...: id 1 = (128, 0, 0), 255 = (224, 224, 192)."""
+
+DAVIS_COLORS: np.ndarray = np.array(DAVIS_PALETTE, dtype=np.uint8).reshape(256, 3)
+"""``uint8 (256, 3)``: the colour of each id (read-only)."""
+DAVIS_COLORS.flags.writeable = False
+
+
+def _colour_codes(rgb: np.ndarray) -> np.ndarray:
+    """``uint8 (..., 3)`` colours → ``int32 (...)`` codes ``R << 16 | G << 8 | B``."""
+    rgb = rgb.astype(np.int32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+_ID_OF_CODE = {int(code): i for i, code in enumerate(_colour_codes(DAVIS_COLORS))}
+
+
+def palette_image(mask: np.ndarray) -> Image.Image:
+    """``uint8 (H, W)`` ids → palette ('P') PIL image with the DAVIS colours."""
+    image = Image.fromarray(_as_ids(mask))
+    image.putpalette(DAVIS_PALETTE)
+    return image
+
+
+def _as_ids(mask: np.ndarray) -> np.ndarray:
+    """Validate a mask (any integer or bool dtype, values 0..255) → ``uint8 (H, W)``."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"a mask must be 2-D (H, W), got shape {mask.shape}")
+    if mask.dtype == np.uint8:
+        return np.ascontiguousarray(mask)
+    if mask.dtype == np.bool_ or np.issubdtype(mask.dtype, np.integer):
+        if mask.size and (mask.min() < 0 or mask.max() > 255):
+            raise ValueError("mask ids must be in 0..255")
+        return mask.astype(np.uint8)
+    raise TypeError(f"a mask must hold integer ids, got dtype {mask.dtype}")
+
+
+def write_mask(path: str | Path, mask: np.ndarray) -> None:
+    """Write ``uint8 (H, W)`` ids as a DAVIS-palette PNG, atomically. Reading it back with
+    :func:`read_mask` gives the same array."""
+    atomic_save_png(path, palette_image(mask))
+
+
+def read_mask(path: str | Path, *, expected_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask file → ``uint8 (H, W)`` of object ids.
+
+    Accepted encodings:
+
+    - palette ('P') PNG: the stored indices are the ids (DAVIS, YouTube-VOS);
+    - greyscale ('L', '1', 16-bit) with only the values 0 and 255: a binary mask → {0, 1};
+    - greyscale with at most :data:`MAX_GREY_IDS` distinct values: the values are the ids
+      (255 stays void);
+    - RGB / RGBA: each colour is mapped to its DAVIS palette id (alpha is ignored).
+
+    Args:
+        path: the mask file.
+        expected_size: ``(H, W)`` of the video's frames, checked before decoding.
+
+    Raises:
+        MaskError: unreadable file, unsupported image mode, too many grey levels, or colours
+            outside the DAVIS palette (up to five are listed).
+        MaskSizeError: the mask's size differs from ``expected_size``.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            w, h = image.size
+            if expected_size is not None and (h, w) != tuple(expected_size):
+                eh, ew = expected_size
+                raise MaskSizeError(path, f"mask is {w}×{h} but frames are {ew}×{eh}")
+            image.load()
+            mode = image.mode
+            array = np.asarray(image)
+    except FileNotFoundError as e:
+        raise MaskError(path, "mask file does not exist") from e
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+        raise MaskError(path, f"not a readable image ({e})") from e
+    if mode in ("P", "PA"):
+        return np.ascontiguousarray(array if array.ndim == 2 else array[..., 0], dtype=np.uint8)
+    if mode in ("RGB", "RGBA"):
+        return _ids_from_colours(path, array[..., :3])
+    if mode == "1":
+        return array.astype(np.uint8)
+    if mode == "LA":
+        array = array[..., 0]
+    elif not (mode == "L" or mode.startswith("I")):
+        raise MaskError(path, f"unsupported image mode '{mode}' for a mask")
+    return _ids_from_grey(path, array)
+
+
+def _ids_from_grey(path: Path, array: np.ndarray) -> np.ndarray:
+    values = np.unique(array)
+    if values.size and (values[0] < 0 or values[-1] > 255):
+        raise MaskError(path, f"grey values up to {values[-1]} do not fit 8-bit object ids")
+    if set(values.tolist()) <= {0, 255}:
+        return (array == 255).astype(np.uint8)
+    if values.size > MAX_GREY_IDS:
+        raise MaskError(
+            path,
+            f"has {values.size} grey levels, which looks like an image rather than a mask; "
+            "expected object ids 0..N (255 = void) or a binary 0/255 mask",
+        )
+    return array.astype(np.uint8)
+
+
+def _ids_from_colours(path: Path, rgb: np.ndarray) -> np.ndarray:
+    codes = _colour_codes(rgb)
+    uniques, inverse = np.unique(codes, return_inverse=True)
+    foreign = [int(c) for c in uniques if int(c) not in _ID_OF_CODE]
+    if foreign:
+        shown = ", ".join(f"({c >> 16}, {(c >> 8) & 255}, {c & 255})" for c in foreign[:5])
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise MaskError(
+            path,
+            f"{len(foreign)} colour(s) not in the DAVIS palette: {shown}{more}; "
+            "save masks as palette PNGs or colour them with the DAVIS palette",
+        )
+    lut = np.array([_ID_OF_CODE[int(c)] for c in uniques], dtype=np.uint8)
+    return lut[inverse.reshape(codes.shape)]
+
+
+def _frame_lookup(names: Sequence[str]) -> tuple[dict[str, int], dict[int, int]]:
+    """Exact name → index, and (for all-digit names) number → index where unambiguous."""
+    exact = {name: i for i, name in enumerate(names)}
+    numeric: dict[int, int] = {}
+    seen_twice: set[int] = set()
+    for i, name in enumerate(names):
+        if name.isdigit():
+            n = int(name)
+            if n in numeric:
+                seen_twice.add(n)
+            numeric[n] = i
+    for n in seen_twice:
+        del numeric[n]
+    return exact, numeric
+
+
+def read_annotations(
+    mask_dir: str | Path, names: Sequence[str], size: tuple[int, int]
+) -> dict[int, np.ndarray]:
+    """Read the annotation masks of a video → ``{frame index: uint8 (H, W) ids}``.
+
+    Every ``.png`` in ``mask_dir`` (hidden files ignored) is the annotation of the frame
+    whose name equals the file's stem (``frame_000014.png`` ↔ frame ``frame_000014``).
+    Matching is exact, with one convenience: an all-digit stem also matches the frame
+    whose all-digit name has the same number (``14.png`` ↔ ``00014``), when only one does.
+    ``mask_dir`` may also be a single mask file.
+
+    Args:
+        mask_dir: folder of mask files, or one mask file.
+        names: the frame names of the video (:attr:`FrameSource.names`).
+        size: ``(H, W)`` of the frames.
+
+    Returns:
+        The masks by frame index, in increasing index order.
+
+    Raises:
+        MaskError: missing folder, no mask files, a mask that matches no frame (or the same
+            frame as another mask), or an unreadable mask.
+        MaskSizeError: a mask's size differs from ``size``.
+    """
+    mask_dir = Path(mask_dir)
+    if mask_dir.is_file():
+        files = [mask_dir]
+    elif mask_dir.is_dir():
+        files = sorted(
+            p
+            for p in mask_dir.iterdir()
+            if p.suffix.lower() == MASK_SUFFIX and not p.name.startswith(".") and p.is_file()
+        )
+        if not files:
+            raise MaskError(mask_dir, "no annotation: the folder holds no .png mask files")
+    else:
+        raise MaskError(mask_dir, "annotation folder does not exist")
+    exact, numeric = _frame_lookup(names)
+    found: dict[int, Path] = {}
+    for file in files:
+        stem = file.stem
+        index = exact.get(stem)
+        if index is None and stem.isdigit():
+            index = numeric.get(int(stem))
+        if index is None:
+            example = f"named like '{names[0]}'" if names else "none"
+            raise MaskError(
+                file,
+                f"no frame named '{stem}': the video has {len(names)} frames ({example}); "
+                "name each mask after the frame it annotates",
+            )
+        if index in found:
+            raise MaskError(file, f"annotates the same frame as {found[index].name}")
+        found[index] = file
+    masks = {i: read_mask(found[i], expected_size=size) for i in sorted(found)}
+    log.debug("read %d annotations from %s", len(masks), mask_dir)
+    return masks
