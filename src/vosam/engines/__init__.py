@@ -14,6 +14,7 @@ from vosam.engines.base import KeyFeatures, Propagator, StepResult, Tracker
 # name -> "module:function" building a Propagator from keyword arguments
 _BUILDERS: dict[str, str] = {
     "embedded": "vosam.engines.embedded.propagator:build_embedded",
+    "xmem": "vosam.engines.xmem.propagator:build_xmem",
 }
 
 

@@ -4,15 +4,21 @@ Similarity of memory element ``i`` to query pixel ``j``::
 
     S_ij = -s_i * sum_c e_cj * (k_ci - q_cj) ** 2 / sqrt(C_k)
 
-with shrinkage ``s`` (memory side) and selection ``e`` (query side); both default to 1. The
-readout keeps, per query pixel, the ``top_k`` most similar memory elements and softmaxes over
-them. Shapes carry no batch axis: keys are ``(C_k, N)`` for memory and ``(C_k, M)`` for
-queries.
+with shrinkage ``s`` (memory side) and selection ``e`` (query side). The square is expanded
+as ``a² - 2ab + b²``. Without a selection XMem drops the ``b²`` term (it is constant per
+query pixel, so a softmax over memory is unchanged when there is no shrinkage either); this
+module does the same so that scores match XMem's bit for bit in the usual cases.
+
+The readout keeps, per query pixel, the ``top_k`` most similar memory elements and softmaxes
+over them. Shapes carry no batch axis: keys are ``(C_k, N)`` for memory and ``(C_k, M)`` for
+queries. The top-k affinity is kept sparse (:class:`TopK`): a dense ``(N, M)`` matrix is
+mostly zeros, and reading values through it costs ``C_v * N * M`` instead of ``C_v * k * M``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -28,40 +34,82 @@ def similarity(
 
     Args:
         shrinkage: ``(1, N)`` or ``(N,)`` per memory element, or None for 1.
-        selection: ``(C_k, M)`` per query channel, or None for 1.
+        selection: ``(C_k, M)`` per query channel, or None (then ``b²`` is left out).
     """
     ck = mem_key.shape[0]
     mk = mem_key.transpose(0, 1)  # (N, C)
     if selection is None:
         a_sq = mk.pow(2).sum(1, keepdim=True)  # (N, 1)
-        two_ab = 2 * (mk @ query_key)
-        b_sq = query_key.pow(2).sum(0, keepdim=True)  # (1, M)
+        sim = -a_sq + 2 * (mk @ query_key)
     else:
         a_sq = mk.pow(2) @ selection
         two_ab = 2 * (mk @ (query_key * selection))
         b_sq = (selection * query_key.pow(2)).sum(0, keepdim=True)
-    sim = two_ab - a_sq - b_sq
+        sim = -a_sq + two_ab - b_sq
     if shrinkage is not None:
         sim = sim * shrinkage.reshape(-1, 1)
     return sim / math.sqrt(ck)
 
 
-def topk_softmax(sim: torch.Tensor, top_k: int | None) -> torch.Tensor:
-    """Column-wise softmax of ``sim (N, M)`` over the ``top_k`` largest entries of each column.
+@dataclass(frozen=True)
+class TopK:
+    """Sparse column-wise top-k softmax of an ``(N, M)`` similarity.
 
-    Entries outside the top-k get exactly 0. ``top_k=None`` (or ``>= N``) is a full softmax.
-    Returns a dense ``(N, M)`` affinity whose columns sum to 1.
+    Attributes:
+        weights: ``(k, M)`` softmax weights; each column sums to 1.
+        indices: ``(k, M)`` long, rows of the similarity the weights belong to.
+        size: ``N``, the number of memory elements.
+    """
+
+    weights: torch.Tensor
+    indices: torch.Tensor
+    size: int
+
+    def dense(self) -> torch.Tensor:
+        """The ``(N, M)`` affinity with zeros outside the top-k."""
+        out = self.weights.new_zeros(self.size, self.weights.shape[1])
+        return out.scatter_(0, self.indices, self.weights)
+
+    def usage(self) -> torch.Tensor:
+        """``float32 (N,)``: affinity mass each memory element received, summed over queries."""
+        out = torch.zeros(self.size, dtype=torch.float32, device=self.weights.device)
+        return out.index_add_(0, self.indices.reshape(-1), self.weights.reshape(-1).float())
+
+    def read(self, values: torch.Tensor) -> torch.Tensor:
+        """Weighted sum of memory ``values (..., N)``: ``(..., M)``."""
+        lead = values.shape[:-1]
+        flat = values.reshape(-1, values.shape[-1])
+        out = flat[:, self.indices[0]] * self.weights[0].to(flat.dtype)
+        for i in range(1, self.indices.shape[0]):
+            out += flat[:, self.indices[i]] * self.weights[i].to(flat.dtype)
+        return out.reshape(*lead, self.weights.shape[1])
+
+
+def topk_affinity(sim: torch.Tensor, top_k: int | None) -> TopK:
+    """Keep the ``top_k`` largest entries of each column of ``sim (N, M)`` and softmax them.
+
+    ``top_k=None`` (or ``>= N``) keeps every entry. The softmax subtracts the column maximum;
+    XMem exponentiates the raw scores, which gives the same weights up to rounding but NaN
+    when every kept score is below about -87.
     """
     n = sim.shape[0]
-    if top_k is None or top_k >= n:
+    k = n if top_k is None else min(top_k, n)
+    values, indices = torch.topk(sim, k=k, dim=0)
+    return TopK(torch.softmax(values, dim=0), indices, n)
+
+
+def topk_softmax(sim: torch.Tensor, top_k: int | None) -> torch.Tensor:
+    """Dense ``(N, M)`` affinity: column-wise softmax over the ``top_k`` largest entries.
+
+    Entries outside the top-k are exactly 0. ``top_k=None`` (or ``>= N``) is a full softmax.
+    """
+    if top_k is None or top_k >= sim.shape[0]:
         return torch.softmax(sim, dim=0)
-    values, indices = torch.topk(sim, k=top_k, dim=0)
-    weights = torch.softmax(values, dim=0)
-    return torch.zeros_like(sim).scatter_(0, indices, weights)
+    return topk_affinity(sim, top_k).dense()
 
 
 def readout(affinity: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Weighted sum of memory ``values (..., N)`` by ``affinity (N, M)``: ``(..., M)``."""
+    """Weighted sum of memory ``values (..., N)`` by a dense ``affinity (N, M)``: ``(..., M)``."""
     lead = values.shape[:-1]
     flat = values.reshape(-1, values.shape[-1])
-    return (flat @ affinity).reshape(*lead, affinity.shape[1])
+    return (flat @ affinity.to(flat.dtype)).reshape(*lead, affinity.shape[1])

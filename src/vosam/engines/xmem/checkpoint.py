@@ -1,0 +1,100 @@
+"""Strict loading of official XMem checkpoints.
+
+A checkpoint is a plain state dict (``XMem.pth``, ``XMem-s012.pth``, ``XMem-no-sensory.pth``).
+The network's widths are read from its weight shapes; then every name and shape must match
+the network built from them, or :class:`~vosam.errors.CheckpointError` lists what differs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from vosam.engines.xmem.arch import XMemArch
+from vosam.engines.xmem.network import XMemNetwork
+from vosam.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+_SHOWN = 8  # names listed per kind of problem
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state dict from ``path`` onto the CPU (tensors only, no pickled code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "no such file; pass the path of an XMem .pth checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
+        raise CheckpointError(path, f"cannot be read as a PyTorch checkpoint ({exc})") from exc
+    if not isinstance(state, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise CheckpointError(path, "is not a plain state dict of tensors (name -> tensor)")
+    return dict(state)
+
+
+def _listing(kind: str, names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOWN])
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return f"{len(names)} {kind}: {shown}{more}"
+
+
+def check_state_dict(state: Mapping[str, torch.Tensor], path: str | Path | None = None) -> XMemArch:
+    """Read the architecture of ``state`` and check it strictly.
+
+    Raises:
+        CheckpointError: names missing or unexpected, or shapes that differ from the network
+            the widths describe. The message lists them.
+    """
+    try:
+        arch = XMemArch.from_state_dict(state)
+    except (KeyError, IndexError) as exc:
+        log.debug("cannot read XMem widths: %s", exc)
+        arch = XMemArch()
+    expected = XMemNetwork(arch).state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    problems = [
+        _listing(kind, names)
+        for kind, names in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", wrong),
+        )
+        if names
+    ]
+    if problems:
+        raise CheckpointError(path, "not an XMem checkpoint: " + "; ".join(problems))
+    return arch
+
+
+def network_from_state_dict(
+    state: Mapping[str, torch.Tensor], path: str | Path | None = None
+) -> XMemNetwork:
+    """An eval-mode :class:`XMemNetwork` holding exactly ``state``."""
+    arch = check_state_dict(state, path)
+    net = XMemNetwork(arch)
+    net.load_state_dict(state, strict=True)
+    log.info(
+        "XMem weights%s: C_k=%d C_v=%d C_h=%d",
+        f" from {path}" if path else "",
+        arch.key_dim,
+        arch.value_dim,
+        arch.hidden_dim,
+    )
+    return net.eval()
+
+
+def load_network(path: str | Path) -> XMemNetwork:
+    """Load an official XMem checkpoint file strictly (on the CPU, eval mode)."""
+    return network_from_state_dict(read_state_dict(path), path)
