@@ -11,8 +11,7 @@ from importlib import import_module
 from vosam.errors import VosamError
 
 # subcommand modules, each with register(subparsers) setting ``func`` via set_defaults
-_COMMANDS: tuple[str, ...] = (
-)
+_COMMANDS: tuple[str, ...] = ("vosam.cli.eval_cmd",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,239 @@
+"""Speed and parity of ``vosam.eval`` against the official DAVIS 2017 evaluation.
+
+Builds, under a temporary folder, a DAVIS-layout copy of the development data (the
+DAVIS-2016 train sequences as palette PNGs, plus the multi-object sequences) and
+predictions made by perturbing the ground truth (erosion/dilation, shifts, vanishing and
+swapped objects), then times, in one run:
+
+- the official davis2017-evaluation code (``DAVISEvaluation.evaluate``), copied from the
+  checkout given with ``--reference`` into the temporary folder;
+- ``vosam.eval.evaluate_dataset`` on the same files;
+
+and prints both timings, the speed-up and the largest absolute difference over every
+number (per-object J/F mean, recall, decay and the seven dataset figures), for the
+semi-supervised protocol and, unless ``--skip-unsupervised``, the unsupervised one.
+It also compares per-object J and F means with the ``vos-benchmark`` package.
+
+Usage::
+
+    python benchmarks/bench_eval.py --reference /path/to/davis2017-evaluation \
+        [--data ../shared/data] [--workers N]
+
+The reference code is never stored in this repository; get it from its public repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import astuple
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from vosam.eval import evaluate_dataset
+
+GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+
+
+def _palette() -> list[int]:
+    pal = []
+    for i in range(256):
+        rgb = [0, 0, 0]
+        code = i
+        for bit in range(7, -1, -1):
+            for ch in range(3):
+                rgb[ch] |= ((code >> ch) & 1) << bit
+            code >>= 3
+        pal.extend(rgb)
+    return pal
+
+
+PALETTE = _palette()
+
+
+def _save(ids: np.ndarray, path: Path) -> None:
+    im = Image.fromarray(ids.astype(np.uint8), mode="P")
+    im.putpalette(PALETTE)
+    im.save(path)
+
+
+def _read(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        a = np.asarray(im)
+        if im.mode == "L" and set(np.unique(a).tolist()) <= {0, 255}:
+            a = (a > 0).astype(np.uint8)
+    return a
+
+
+def _perturb(gt: np.ndarray, rng: np.random.Generator, *, n_ids: int, swap: bool) -> np.ndarray:
+    """A plausible prediction: each object eroded or dilated, sometimes shifted or lost."""
+    out = np.zeros_like(gt)
+    ids = [int(i) for i in np.unique(gt) if 0 < i < 255]
+    perm = {i: i for i in ids}
+    if swap and len(ids) > 1:
+        shuffled = list(rng.permutation(ids))
+        perm = dict(zip(ids, shuffled, strict=True))
+    for i in ids:
+        m = (gt == i).astype(np.uint8)
+        if rng.random() < 0.06:
+            continue  # the object vanishes in this frame
+        k = int(rng.integers(1, 12))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        m = cv2.dilate(m, kernel) if rng.random() < 0.5 else cv2.erode(m, kernel)
+        if rng.random() < 0.2:
+            m = np.roll(m, int(rng.integers(-15, 16)), axis=int(rng.integers(0, 2)))
+        out[m > 0] = perm[i]
+    if n_ids > len(ids) and rng.random() < 0.5:
+        # a spurious extra object (unsupervised proposals)
+        h, w = gt.shape
+        y, x = int(rng.integers(0, h - 20)), int(rng.integers(0, w - 20))
+        out[y : y + 20, x : x + 30] = n_ids
+    return out
+
+
+def build(data: Path, work: Path, seed: int) -> tuple[Path, Path, Path, list[str]]:
+    """DAVIS root, semi-supervised predictions, unsupervised predictions, sequence names."""
+    root, pred, upred = work / "DAVIS", work / "pred-semi", work / "pred-unsup"
+    sources = []
+    d16 = data / "davis2016-train"
+    for seq in sorted(p.name for p in (d16 / "Annotations" / "480p").iterdir()):
+        sources.append((seq, d16 / "Annotations" / "480p" / seq, d16 / "JPEGImages" / "480p" / seq))
+    multi = data / "multiobject"
+    if multi.is_dir():
+        for seq in sorted(p.name for p in (multi / "Annotations").iterdir()):
+            sources.append((seq, multi / "Annotations" / seq, multi / "JPEGImages" / seq))
+    rng = np.random.default_rng(seed)
+    names = []
+    for seq, ann_dir, img_dir in sources:
+        names.append(seq)
+        for d in (root / "Annotations" / "480p" / seq, pred / seq, upred / seq):
+            d.mkdir(parents=True, exist_ok=True)
+        (root / "JPEGImages" / "480p").mkdir(parents=True, exist_ok=True)
+        os.symlink(img_dir.resolve(), root / "JPEGImages" / "480p" / seq)
+        for f in sorted(ann_dir.glob("*.png")):
+            gt = _read(f)
+            _save(gt, root / "Annotations" / "480p" / seq / f.name)
+            _save(_perturb(gt, rng, n_ids=0, swap=False), pred / seq / f.name)
+            _save(_perturb(gt, rng, n_ids=int(gt.max()) + 2, swap=True), upred / seq / f.name)
+    (root / "ImageSets" / "2017").mkdir(parents=True, exist_ok=True)
+    (root / "ImageSets" / "2017" / "train.txt").write_text("\n".join(names) + "\n")
+    os.symlink(root / "Annotations", root / "Annotations_unsupervised")
+    return root, pred, upred, names
+
+
+def run_official(reference: Path, work: Path, root: Path, pred: Path, task: str):
+    copy = work / "reference"
+    if not copy.exists():
+        shutil.copytree(reference / "davis2017", copy / "davis2017")
+    sys.path.insert(0, str(copy))
+    from davis2017.evaluation import DAVISEvaluation
+
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()):
+        metrics = DAVISEvaluation(str(root), task, "train").evaluate(str(pred))
+    elapsed = time.perf_counter() - start
+    j, f = metrics["J"], metrics["F"]
+    summary = dict(
+        zip(
+            GLOBAL_KEYS,
+            [
+                (np.mean(j["M"]) + np.mean(f["M"])) / 2,
+                np.mean(j["M"]),
+                np.mean(j["R"]),
+                np.mean(j["D"]),
+                np.mean(f["M"]),
+                np.mean(f["R"]),
+                np.mean(f["D"]),
+            ],
+            strict=True,
+        )
+    )
+    objects = [
+        (j["M"][i], j["R"][i], j["D"][i], f["M"][i], f["R"][i], f["D"][i])
+        for i in range(len(j["M"]))
+    ]
+    return elapsed, summary, objects
+
+
+def run_vosam(root: Path, pred: Path, task: str, names: list[str], workers: int | None):
+    start = time.perf_counter()
+    result = evaluate_dataset(root, pred, protocol=task, sequences=names, workers=workers)
+    elapsed = time.perf_counter() - start
+    objects = [astuple(o.j_stats) + astuple(o.f_stats) for o in result.objects]
+    return elapsed, dict(result.summary), objects, result
+
+
+def max_diff(a_summary, a_objects, b_summary, b_objects, *, unordered: bool) -> float:
+    diffs = [abs(a_summary[k] - b_summary[k]) for k in GLOBAL_KEYS]
+    if unordered:  # the reference lists unsupervised objects in proposal order
+        a_objects, b_objects = sorted(a_objects), sorted(b_objects)
+    if len(a_objects) != len(b_objects):
+        return float("inf")
+    for x, y in zip(a_objects, b_objects, strict=True):
+        diffs.extend(abs(p - q) for p, q in zip(x, y, strict=True))
+    return max(diffs)
+
+
+def vos_benchmark_diff(root: Path, pred: Path, result) -> float | None:
+    try:
+        from vos_benchmark.benchmark import VideoEvaluator
+    except ImportError:
+        return None
+    ev = VideoEvaluator(str(root / "Annotations" / "480p"), str(pred))
+    worst = 0.0
+    for seq in result.sequences:
+        _, iou, bf = ev(seq.name)
+        for o in seq.objects:
+            worst = max(worst, abs(iou[o.object_id] / 100 - o.j_stats.mean))
+            worst = max(worst, abs(bf[o.object_id] / 100 - o.f_stats.mean))
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", type=Path, required=True, help="davis2017-evaluation")
+    parser.add_argument("--data", type=Path, default=Path(__file__).parents[2] / "shared" / "data")
+    parser.add_argument("--workers", type=int, default=None, help="vosam processes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-unsupervised", action="store_true")
+    args = parser.parse_args()
+    if not (args.reference / "davis2017" / "evaluation.py").is_file():
+        sys.exit(f"{args.reference}: not a davis2017-evaluation checkout")
+    if not (args.data / "davis2016-train").is_dir():
+        sys.exit(f"{args.data}: development data not found")
+
+    with tempfile.TemporaryDirectory(prefix="vosam-bench-eval-") as tmp:
+        work = Path(tmp)
+        root, pred, upred, names = build(args.data, work, args.seed)
+        n_frames = sum(len(list((root / "Annotations" / "480p" / s).glob("*.png"))) for s in names)
+        print(f"data: {len(names)} sequences, {n_frames} frames; cpus: {os.cpu_count()}")
+        tasks = [("semi-supervised", pred)]
+        if not args.skip_unsupervised:
+            tasks.append(("unsupervised", upred))
+        for task, pred_root in tasks:
+            t_ref, s_ref, o_ref = run_official(args.reference, work, root, pred_root, task)
+            t_vos, s_vos, o_vos, result = run_vosam(root, pred_root, task, names, args.workers)
+            diff = max_diff(s_ref, o_ref, s_vos, o_vos, unordered=task == "unsupervised")
+            print(f"\n[{task}] {len(o_vos)} objects")
+            print(f"  official davis2017-evaluation: {t_ref:8.2f} s")
+            print(f"  vosam.eval:                    {t_vos:8.2f} s")
+            print(f"  speed-up:                      {t_ref / t_vos:8.2f} x")
+            print(f"  max abs difference, every number: {diff:.3g}")
+            print("  " + "  ".join(f"{k} {s_vos[k]:.6f}" for k in GLOBAL_KEYS))
+            if task == "semi-supervised":
+                vb = vos_benchmark_diff(root, pred_root, result)
+                if vb is not None:
+                    print(f"  max abs difference vs vos-benchmark (J, F means): {vb:.3g}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Writing results: summary.json, CSV tables and PNG plots, each file written atomically.
+
+For VOS protocols, ``out_dir`` receives:
+
+- ``summary.json``: ``J&F-Mean``, ``J-Mean``, ``J-Recall``, ``J-Decay``, ``F-Mean``,
+  ``F-Recall``, ``F-Decay`` as unrounded fractions (LVOS adds its seen/unseen and V keys);
+- ``sequences.csv`` (one row per sequence), ``objects.csv`` (one row per object with all
+  statistics), ``frames.csv`` (per-frame J and F of every object);
+- ``plots/jf_per_sequence.png``: J&F of each sequence, as bars;
+- ``plots/j_over_time/<sequence>.png``: J per frame of each object; frames where J is 0
+  (the mask vanished or missed entirely) are marked in red.
+
+For YouTube-VIS: ``summary.json`` (AP, AP50, AP75, AR1, AR10), ``categories.csv`` and
+``plots/ap_per_category.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from vosam.eval.results import DatasetResult, SequenceResult
+from vosam.eval.vis import VISResult
+
+__all__ = ["write_report", "write_vis_report"]
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_value(v: float) -> float | None:
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _write_json(path: Path, values: dict) -> None:
+    text = json.dumps({k: _json_value(v) for k, v in values.items()}, indent=2)
+    _atomic_bytes(path, (text + "\n").encode())
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if (isinstance(v, float) and math.isnan(v)) else v for v in row])
+    _atomic_bytes(path, buf.getvalue().encode())
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save_figure(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    _atomic_bytes(path, buf.getvalue())
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "sequence"
+
+
+def plot_sequences(result: DatasetResult, path: Path) -> None:
+    """Horizontal bars of each sequence's J&F, best on top, with the dataset mean."""
+    seqs = sorted(
+        (s for s in result.sequences if not math.isnan(s.jf_mean)), key=lambda s: s.jf_mean
+    )
+    fig = _figure(8, max(3.0, 0.28 * len(seqs) + 1.2))
+    ax = fig.add_subplot(1, 1, 1)
+    names = [s.name for s in seqs]
+    ax.barh(range(len(seqs)), [s.jf_mean for s in seqs], color="#4c72b0")
+    ax.set_yticks(range(len(seqs)), names, fontsize=8)
+    mean = result.summary["J&F-Mean"]
+    if not math.isnan(mean):
+        ax.axvline(mean, color="#c44e52", linestyle="--", label=f"dataset J&F {mean:.3f}")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("J&F")
+    ax.set_title(f"J&F per sequence ({result.protocol})")
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def _frame_positions(frames: Sequence[str]) -> list[float]:
+    try:
+        return [float(int(f)) for f in frames]
+    except ValueError:
+        return [float(i) for i in range(len(frames))]
+
+
+def plot_sequence_over_time(seq: SequenceResult, path: Path) -> None:
+    """J per frame of each object of ``seq``; frames with J = 0 marked in red."""
+    fig = _figure(9, 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    for obj in seq.objects:
+        if not obj.scored:
+            continue
+        x = _frame_positions(obj.frames)
+        ax.plot(x, obj.j, linewidth=1.2, label=f"object {obj.object_id}")
+        lost = [xi for xi, v in zip(x, obj.j, strict=True) if v == 0]
+        if lost:
+            ax.scatter(lost, [0] * len(lost), color="#c44e52", marker="x", s=14, zorder=3)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("J")
+    ax.set_title(f"{seq.name}: J over time (x: mask lost)")
+    if seq.objects:
+        ax.legend(loc="lower left", fontsize=7, ncol=min(len(seq.objects), 6))
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def write_report(result: DatasetResult, out_dir: str | Path, *, plots: bool = True) -> list[Path]:
+    """Write summary, CSVs and (optionally) plots of ``result`` into ``out_dir``.
+
+    Returns the paths written.
+    """
+    out = Path(out_dir)
+    written = []
+    summary = dict(result.summary)
+    summary.update(result.extra)
+    _write_json(out / "summary.json", summary)
+    written.append(out / "summary.json")
+
+    lvos = result.protocol == "lvos"
+    seq_header = ["sequence", "objects", "J-Mean", "F-Mean", "J&F-Mean"]
+    if lvos:
+        seq_header.insert(1, "category")
+    seq_rows = []
+    for s in result.sequences:
+        row = [s.name, len(s.objects), s.j_mean, s.f_mean, s.jf_mean]
+        if lvos:
+            row.insert(1, s.category)
+        seq_rows.append(row)
+    _write_csv(out / "sequences.csv", seq_header, seq_rows)
+    written.append(out / "sequences.csv")
+
+    obj_header = [
+        "sequence",
+        "object",
+        "frames",
+        "J-Mean",
+        "J-Recall",
+        "J-Decay",
+        "F-Mean",
+        "F-Recall",
+        "F-Decay",
+        "J&F-Mean",
+        "V",
+        "matched_id",
+        "reference_frame",
+    ]
+    obj_rows = [
+        [
+            o.sequence,
+            o.object_id,
+            len(o.frames),
+            o.j_stats.mean,
+            o.j_stats.recall,
+            o.j_stats.decay,
+            o.f_stats.mean,
+            o.f_stats.recall,
+            o.f_stats.decay,
+            o.jf_mean,
+            o.stability,
+            "" if o.matched_id is None else o.matched_id,
+            o.reference_frame or "",
+        ]
+        for o in result.objects
+    ]
+    _write_csv(out / "objects.csv", obj_header, obj_rows)
+    written.append(out / "objects.csv")
+
+    frame_rows = (
+        [o.sequence, o.object_id, fr, float(j), float(f)]
+        for o in result.objects
+        for fr, j, f in zip(o.frames, o.j, o.f, strict=True)
+    )
+    _write_csv(out / "frames.csv", ["sequence", "object", "frame", "J", "F"], frame_rows)
+    written.append(out / "frames.csv")
+
+    if plots:
+        path = out / "plots" / "jf_per_sequence.png"
+        plot_sequences(result, path)
+        written.append(path)
+        for seq in result.sequences:
+            path = out / "plots" / "j_over_time" / f"{_safe_name(seq.name)}.png"
+            plot_sequence_over_time(seq, path)
+            written.append(path)
+    return written
+
+
+def write_vis_report(result: VISResult, out_dir: str | Path, *, plots: bool = True) -> list[Path]:
+    """Write a YouTube-VIS result: summary.json, categories.csv, AP-per-category plot."""
+    out = Path(out_dir)
+    _write_json(out / "summary.json", result.summary)
+    rows = [
+        [cat, result.category_names.get(cat, ""), ap] for cat, ap in result.per_category.items()
+    ]
+    _write_csv(out / "categories.csv", ["category_id", "name", "AP"], rows)
+    written = [out / "summary.json", out / "categories.csv"]
+    if plots:
+        cats = [r for r in rows if r[2] > -1]
+        fig = _figure(8, max(3.0, 0.28 * len(cats) + 1.2))
+        ax = fig.add_subplot(1, 1, 1)
+        ax.barh(range(len(cats)), [r[2] for r in cats], color="#55a868")
+        ax.set_yticks(range(len(cats)), [str(r[1] or r[0]) for r in cats], fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("AP (IoU 0.50:0.95)")
+        ax.set_title(f"AP per category (AP {result.ap:.3f})")
+        fig.tight_layout()
+        path = out / "plots" / "ap_per_category.png"
+        _save_figure(fig, path)
+        written.append(path)
+    return written
