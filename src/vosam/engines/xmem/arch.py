@@ -46,6 +46,23 @@ class XMemArch:
     decoder_gate: int = 32
     hidden_mid: int = 256
 
+    @classmethod
+    def tiny(cls) -> XMemArch:
+        """Reduced widths (a few thousand weights) for tests and smoke runs."""
+        return cls(
+            key_stem=8,
+            key_stages=((8, 16, 1), (8, 24, 1), (16, 32, 1)),
+            value_stem=8,
+            value_stages=((8, 1), (16, 1), (16, 1)),
+            key_dim=8,
+            value_dim=16,
+            hidden_dim=8,
+            value_gate=4,
+            decoder_dims=(16, 8, 8),
+            decoder_gate=4,
+            hidden_mid=8,
+        )
+
     @property
     def f16_dim(self) -> int:
         """Channels of the key encoder's stride-16 features."""

@@ -56,7 +56,8 @@ def check_state_dict(state: Mapping[str, torch.Tensor], path: str | Path | None 
     except (KeyError, IndexError) as exc:
         log.debug("cannot read XMem widths: %s", exc)
         arch = XMemArch()
-    expected = XMemNetwork(arch).state_dict()
+    with torch.device("meta"):  # names and shapes only, no weights allocated
+        expected = XMemNetwork(arch).state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong = [
