@@ -287,3 +287,13 @@ def test_cli_unknown_id_exit_code(tmp_path, capsys):
     save_palette(pred / "walk" / "00002.png", obj(2, 2, k=7))
     assert main(["eval", str(gt), str(pred), "--workers", "1", "--quiet"]) == 2
     assert "object id 7 is not a ground-truth object" in capsys.readouterr().err
+
+
+def test_import_stays_light():
+    import subprocess
+    import sys
+
+    heavy = ("matplotlib", "pycocotools", "torch", "vosam.io")
+    code = f"import sys, vosam.eval; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

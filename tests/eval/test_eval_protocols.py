@@ -110,6 +110,15 @@ def test_id_in_a_gap_is_unknown():
         evaluate_sequence({f: g for f in names(3)}, {"00001": p})
 
 
+def test_object_annotated_later_may_be_predicted_but_is_not_scored(caplog):
+    gt = {f: box(H, W, 0, 4, 0, 4, 1) for f in names(4)}
+    gt["00002"] = two_objects()  # object 2 annotated from frame 2 on
+    pred = {f: two_objects() for f in names(4)}
+    res = evaluate_sequence(gt, pred, name="late")
+    assert [o.object_id for o in res.objects] == [1]
+    assert "late: object(s) 2 first annotated after the first frame" in caplog.text
+
+
 def test_prediction_size_mismatch():
     gt, pred = semi_case()
     pred["00001"] = np.zeros((H, W + 1), np.uint8)

@@ -13,12 +13,14 @@ Protocols (frames are the ground-truth frames, in natural order of their names):
   (or the range given by the LVOS metadata); the first and the last frame of each object's
   range are not scored.
 
-A predicted id that is not a ground-truth object, and a missing predicted mask for a frame
-that is scored, are errors.
+A predicted id that no ground-truth frame of the sequence holds, and a missing predicted
+mask for a frame that is scored, are errors. (Under ``semi-supervised``, ids annotated only
+after the first frame may be predicted but are not scored; a warning says so.)
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +40,8 @@ __all__ = [
     "evaluate_sequence",
     "score_sequence",
 ]
+
+log = logging.getLogger(__name__)
 
 PROTOCOLS: tuple[str, ...] = ("semi-supervised", "unsupervised", "long-video", "lvos")
 MAX_PROPOSALS = 20
@@ -97,20 +101,39 @@ def _ids_in(mask: np.ndarray) -> list[int]:
     return [int(i) for i in np.flatnonzero(counts) if 0 < i < VOID_LABEL]
 
 
-def _check_known(pred: np.ndarray, allowed: frozenset[int], where: str) -> None:
-    """Raise if ``pred`` holds an id outside ``allowed`` (0 is always allowed)."""
+def _extra_ids(pred: np.ndarray, allowed: frozenset[int]) -> list[int]:
+    """Ids in ``pred`` outside ``allowed`` (0 is always allowed); fast when there are none."""
     top = int(pred.max())
     if top == 0:
-        return
+        return []
     if top <= max(allowed, default=0) and all(i in allowed for i in range(1, top + 1)):
-        return
-    unknown = [i for i in np.flatnonzero(np.bincount(pred.ravel())) if i and i not in allowed]
-    if unknown:
-        known = ", ".join(str(i) for i in sorted(allowed)) or "none"
-        raise UnknownObjectError(
-            where,
-            f"object id {unknown[0]} is not a ground-truth object (objects: {known})",
-        )
+        return []
+    return [int(i) for i in np.flatnonzero(np.bincount(pred.ravel())) if i and i not in allowed]
+
+
+def _raise_unknown(where: str, object_id: int, known: set[int]) -> None:
+    objs = ", ".join(str(i) for i in sorted(known)) or "none"
+    raise UnknownObjectError(
+        where, f"object id {object_id} is not a ground-truth object (objects: {objs})"
+    )
+
+
+def _check_later_objects(
+    name: str, frames: list[str], gt: MaskReader, extra: dict[int, str], objects: list[int]
+) -> None:
+    """Predicted ids that are not first-frame objects must at least be annotated later on."""
+    later: set[int] = set()
+    for frame in frames[1:]:
+        later.update(_ids_in(gt.read(frame)))
+    for k, where in sorted(extra.items()):
+        if k not in later:
+            _raise_unknown(where, k, set(objects) | later)
+    log.warning(
+        "%s: object(s) %s first annotated after the first frame are not scored by this "
+        "protocol; the lvos protocol scores each object from its first appearance",
+        name,
+        ", ".join(str(k) for k in sorted(extra)),
+    )
 
 
 def _check_size(gt: np.ndarray, pred: np.ndarray, where: str) -> None:
@@ -169,6 +192,7 @@ def _semi_supervised(
 ) -> list[ObjectResult]:
     objects = _first_frame_objects(frames, gt)
     allowed = frozenset(objects)
+    extra: dict[int, str] = {}  # predicted ids that are not objects → first file holding them
     scored = frames[1:-1]
     j = np.empty((len(objects), len(scored)))
     f = np.empty((len(objects), len(scored)))
@@ -178,10 +202,13 @@ def _semi_supervised(
         p = pred.read(frame)
         where = pred.where(frame)
         _check_size(g, p, where)
-        _check_known(p, allowed, where)
+        for k in _extra_ids(p, allowed):
+            extra.setdefault(k, where)
         if radius is None:
             radius = boundary_tolerance(g.shape)
         j[:, t], f[:, t] = score_frame(g, p, objects, radius=radius)
+    if extra:
+        _check_later_objects(name, frames, gt, extra, objects)
     return [
         ObjectResult.from_scores(name, k, scored, j[n], f[n], reference_frame=frames[0])
         for n, k in enumerate(objects)
@@ -278,10 +305,7 @@ def _per_object(
     known = gt_ids | set(first)
     for k, where in sorted(pred_ids.items()):
         if k not in known:
-            objs = ", ".join(str(i) for i in sorted(known)) or "none"
-            raise UnknownObjectError(
-                where, f"object id {k} is not a ground-truth object (objects: {objs})"
-            )
+            _raise_unknown(where, k, known)
     results = []
     for k in sorted(first):
         rows = scores.get(k, [])
