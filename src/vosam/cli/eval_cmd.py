@@ -24,13 +24,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval",
         help="evaluate predicted masks (J, F, J&F, LVOS V, YouTube-VIS AP)",
-        description=__doc__.replace("\n", " "),
+        description=(
+            "Score predicted masks against ground truth (DAVIS J, F and J&F; long videos; "
+            "LVOS seen/unseen and V; YouTube-VIS AP) and optionally write summary.json, "
+            "CSV tables and plots."
+        ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("gt_root", metavar="GT_ROOT", help="ground-truth folder (or JSON for vis)")
     p.add_argument("pred_root", metavar="PRED_ROOT", help="predictions folder (or JSON for vis)")
-    p.add_argument("--task", choices=TASKS, default="semi-supervised", help="protocol")
+    p.add_argument(
+        "--task",
+        choices=TASKS,
+        default="semi-supervised",
+        help="semi-supervised (DAVIS, default), unsupervised (DAVIS, Hungarian matching), "
+        "long-video (annotated frames only), lvos (objects from their first appearance), "
+        "vis (YouTube-VIS AP)",
+    )
     p.add_argument("--out", metavar="DIR", help="write summary.json, CSVs and plots here")
     p.add_argument(
         "--sequences",

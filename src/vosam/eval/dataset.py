@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -72,6 +73,12 @@ def _init_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def _workers_can_start() -> bool:
+    """Worker processes re-import the main script; one read from stdin cannot be."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main_file is None or Path(main_file).exists()
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -179,7 +186,9 @@ def evaluate_dataset(
         sequences: names (iterable or comma-separated) or a text file listing them, e.g.
             DAVIS ``ImageSets/2017/val.txt``; default: every ground-truth sequence.
         workers: processes scoring sequences in parallel; default: CPU count. 1 runs in
-            this process.
+            this process. Workers start with ``forkserver`` (``spawn`` where that is
+            missing), so a script calling this at top level needs the usual
+            ``if __name__ == "__main__":`` guard.
         progress: called after each sequence (see :data:`Progress`).
         max_proposals: ``unsupervised`` only: highest predicted id allowed.
         meta: ``lvos`` only: the LVOS meta JSON (default: the ``*_meta.json`` in gt_root).
@@ -217,6 +226,9 @@ def _run_all(
     total = len(jobs)
     n_workers = min(workers or os.cpu_count() or 1, total)
     results: list[SequenceResult | None] = [None] * total
+    if n_workers > 1 and not _workers_can_start():
+        log.warning("main script is not a file: evaluating in this process only")
+        n_workers = 1
     if n_workers <= 1:
         for i, job in enumerate(jobs):
             results[i] = job.run()

@@ -8,7 +8,7 @@ For VOS protocols, ``out_dir`` receives:
   statistics), ``frames.csv`` (per-frame J and F of every object);
 - ``plots/jf_per_sequence.png``: J&F of each sequence, as bars;
 - ``plots/j_over_time/<sequence>.png``: J per frame of each object; frames where J is 0
-  (the mask vanished or missed entirely) are marked in red.
+  (the mask vanished or missed entirely) are shaded and marked in red.
 
 For YouTube-VIS: ``summary.json`` (AP, AP50, AP75, AR1, AR10), ``categories.csv`` and
 ``plots/ap_per_category.png``.
@@ -24,6 +24,8 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from vosam.eval.results import DatasetResult, SequenceResult
 from vosam.eval.vis import VISResult
@@ -119,6 +121,9 @@ def plot_sequence_over_time(seq: SequenceResult, path: Path) -> None:
         ax.plot(x, obj.j, linewidth=1.2, label=f"object {obj.object_id}")
         lost = [xi for xi, v in zip(x, obj.j, strict=True) if v == 0]
         if lost:
+            step = min(np.diff(x)) if len(x) > 1 else 1.0
+            for xi in lost:  # shade lost frames so they show at a glance
+                ax.axvspan(xi - step / 2, xi + step / 2, color="#c44e52", alpha=0.12, lw=0)
             ax.scatter(lost, [0] * len(lost), color="#c44e52", marker="x", s=14, zorder=3)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("frame")
