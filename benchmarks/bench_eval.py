@@ -9,8 +9,9 @@ swapped objects), then times, in one run:
   checkout given with ``--reference`` into the temporary folder;
 - ``vosam.eval.evaluate_dataset`` on the same files;
 
-and prints both timings, the speed-up and the largest absolute difference over every
-number (per-object J/F mean, recall, decay and the seven dataset figures), for the
+and prints both timings (wall clock, and CPU time with vosam in one process, which the
+load of a shared machine disturbs less), the speed-ups and the largest absolute difference
+over every number (per-object J/F mean, recall, decay and the seven dataset figures), for the
 semi-supervised protocol and, unless ``--skip-unsupervised``, the unsupervised one.
 It also compares per-object J and F means with the ``vos-benchmark`` package.
 
@@ -137,10 +138,10 @@ def run_official(reference: Path, work: Path, root: Path, pred: Path, task: str)
     sys.path.insert(0, str(copy))
     from davis2017.evaluation import DAVISEvaluation
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with contextlib.redirect_stderr(io.StringIO()):
         metrics = DAVISEvaluation(str(root), task, "train").evaluate(str(pred))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     j, f = metrics["J"], metrics["F"]
     summary = dict(
         zip(
@@ -161,15 +162,15 @@ def run_official(reference: Path, work: Path, root: Path, pred: Path, task: str)
         (j["M"][i], j["R"][i], j["D"][i], f["M"][i], f["R"][i], f["D"][i])
         for i in range(len(j["M"]))
     ]
-    return elapsed, summary, objects
+    return elapsed, cpu, summary, objects
 
 
 def run_vosam(root: Path, pred: Path, task: str, names: list[str], workers: int | None):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = evaluate_dataset(root, pred, protocol=task, sequences=names, workers=workers)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     objects = [astuple(o.j_stats) + astuple(o.f_stats) for o in result.objects]
-    return elapsed, dict(result.summary), objects, result
+    return elapsed, cpu, dict(result.summary), objects, result
 
 
 def max_diff(a_summary, a_objects, b_summary, b_objects, *, unordered: bool) -> float:
@@ -220,13 +221,18 @@ def main() -> None:
         if not args.skip_unsupervised:
             tasks.append(("unsupervised", upred))
         for task, pred_root in tasks:
-            t_ref, s_ref, o_ref = run_official(args.reference, work, root, pred_root, task)
-            t_vos, s_vos, o_vos, result = run_vosam(root, pred_root, task, names, args.workers)
+            t_ref, c_ref, s_ref, o_ref = run_official(args.reference, work, root, pred_root, task)
+            t_vos, _, s_vos, o_vos, result = run_vosam(root, pred_root, task, names, args.workers)
+            t_one, c_one, *_ = run_vosam(root, pred_root, task, names, 1)
             diff = max_diff(s_ref, o_ref, s_vos, o_vos, unordered=task == "unsupervised")
+            workers = args.workers or os.cpu_count()
             print(f"\n[{task}] {len(o_vos)} objects")
-            print(f"  official davis2017-evaluation: {t_ref:8.2f} s")
-            print(f"  vosam.eval:                    {t_vos:8.2f} s")
-            print(f"  speed-up:                      {t_ref / t_vos:8.2f} x")
+            print(f"  official davis2017-evaluation: {t_ref:8.2f} s wall  {c_ref:8.2f} s CPU")
+            print(f"  vosam.eval, {workers} workers:        {t_vos:8.2f} s wall")
+            print(f"  vosam.eval, 1 process:         {t_one:8.2f} s wall  {c_one:8.2f} s CPU")
+            print(f"  speed-up, wall ({workers} workers):   {t_ref / t_vos:8.2f} x")
+            print(f"  speed-up, wall (1 process):    {t_ref / t_one:8.2f} x")
+            print(f"  speed-up, CPU time:            {c_ref / c_one:8.2f} x")
             print(f"  max abs difference, every number: {diff:.3g}")
             print("  " + "  ".join(f"{k} {s_vos[k]:.6f}" for k in GLOBAL_KEYS))
             if task == "semi-supervised":

@@ -58,9 +58,10 @@ def _decode_simple_png(data: bytes) -> tuple[np.ndarray, bool] | None:
         if header is None:
             return None
         width, height, depth, colour, _, _, interlace = header
-        if depth != 8 or colour not in (0, 3) or interlace:
+        if depth != 8 or colour not in (0, 3) or interlace or width * height > 1 << 28:
             return None
-        raw = zlib.decompress(b"".join(idat))
+        # the decoded size is known: one filter byte per row plus the pixels
+        raw = zlib.decompress(b"".join(idat), 15, height * (width + 1))
     except (struct.error, zlib.error):
         return None
     if len(raw) != height * (width + 1):
