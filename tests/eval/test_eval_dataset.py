@@ -297,3 +297,12 @@ def test_import_stays_light():
     code = f"import sys, vosam.eval; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_summary_is_a_plain_dict(tmp_path):
+    gt, pred = make_dataset(tmp_path)
+    res = evaluate_dataset(gt, pred, workers=1)
+    assert type(res.summary) is dict
+    assert json.loads(json.dumps(res.summary)) == res.summary
+    with pytest.raises(LayoutError, match=r"lists/val\.txt: sequence list file does not exist"):
+        evaluate_dataset(gt, pred, sequences="lists/val.txt", workers=1)

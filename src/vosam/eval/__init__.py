@@ -6,6 +6,7 @@ Public API:
 - :func:`evaluate_dataset` — folders of ground truth and predictions, sequences in parallel;
 - :func:`evaluate_vis` — YouTube-VIS AP from JSON files;
 - :func:`write_report`, :func:`write_vis_report` — summary.json, CSVs, plots;
+- :func:`summary_of` — the seven dataset figures over any objects (e.g. in-memory runs);
 - per-frame metrics :func:`jaccard`, :func:`f_measure`, :func:`score_frame` and
   statistics :func:`summarize`, :func:`stability`.
 
@@ -23,7 +24,13 @@ from vosam.eval.errors import (
     UnknownObjectError,
 )
 from vosam.eval.metrics import boundary_map, boundary_tolerance, f_measure, jaccard, score_frame
-from vosam.eval.results import SUMMARY_KEYS, DatasetResult, ObjectResult, SequenceResult
+from vosam.eval.results import (
+    SUMMARY_KEYS,
+    DatasetResult,
+    ObjectResult,
+    SequenceResult,
+    summary_of,
+)
 from vosam.eval.sequence import MAX_PROPOSALS, PROTOCOLS, FrameRange, evaluate_sequence
 from vosam.eval.stats import Stats, stability, summarize
 
@@ -51,6 +58,7 @@ __all__ = [
     "score_frame",
     "stability",
     "summarize",
+    "summary_of",
     "write_report",
     "write_vis_report",
 ]

@@ -92,6 +92,8 @@ def parse_sequence_list(spec: str | Path | Iterable[str] | None) -> list[str] | 
             raise LayoutError(path, f"cannot read the sequence list ({e})") from e
         names = [line.strip() for line in text.splitlines()]
     elif isinstance(spec, str):
+        if spec.endswith(".txt") or "/" in spec:
+            raise LayoutError(spec, "sequence list file does not exist")
         names = [s.strip() for s in spec.split(",")]
     else:
         names = [str(s).strip() for s in spec]

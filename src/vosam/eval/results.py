@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 
@@ -167,12 +166,13 @@ class DatasetResult:
 
     protocol: str
     sequences: tuple[SequenceResult, ...]
-    summary: Mapping[str, float]
-    extra: Mapping[str, float] = field(default_factory=dict)
+    summary: dict[str, float]
+    extra: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "summary", MappingProxyType(dict(self.summary)))
-        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+        # plain dicts (JSON-serialisable), copied so the caller's dicts are not shared
+        object.__setattr__(self, "summary", dict(self.summary))
+        object.__setattr__(self, "extra", dict(self.extra))
 
     @property
     def objects(self) -> Iterator[ObjectResult]:

@@ -27,7 +27,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -70,12 +69,12 @@ class VISResult:
     ap75: float
     ar1: float
     ar10: float
-    per_category: Mapping[int, float] = field(default_factory=dict)
-    category_names: Mapping[int, str] = field(default_factory=dict)
+    per_category: dict[int, float] = field(default_factory=dict)
+    category_names: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "per_category", MappingProxyType(dict(self.per_category)))
-        object.__setattr__(self, "category_names", MappingProxyType(dict(self.category_names)))
+        object.__setattr__(self, "per_category", dict(self.per_category))
+        object.__setattr__(self, "category_names", dict(self.category_names))
 
     @property
     def summary(self) -> dict[str, float]:
