@@ -28,7 +28,7 @@ import numpy as np
 
 from vosam.errors import MaskSizeError
 from vosam.eval.errors import MissingPredictionError, UnknownObjectError
-from vosam.eval.metrics import VOID_LABEL, boundary_tolerance, score_frame
+from vosam.eval.metrics import VOID_LABEL, score_frame
 from vosam.eval.pngmask import natural_key
 from vosam.eval.results import ObjectResult, SequenceResult
 
@@ -196,7 +196,6 @@ def _semi_supervised(
     scored = frames[1:-1]
     j = np.empty((len(objects), len(scored)))
     f = np.empty((len(objects), len(scored)))
-    radius = None
     for t, frame in enumerate(scored):
         g = gt.read(frame)
         p = pred.read(frame)
@@ -204,9 +203,7 @@ def _semi_supervised(
         _check_size(g, p, where)
         for k in _extra_ids(p, allowed):
             extra.setdefault(k, where)
-        if radius is None:
-            radius = boundary_tolerance(g.shape)
-        j[:, t], f[:, t] = score_frame(g, p, objects, radius=radius)
+        j[:, t], f[:, t] = score_frame(g, p, objects)
     if extra:
         _check_later_objects(name, frames, gt, extra, objects)
     return [
@@ -223,7 +220,6 @@ def _unsupervised(
     j = np.empty((max_proposals, len(objects), len(frames)))
     f = np.empty((max_proposals, len(objects), len(frames)))
     top = 0
-    radius = None
     for t, frame in enumerate(frames):
         g = gt.read(frame)
         p = pred.read(frame)
@@ -237,9 +233,7 @@ def _unsupervised(
                 "unsupervised protocol scores",
             )
         top = max(top, mx)
-        if radius is None:
-            radius = boundary_tolerance(g.shape)
-        j[:, :, t], f[:, :, t] = score_frame(g, p, objects, proposal_ids=proposals, radius=radius)
+        j[:, :, t], f[:, :, t] = score_frame(g, p, objects, proposal_ids=proposals)
     if not objects:
         return []
     from scipy.optimize import linear_sum_assignment
@@ -280,7 +274,6 @@ def _per_object(
     scores: dict[int, list[tuple[str, float, float]]] = {}
     pred_ids: dict[int, str] = {}
     gt_ids: set[int] = set()
-    radius = None
     for t, frame in enumerate(frames):
         g = gt.read(frame)
         present = _ids_in(g)
@@ -297,9 +290,7 @@ def _per_object(
         _check_size(g, p, where)
         for k in _ids_in(p):
             pred_ids.setdefault(k, where)
-        if radius is None:
-            radius = boundary_tolerance(g.shape)
-        j, f = score_frame(g, p, active, radius=radius)
+        j, f = score_frame(g, p, active)
         for n, k in enumerate(active):
             scores.setdefault(k, []).append((frame, float(j[n]), float(f[n])))
     known = gt_ids | set(first)
