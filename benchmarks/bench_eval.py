@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from vosam.eval import evaluate_dataset
+from vosam.eval.dataset import default_workers
 
 GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
@@ -203,7 +204,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, required=True, help="davis2017-evaluation")
     parser.add_argument("--data", type=Path, default=Path(__file__).parents[2] / "shared" / "data")
-    parser.add_argument("--workers", type=int, default=None, help="vosam processes")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="vosam processes (default: vosam's default)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-unsupervised", action="store_true")
     args = parser.parse_args()
@@ -222,10 +225,10 @@ def main() -> None:
             tasks.append(("unsupervised", upred))
         for task, pred_root in tasks:
             t_ref, c_ref, s_ref, o_ref = run_official(args.reference, work, root, pred_root, task)
-            t_vos, _, s_vos, o_vos, result = run_vosam(root, pred_root, task, names, args.workers)
+            workers = args.workers or default_workers()
+            t_vos, _, s_vos, o_vos, result = run_vosam(root, pred_root, task, names, workers)
             t_one, c_one, *_ = run_vosam(root, pred_root, task, names, 1)
             diff = max_diff(s_ref, o_ref, s_vos, o_vos, unordered=task == "unsupervised")
-            workers = args.workers or os.cpu_count()
             print(f"\n[{task}] {len(o_vos)} objects")
             print(f"  official davis2017-evaluation: {t_ref:8.2f} s wall  {c_ref:8.2f} s CPU")
             print(f"  vosam.eval, {workers} workers:        {t_vos:8.2f} s wall")

@@ -306,3 +306,15 @@ def test_summary_is_a_plain_dict(tmp_path):
     assert json.loads(json.dumps(res.summary)) == res.summary
     with pytest.raises(LayoutError, match=r"lists/val\.txt: sequence list file does not exist"):
         evaluate_dataset(gt, pred, sequences="lists/val.txt", workers=1)
+
+
+def test_default_workers_leave_busy_cpus_alone(monkeypatch):
+    from vosam.eval.dataset import default_workers
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("os.getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert default_workers() == 4
+    monkeypatch.setattr("os.getloadavg", lambda: (2.6, 0.0, 0.0))
+    assert default_workers() == 1
+    monkeypatch.setattr("os.getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert default_workers() == 1

@@ -49,7 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated names, or a file with one name per line (default: all)",
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="parallel processes (default: CPU count)"
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel processes (default: the CPUs not already busy, from the load average)",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--meta", metavar="JSON", help="lvos: meta JSON (default: GT_ROOT/*_meta.json)")

@@ -18,7 +18,7 @@ from vosam.eval.lvos import find_meta, lvos_summary, ranges_for, read_meta, read
 from vosam.eval.results import DatasetResult, SequenceResult, summary_of
 from vosam.eval.sequence import MAX_PROPOSALS, PROTOCOLS, FrameRange, score_sequence
 
-__all__ = ["Progress", "evaluate_dataset"]
+__all__ = ["Progress", "default_workers", "evaluate_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,20 @@ def _init_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def default_workers() -> int:
+    """CPUs not already busy: the CPU count minus the 1-minute load average, at least 1.
+
+    On an idle machine that is every CPU; on one whose CPUs other work keeps busy, extra
+    processes would only add start-up and switching costs.
+    """
+    cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (OSError, AttributeError):  # not available on every platform
+        busy = 0.0
+    return max(1, min(cpus, round(cpus - busy)))
 
 
 def _workers_can_start() -> bool:
@@ -185,9 +199,10 @@ def evaluate_dataset(
         protocol: ``semi-supervised``, ``unsupervised``, ``long-video`` or ``lvos``.
         sequences: names (iterable or comma-separated) or a text file listing them, e.g.
             DAVIS ``ImageSets/2017/val.txt``; default: every ground-truth sequence.
-        workers: processes scoring sequences in parallel; default: CPU count. 1 runs in
-            this process. Workers start with ``forkserver`` (``spawn`` where that is
-            missing), so a script calling this at top level needs the usual
+        workers: processes scoring sequences in parallel; default: :func:`default_workers`
+            (every CPU of an idle machine, fewer on a busy one). 1 runs in this process.
+            Workers start with ``forkserver`` (``spawn`` where that is missing), so a
+            script calling this at top level needs the usual
             ``if __name__ == "__main__":`` guard.
         progress: called after each sequence (see :data:`Progress`).
         max_proposals: ``unsupervised`` only: highest predicted id allowed.
@@ -224,7 +239,7 @@ def _run_all(
     jobs: list[_Job], workers: int | None, progress: Progress | None
 ) -> list[SequenceResult]:
     total = len(jobs)
-    n_workers = min(workers or os.cpu_count() or 1, total)
+    n_workers = min(workers or default_workers(), total)
     results: list[SequenceResult | None] = [None] * total
     if n_workers > 1 and not _workers_can_start():
         log.warning("main script is not a file: evaluating in this process only")
