@@ -37,18 +37,21 @@ def similarity(
         selection: ``(C_k, M)`` per query channel, or None (then ``b²`` is left out).
     """
     ck = mem_key.shape[0]
-    mk = mem_key.transpose(0, 1)  # (N, C)
+    # batched (1, ., .) products in XMem's order of operations, so that scores round alike
+    mk = mem_key[None].transpose(1, 2)  # (1, N, C)
+    qk = query_key[None]
     if selection is None:
-        a_sq = mk.pow(2).sum(1, keepdim=True)  # (N, 1)
-        sim = -a_sq + 2 * (mk @ query_key)
+        a_sq = mk.pow(2).sum(2, keepdim=True)  # (1, N, 1)
+        sim = -a_sq + 2 * (mk @ qk)
     else:
-        a_sq = mk.pow(2) @ selection
-        two_ab = 2 * (mk @ (query_key * selection))
-        b_sq = (selection * query_key.pow(2)).sum(0, keepdim=True)
+        qe = selection[None]
+        a_sq = mk.pow(2) @ qe
+        two_ab = 2 * (mk @ (qk * qe))
+        b_sq = (qe * qk.pow(2)).sum(1, keepdim=True)
         sim = -a_sq + two_ab - b_sq
     if shrinkage is not None:
-        sim = sim * shrinkage.reshape(-1, 1)
-    return sim / math.sqrt(ck)
+        sim = sim * shrinkage.reshape(1, -1, 1)
+    return (sim / math.sqrt(ck))[0]
 
 
 @dataclass(frozen=True)
@@ -88,14 +91,21 @@ class TopK:
 def topk_affinity(sim: torch.Tensor, top_k: int | None) -> TopK:
     """Keep the ``top_k`` largest entries of each column of ``sim (N, M)`` and softmax them.
 
-    ``top_k=None`` (or ``>= N``) keeps every entry. The softmax subtracts the column maximum;
-    XMem exponentiates the raw scores, which gives the same weights up to rounding but NaN
-    when every kept score is below about -87.
+    ``top_k=None`` (or ``>= N``) keeps every entry. Like XMem, the kept scores are
+    exponentiated as they are (they are negative distances, so this cannot overflow) and
+    normalised; a column whose exponentials all underflow, where XMem would give NaN, is
+    normalised after subtracting its maximum instead.
     """
     n = sim.shape[0]
     k = n if top_k is None else min(top_k, n)
     values, indices = torch.topk(sim, k=k, dim=0)
-    return TopK(torch.softmax(values, dim=0), indices, n)
+    weights = values.exp()
+    total = weights.sum(0, keepdim=True)
+    weights = weights / total
+    lost = ~torch.isfinite(weights).all(0) | (total == 0)[0]
+    if lost.any():
+        weights[:, lost] = torch.softmax(values[:, lost].float(), dim=0).to(weights.dtype)
+    return TopK(weights, indices, n)
 
 
 def topk_softmax(sim: torch.Tensor, top_k: int | None) -> torch.Tensor:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vosam.memory.affinity import TopK, readout, similarity, topk_affinity, topk_softmax
+from vosam.memory.affinity import TopK, similarity, topk_affinity
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,12 @@ def _pad_rows(value: torch.Tensor, rows: int) -> torch.Tensor:
     if missing <= 0:
         return value
     return torch.cat([value, value.new_zeros(missing, *value.shape[1:])], 0)
+
+
+def _full_softmax(sim: torch.Tensor) -> torch.Tensor:
+    """Softmax over dim 0, spelled as XMem's potentiation does (same rounding)."""
+    x = torch.exp(sim - sim.max(0, keepdim=True).values)
+    return x / x.sum(0, keepdim=True)
 
 
 def _groups(valid: torch.Tensor) -> list[tuple[int, int]]:
@@ -340,18 +346,18 @@ class MemoryStore:
         sim = similarity(c_key, p_key, shrinkage=c_shr, selection=p_sel)  # (n_cand, P)
 
         p_val = c_val.new_zeros(c_val.shape[0], c_val.shape[1], proto.numel())
-        p_shr: torch.Tensor | None = None
+        p_shr = p_key.new_ones(1, proto.numel())
+        shrinkage_done = False
         for first, end in _groups(c_valid):
             rows = (c_valid >= end).nonzero().squeeze(1)
             cols = (p_valid >= end).nonzero().squeeze(1)
             if cols.numel() == 0:
                 continue
-            aff = topk_softmax(sim[rows][:, cols], None)
-            p_val[first:end, :, cols] = readout(aff, c_val[first:end, :, rows])
-            if p_shr is None:
-                p_shr = readout(aff, c_shr[:, rows])
-        if p_shr is None:
-            p_shr = p_key.new_ones(1, proto.numel())
+            aff = _full_softmax(sim[rows][:, cols])[None]  # (1, rows, cols)
+            p_val[first:end, :, cols] = c_val[first:end, :, rows] @ aff
+            if not shrinkage_done:  # from the group that sees every candidate
+                p_shr[:, cols] = (c_shr[:, rows][None] @ aff)[0]
+                shrinkage_done = True
 
         work.drop_frames(cand_frames)
 
