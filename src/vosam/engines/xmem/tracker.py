@@ -32,6 +32,8 @@ from vosam.memory import MemoryStore
 
 log = logging.getLogger(__name__)
 
+VOID_ID = 255
+
 
 @dataclass
 class _Frame:
@@ -283,8 +285,11 @@ class XMemTracker(Tracker):
         return self._last
 
     def _register(self, mask: np.ndarray) -> None:
-        """Give new user ids of ``mask`` the next slots (in increasing id order)."""
-        new = sorted(set(np.unique(mask).tolist()) - {0, *self._ids})
+        """Give new user ids of ``mask`` the next slots (in increasing id order).
+
+        0 is background and 255 void: neither is an object.
+        """
+        new = sorted(set(np.unique(mask).tolist()) - {0, VOID_ID, *self._ids})
         self._ids.extend(int(i) for i in new)
 
     def _with_memory(self) -> int:
