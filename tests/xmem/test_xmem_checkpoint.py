@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_network
+from xmem_helpers import tiny_network
 
 from vosam.engines import build_propagator
 from vosam.engines.xmem import XMemArch, XMemNetwork, load_network

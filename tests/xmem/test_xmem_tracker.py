@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import H, W, square_video, tiny_network, tiny_propagator
+from xmem_helpers import H, W, square_video, tiny_network, tiny_propagator
 
 from vosam.engines.base import onehot
 from vosam.engines.xmem import XMemConfig, XMemPropagator
