@@ -1,5 +1,33 @@
-"""vosam: video object segmentation that keeps masks from vanishing on long videos."""
+"""vosam: video object segmentation that keeps masks from vanishing on long videos.
+
+The public API is imported lazily so that ``import vosam`` stays light::
+
+    from vosam import Session, build_propagator
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Session": "vosam.session",
+    "SessionConfig": "vosam.session",
+    "build_propagator": "vosam.engines",
+    "available_engines": "vosam.engines",
+    "EmbeddedConfig": "vosam.engines.embedded",
+    "open_source": "vosam.io",
+    "read_annotations": "vosam.io",
+    "read_mask": "vosam.io",
+    "write_mask": "vosam.io",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vosam' has no attribute {name!r}")

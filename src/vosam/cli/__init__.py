@@ -11,7 +11,12 @@ from importlib import import_module
 from vosam.errors import VosamError
 
 # subcommand modules, each with register(subparsers) setting ``func`` via set_defaults
-_COMMANDS: tuple[str, ...] = ("vosam.cli.eval_cmd",)
+_COMMANDS: tuple[str, ...] = (
+    "vosam.cli.segment_cmd",
+    "vosam.cli.dataset_cmd",
+    "vosam.cli.eval_cmd",
+    "vosam.cli.suggest_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,74 @@
+"""Frozen EfficientNet-Lite0 features of a frame, for matching and for the per-video head."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vosam.backbones.efficientnet_lite import LITE_MEAN, LITE_STD, EfficientNetLite, load_lite0
+
+
+@dataclass(frozen=True)
+class FrameFeatures:
+    """Features of one frame.
+
+    Attributes:
+        key: ``(C_k, h16, w16)`` L2-normalised matching key at stride 16.
+        dense: ``(C_d, h8, w8)`` per-block L2-normalised features at stride 8 (head input).
+    """
+
+    key: torch.Tensor
+    dense: torch.Tensor
+
+
+def _l2n(x: torch.Tensor) -> torch.Tensor:
+    return x / (x.norm(dim=0, keepdim=True) + 1e-6)
+
+
+def _resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
+
+
+class FeatureExtractor:
+    """Runs the backbone (BatchNorm folded) and assembles keys and dense features."""
+
+    def __init__(self, device: torch.device, short_side: int) -> None:
+        self.device = device
+        self.short_side = short_side
+        self.net: EfficientNetLite = load_lite0().fold_batchnorm().to(device)
+        self.mean = torch.tensor(LITE_MEAN, device=device).reshape(3, 1, 1)
+        self.std = torch.tensor(LITE_STD, device=device).reshape(3, 1, 1)
+
+    def input_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """Backbone input ``(h, w)`` for a frame of ``size (H, W)``: shorter side scaled."""
+        h, w = size
+        s = self.short_side / min(h, w)
+        return max(32, round(h * s)), max(32, round(w * s))
+
+    @torch.inference_mode()
+    def __call__(self, image: np.ndarray) -> FrameFeatures:
+        """Features of ``image uint8 (H, W, 3)`` RGB."""
+        x = torch.from_numpy(np.array(image, dtype=np.uint8)).to(self.device)
+        x = x.permute(2, 0, 1).float().div_(255)
+        h, w = self.input_size(image.shape[:2])
+        if (h, w) != image.shape[:2]:
+            x = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+        x = (x - self.mean) / self.std
+        ph, pw = math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
+        x = F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
+        feats = self.net.features(x[None], last_level=32)
+        h8, w8 = math.ceil(h / 8), math.ceil(w / 8)
+        h16, w16 = math.ceil(h / 16), math.ceil(w / 16)
+        f8 = feats[8][0, :, :h8, :w8]
+        f16 = feats[16][0, :, :h16, :w16]
+        f32 = feats[32][0]
+        f32 = f32[:, : math.ceil(h / 32), : math.ceil(w / 32)]
+        key = _l2n(torch.cat([_l2n(f16), _l2n(_resize_to(f32, (h16, w16)))], 0))
+        dense = torch.cat(
+            [_l2n(f8), _l2n(_resize_to(f16, (h8, w8))), _l2n(_resize_to(f32, (h8, w8)))], 0
+        )
+        return FrameFeatures(key=key, dense=dense)

@@ -1,0 +1,209 @@
+"""One video's segmentation session: frames, objects, annotations, and propagation.
+
+A :class:`Session` owns every piece of per-video state; the propagator (the loaded model) is
+shared and can serve several sessions. Typical use::
+
+    from vosam import Session
+    with Session("video.mp4") as session:
+        session.add_annotation(0, first_mask)
+        for index, result in session.propagate():
+            save(session.names[index], result.mask)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+
+from vosam.engines import Propagator, StepResult, build_propagator
+from vosam.engines.base import confidence_of, onehot
+from vosam.errors import InputError, MaskSizeError
+from vosam.io import FrameSource, open_source
+from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """How a session propagates.
+
+    Attributes:
+        permanent_memory: encode every annotated frame before propagating and keep it for the
+            whole video (XMem++). False uses only the annotations reached so far.
+        objects_from_first_annotation: an object is absent before the first frame that
+            annotates it (YouTube-VOS semantics); False lets permanent memory find it earlier.
+    """
+
+    permanent_memory: bool = True
+    objects_from_first_annotation: bool = True
+
+
+class Session:
+    """Per-video state: the frame source, the objects and the annotated frames.
+
+    Args:
+        source: a :class:`~vosam.io.FrameSource` or a path (frame folder or video file).
+        propagator: the engine; the embedded one is built when omitted.
+        config: propagation options.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource | str | Path,
+        *,
+        propagator: Propagator | None = None,
+        config: SessionConfig | None = None,
+    ) -> None:
+        self.source = source if isinstance(source, FrameSource) else open_source(source)
+        self.propagator = propagator or build_propagator("embedded")
+        self.config = config or SessionConfig()
+        self.objects = ObjectRegistry()
+        self._annotations: dict[int, np.ndarray] = {}
+
+    # -- frames -------------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Frame names (file stems), index-aligned with the video."""
+        return self.source.names
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Frame size ``(H, W)``."""
+        return self.source.size
+
+    # -- objects and annotations --------------------------------------------------------
+
+    @property
+    def annotations(self) -> dict[int, np.ndarray]:
+        """Annotated frames: index → ``uint8 (H, W)`` mask (read-only copies)."""
+        return {i: m.copy() for i, m in sorted(self._annotations.items())}
+
+    def add_annotation(
+        self, index: int, mask: np.ndarray, *, names: dict[int, str] | None = None
+    ) -> None:
+        """Set the ground-truth mask ``uint8 (H, W)`` of frame ``index``.
+
+        Ids in the mask become objects (255 is void and ignored). Replaces an earlier
+        annotation of the same frame.
+        """
+        if not 0 <= index < len(self.source):
+            raise InputError(
+                self.source.path, f"frame {index} is not in the video ({len(self.source)} frames)"
+            )
+        mask = np.asarray(mask)
+        if mask.shape != self.size:
+            h, w = mask.shape[:2]
+            raise MaskSizeError(
+                None,
+                f"annotation of frame {self.names[index]} is {w}×{h} "
+                f"but frames are {self.size[1]}×{self.size[0]}",
+            )
+        mask = mask.astype(np.uint8)
+        for object_id in np.unique(mask):
+            if 0 < object_id <= MAX_OBJECT_ID:
+                self.objects.add(int(object_id), (names or {}).get(int(object_id)))
+        self._annotations[index] = mask
+
+    def remove_annotation(self, index: int) -> None:
+        del self._annotations[index]
+
+    def remove_object(self, object_id: int) -> None:
+        """Forget ``object_id``: removed from the registry and erased from every annotation."""
+        self.objects.remove(object_id)
+        for mask in self._annotations.values():
+            mask[mask == object_id] = 0
+
+    def first_annotated(self) -> dict[int, int]:
+        """Object id → index of the first frame whose annotation contains it."""
+        first: dict[int, int] = {}
+        for index, mask in sorted(self._annotations.items()):
+            for object_id in np.unique(mask):
+                if 0 < object_id <= MAX_OBJECT_ID:
+                    first.setdefault(int(object_id), index)
+        return first
+
+    # -- propagation --------------------------------------------------------------------
+
+    def propagate(
+        self, *, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, StepResult]]:
+        """Segment frames ``start..stop-1`` in order, yielding ``(index, StepResult)``.
+
+        Annotated frames yield their annotation. With permanent memory every annotation is
+        encoded first, so frames before an annotation benefit from it too; otherwise
+        propagation starts at the first annotated frame and earlier frames are empty.
+        """
+        for index, _image, result in self.propagate_frames(start=start, stop=stop):
+            yield index, result
+
+    def propagate_frames(
+        self, *, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray, StepResult]]:
+        """Like :meth:`propagate`, also yielding each decoded frame ``uint8 (H, W, 3)``."""
+        if not self._annotations:
+            raise InputError(self.source.path, "no annotation: give at least one annotated frame")
+        tracker = self.propagator.new_tracker()
+        if self.config.permanent_memory:
+            for index, mask in sorted(self._annotations.items()):
+                tracker.add_permanent(index, self.source.read(index), mask)
+        first_seen = self.first_annotated()
+        first_annotation = min(self._annotations)
+        ids = self.objects.ids
+        for index, image in self.source.frames(start, stop):
+            annotation = self._annotations.get(index)
+            if annotation is None and not self.config.permanent_memory and index < first_annotation:
+                yield index, image, _empty_result(self.size, ids)
+                continue
+            result = tracker.step(index, image, annotation=annotation)
+            if self.config.objects_from_first_annotation:
+                result = _hide_unborn(result, index, first_seen)
+            yield index, image, _with_all_objects(result, ids)
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _empty_result(size: tuple[int, int], ids: tuple[int, ...]) -> StepResult:
+    probs = onehot(np.zeros(size, np.uint8), ids)
+    return StepResult(probs, ids, np.zeros(len(ids), np.float32))
+
+
+def _hide_unborn(result: StepResult, index: int, first_seen: dict[int, int]) -> StepResult:
+    """Zero the objects whose first annotation comes after ``index`` and renormalise."""
+    unborn = [k for k, oid in enumerate(result.object_ids, 1) if first_seen.get(oid, 0) > index]
+    if not unborn:
+        return result
+    probs = result.probs.copy()
+    probs[unborn] = 0
+    probs /= np.maximum(probs.sum(0, keepdims=True), 1e-7)
+    return StepResult(probs, result.object_ids, confidence_of(probs))
+
+
+def _with_all_objects(result: StepResult, ids: tuple[int, ...]) -> StepResult:
+    """Add zero channels for registered objects the tracker has not seen yet."""
+    if result.object_ids == ids:
+        return result
+    h, w = result.probs.shape[1:]
+    probs = np.zeros((len(ids) + 1, h, w), np.float32)
+    probs[0] = result.probs[0]
+    conf = np.zeros(len(ids), np.float32)
+    for k, oid in enumerate(result.object_ids, 1):
+        probs[ids.index(oid) + 1] = result.probs[k]
+        conf[ids.index(oid)] = result.confidence[k - 1]
+    return StepResult(probs, ids, conf)

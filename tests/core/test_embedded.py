@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from tests.core.conftest import moving_squares, write_video_folder
+from vosam.engines import build_propagator
+from vosam.session import Session, SessionConfig
+
+
+def _jaccard(pred, gt, k):
+    inter = np.logical_and(pred == k, gt == k).sum()
+    union = np.logical_or(pred == k, gt == k).sum()
+    return inter / union
+
+
+def test_tracks_two_objects_through_a_synthetic_video(fast_engine, squares_dir):
+    folder, _images, masks = squares_dir
+    session = Session(folder, propagator=fast_engine)
+    session.add_annotation(0, masks[0])
+    results = list(session.propagate())
+    assert [i for i, _ in results] == list(range(len(masks)))
+    for index, result in results:
+        assert result.object_ids == (1, 2)
+        assert result.probs.shape == (3, *masks.shape[1:]) and result.probs.dtype == np.float32
+        np.testing.assert_allclose(result.probs.sum(0), 1.0, atol=1e-5)
+        if index == 0:
+            np.testing.assert_array_equal(result.mask, masks[0])
+    last = results[-1][1].mask
+    assert _jaccard(last, masks[-1], 1) > 0.6
+    assert _jaccard(last, masks[-1], 2) > 0.6
+
+
+def test_object_entering_on_a_later_annotated_frame(fast_engine, tmp_path):
+    images, masks = moving_squares()
+    # object 2 enters on frame 4: before that its pixels show the background
+    for t in range(4):
+        gone = masks[t] == 2
+        images[t][gone] = images[7][masks[7] == 0][: gone.sum()]
+        masks[t][gone] = 0
+    folder = tmp_path / "frames"
+    write_video_folder(folder, images)
+    only_one = masks[0]
+    session = Session(folder, propagator=fast_engine)
+    session.add_annotation(0, only_one)
+    session.add_annotation(4, masks[4])
+    results = dict(session.propagate())
+    # object 2 does not exist before its first annotation, then is tracked
+    for index in range(4):
+        assert not (results[index].mask == 2).any()
+    np.testing.assert_array_equal(results[4].mask, masks[4])
+    assert _jaccard(results[7].mask, masks[7], 2) > 0.5
+
+
+def test_permanent_memory_changes_frames_before_a_later_annotation(fast_engine, squares_dir):
+    folder, _images, masks = squares_dir
+    later = masks[6].copy()
+
+    def run(permanent):
+        s = Session(
+            folder, propagator=fast_engine, config=SessionConfig(permanent_memory=permanent)
+        )
+        s.add_annotation(0, masks[0])
+        s.add_annotation(6, later)
+        return dict(s.propagate())
+
+    with_perm, without = run(True), run(False)
+    assert not np.array_equal(with_perm[3].probs, without[3].probs)
+    np.testing.assert_array_equal(with_perm[6].mask, later)
+
+
+def test_unknown_engine_and_stray_checkpoint():
+    with pytest.raises(ValueError, match="unknown engine"):
+        build_propagator("nope")
+    with pytest.raises(ValueError, match="no checkpoint"):
+        build_propagator("embedded", checkpoint="x.pth")
+
+
+def test_results_are_repeatable(fast_engine):
+    images, masks = moving_squares(frames=4)
+    out = []
+    for _ in range(2):
+        tracker = fast_engine.new_tracker()
+        tracker.step(0, images[0], annotation=masks[0])
+        out.append(tracker.step(1, images[1]).probs)
+    np.testing.assert_array_equal(out[0], out[1])
