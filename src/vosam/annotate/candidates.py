@@ -33,23 +33,31 @@ from vosam.memory import similarity
 
 log = logging.getLogger(__name__)
 
+VOID_ID = 255
 ALPHA = 0.5
 MIN_COVERAGE = 0.0025
 
 
+def foreground(mask: np.ndarray) -> np.ndarray:
+    """Boolean ``(H, W)``: pixels of ``mask`` (ids or booleans) holding an object (not 0, 255)."""
+    if mask.dtype == bool:
+        return mask
+    return (mask != 0) & (mask != VOID_ID)
+
+
 def coverage(mask: np.ndarray) -> float:
-    """Share of the pixels of ``mask (H, W)`` (ids or booleans) that are foreground."""
-    return float(np.count_nonzero(mask)) / mask.size
+    """Share of the pixels of ``mask (H, W)`` that hold an object."""
+    return float(np.count_nonzero(foreground(mask))) / mask.size
 
 
 def blend_key(features: KeyFeatures, mask: np.ndarray, *, alpha: float = ALPHA) -> KeyFeatures:
-    """``features`` with the key weighted by ``mask (H, W)`` (foreground = nonzero).
+    """``features`` with the key weighted by ``mask (H, W)`` (see :func:`foreground`).
 
     The mask is area-averaged onto the key grid ``(h, w)``; ``k̃ = α·k·m + (1 − α)·k``.
     Shrinkage and selection are kept as they are.
     """
     key = features.key.float()
-    fg = torch.from_numpy(np.ascontiguousarray(mask != 0, dtype=np.float32)).to(key.device)
+    fg = torch.from_numpy(foreground(mask).astype(np.float32)).to(key.device)
     m = F.interpolate(fg[None, None], size=key.shape[-2:], mode="area")[0]
     return KeyFeatures(alpha * key * m + (1 - alpha) * key, features.shrinkage, features.selection)
 

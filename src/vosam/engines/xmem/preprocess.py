@@ -56,7 +56,9 @@ def prepare_image(
     image: np.ndarray, geo: Geometry, *, device: torch.device | str, antialias: bool = True
 ) -> torch.Tensor:
     """``uint8 (H, W, 3)`` RGB -> normalised, resized, padded ``float32 (1, 3, h', w')``."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    if not (image.flags.writeable and image.flags.c_contiguous):
+        image = np.array(image, order="C")  # torch wants a writable, contiguous buffer
+    x = torch.from_numpy(image).to(device)
     x = x.permute(2, 0, 1).float().div(255)
     mean = torch.tensor(MEAN, device=x.device)[:, None, None]
     std = torch.tensor(STD, device=x.device)[:, None, None]

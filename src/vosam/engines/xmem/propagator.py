@@ -14,6 +14,7 @@ from vosam.engines.xmem.config import XMemConfig
 from vosam.engines.xmem.network import XMemNetwork
 from vosam.engines.xmem.preprocess import geometry, prepare_image
 from vosam.engines.xmem.tracker import XMemTracker
+from vosam.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class XMemPropagator(Propagator):
 
 
 def build_xmem(
-    checkpoint: str | Path,
+    checkpoint: str | Path | None = None,
     device: str | torch.device = "auto",
     config: XMemConfig | None = None,
 ) -> XMemPropagator:
@@ -75,5 +76,11 @@ def build_xmem(
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         config: inference settings; defaults are XMem's published ones.
     """
+    if checkpoint is None:
+        raise CheckpointError(
+            None,
+            "the xmem engine needs its weights: pass --checkpoint XMem.pth (or "
+            "XMem-s012.pth, XMem-no-sensory.pth) from XMem's releases",
+        )
     network = load_network(checkpoint)
     return XMemPropagator(network, config=config, device=device)
