@@ -194,3 +194,24 @@ def test_default_config_is_xmems() -> None:
     assert (mem.min_working_frames, mem.max_working_frames) == (5, 10)
     assert (mem.max_long_term_elements, mem.num_prototypes, mem.long_term) == (10_000, 128, True)
     assert isinstance(tiny_propagator(), XMemPropagator)
+
+
+def test_half_precision_autocast_keeps_every_path_working(monkeypatch) -> None:
+    """CUDA runs under float16 autocast; bfloat16 autocast on the CPU exercises the same
+    mixed-dtype paths (memory in half precision, usage and outputs in float32)."""
+    from vosam.engines.xmem.tracker import XMemTracker
+
+    monkeypatch.setattr(
+        XMemTracker, "_autocast", lambda self: torch.autocast("cpu", dtype=torch.bfloat16)
+    )
+    frames, masks = square_video(12)
+    cfg = dict(mem_every=1, min_working_frames=2, max_working_frames=4, num_prototypes=8)
+    tracker = tiny_propagator(**cfg, max_long_term_elements=20).new_tracker()
+    tracker.add_permanent(0, frames[0], masks[0])
+    tracker.add_permanent(10, frames[10], masks[10])
+    for i, frame in enumerate(frames):
+        r = tracker.step(i, frame, annotation=masks[0] if i == 0 else None)
+        assert r.probs.dtype == np.float32 and np.isfinite(r.probs).all()
+    tracker.feedback(11, frames[11], masks[11])
+    assert tracker.memory.long_term.key.dtype == torch.bfloat16
+    assert tracker.memory.long_term.use.dtype == torch.float32
