@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from xmem_helpers import tiny_network
+from xmem_helpers import square_video, tiny_network
 
 from vosam.engines import build_propagator
-from vosam.engines.xmem import XMemArch, XMemNetwork, load_network
+from vosam.engines.xmem import XMemArch, XMemConfig, XMemNetwork, XMemPropagator, load_network
 from vosam.errors import CheckpointError
 
 KEYS = Path(__file__).parent / "data" / "xmem_checkpoint_keys.tsv"
@@ -63,6 +63,12 @@ def test_no_sensory_checkpoint_has_no_hidden_state(tmp_path: Path) -> None:
     net = load_network(path)
     assert net.arch.hidden_dim == 0
     assert net.decoder.hidden_update is None and net.value_encoder.hidden_reinforce is None
+    frames, masks = square_video(7)
+    tracker = XMemPropagator(net, config=XMemConfig(size=-1), device="cpu").new_tracker()
+    results = [
+        tracker.step(i, f, annotation=masks[0] if i == 0 else None) for i, f in enumerate(frames)
+    ]
+    assert all(r.probs.shape == (3, 64, 96) for r in results)
 
 
 def test_missing_and_unexpected_keys_are_listed(tmp_path: Path) -> None:
