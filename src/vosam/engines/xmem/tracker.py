@@ -178,7 +178,7 @@ class XMemTracker(Tracker):
             if deep:
                 self._last_deep = ti
 
-        if annotation is not None and not (prob is not None and absent):
+        if annotation is not None and not absent:  # the frame's whole ground truth
             probs = onehot(annotation, self.object_ids)
         else:
             probs = self._to_ids(restore(prob.float(), frame.geo))
