@@ -82,3 +82,37 @@ def test_results_are_repeatable(fast_engine):
         tracker.step(0, images[0], annotation=masks[0])
         out.append(tracker.step(1, images[1]).probs)
     np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_memory_stays_bounded_on_a_long_video():
+    """Working memory is consolidated and long-term memory capped: the element count stops
+    growing however long the video is."""
+    import dataclasses
+
+    from tests.core.conftest import FAST
+    from vosam.engines.embedded import EmbeddedPropagator
+    from vosam.memory import MemoryConfig
+
+    memory = MemoryConfig(
+        top_k=10,
+        min_working_frames=2,
+        max_working_frames=3,
+        max_long_term_elements=40,
+        num_prototypes=8,
+    )
+    engine = EmbeddedPropagator(dataclasses.replace(FAST, memory=memory), device="cpu")
+    images, masks = moving_squares(frames=10)
+    tracker = engine.new_tracker()
+    tracker.step(0, images[0], annotation=masks[0])
+    per_frame = tracker.memory.permanent.size  # one frame's keys at stride 16
+    assert per_frame == 8 * 11  # 96×128 frames seen at 128×171
+    sizes = []
+    for t in range(1, 60):
+        frame = t % 20 if t % 20 < 10 else 19 - t % 20  # forward and back
+        tracker.step(t, images[frame])
+        sizes.append(tracker.memory.size)
+        assert tracker.memory.long_term.size <= 200
+        assert tracker.memory.working.size <= 3 * per_frame
+    bound = per_frame + 3 * per_frame + 200  # permanent + working + long-term
+    assert max(sizes) <= bound
+    assert sizes[-1] == sizes[-11]  # flat once long-term memory is full
