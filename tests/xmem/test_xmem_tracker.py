@@ -9,9 +9,9 @@ import pytest
 import torch
 from xmem_helpers import H, W, square_video, tiny_network, tiny_propagator
 
+from vosam.engines.aggregate import soft_aggregate
 from vosam.engines.base import onehot
 from vosam.engines.xmem import XMemConfig, XMemPropagator
-from vosam.engines.xmem.network import soft_aggregate
 from vosam.engines.xmem.preprocess import geometry, prepare_image
 
 

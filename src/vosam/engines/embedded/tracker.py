@@ -8,11 +8,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vosam.engines.aggregate import soft_aggregate
 from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
 from vosam.engines.embedded.config import EmbeddedConfig
 from vosam.engines.embedded.features import FeatureExtractor, FrameFeatures
 from vosam.engines.embedded.head import SegmentationHead, train_head
-from vosam.engines.xmem.network import soft_aggregate
 from vosam.memory import MemoryStore
 from vosam.ops.guided_filter import guided_upsample
 

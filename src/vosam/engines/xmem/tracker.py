@@ -24,9 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vosam.engines.aggregate import soft_aggregate
 from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
 from vosam.engines.xmem.config import XMemConfig
-from vosam.engines.xmem.network import XMemNetwork, soft_aggregate
+from vosam.engines.xmem.network import XMemNetwork
 from vosam.engines.xmem.preprocess import Geometry, geometry, prepare_image, prepare_masks, restore
 from vosam.memory import MemoryStore
 
