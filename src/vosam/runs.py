@@ -65,10 +65,10 @@ def prepare_output(
     manifest = out_dir / RUN_FILE
     fingerprint = settings_fingerprint(settings)
     if out_dir.is_dir() and any(out_dir.iterdir()):
+        if is_complete(out_dir, settings, names):
+            return False
         previous = _read_manifest(manifest)
         same = previous is not None and previous.get("fingerprint") == fingerprint
-        if same and previous.get("complete") and _all_written(out_dir, names):
-            return False
         if not overwrite:
             what = "an unfinished run" if same else "results of another run"
             raise OutputError(out_dir, f"holds {what}; choose an empty folder or pass --overwrite")

@@ -83,3 +83,10 @@ def test_dataset_runs_every_sequence_and_skips_finished_ones(tmp_path, cli_case,
     assert main(["dataset", str(root), "--out", str(out), "--quiet", "--sequences", "b"]) == 0
     assert "b: already complete" in capsys.readouterr().err
     assert main(["dataset", str(root), "--out", str(out), "--sequences", "zz"]) == 2
+    # another run into the same folder is refused before any work, nothing touched
+    before = (out / "a" / "00003.png").read_bytes()
+    other = ["dataset", str(root), "--out", str(out), "--quiet", "--no-permanent-memory"]
+    assert main(other) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert (out / "a" / "00003.png").read_bytes() == before
+    assert not list(out.glob(".*partial"))

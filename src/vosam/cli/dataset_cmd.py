@@ -46,11 +46,14 @@ def run(args: argparse.Namespace) -> int:
     for seq in sequences:
         settings = {**base, "sequence": seq.name, "frames": str(seq.frames.resolve())}
         target = args.out / seq.name
-        if is_complete(target, settings, FolderSource(seq.frames).names):
+        source = FolderSource(seq.frames)
+        if is_complete(target, settings, source.names):
             print(f"{seq.name}: already complete", file=sys.stderr)
             continue
+        if not args.overwrite and target.is_dir() and any(target.iterdir()):
+            raise OutputError(target, "holds results of another run; pass --overwrite")
         engine = engine or build_engine(args)
-        run_sequence(seq, engine, target, settings, args)
+        run_sequence(seq, source, engine, target, settings, args)
         done += 1
     print(f"segmented {done} of {len(sequences)} sequences into {args.out}", file=sys.stderr)
     return 0
@@ -58,16 +61,19 @@ def run(args: argparse.Namespace) -> int:
 
 def run_sequence(
     seq: DavisSequence,
+    source: FolderSource,
     engine: Propagator,
     target: Path,
     settings: dict,
     args: argparse.Namespace,
 ) -> None:
-    """Segment one sequence into a hidden folder, then move it into place."""
+    """Segment one sequence into a hidden folder, then move it into place.
+
+    The caller has checked that ``target`` may be replaced.
+    """
     partial = target.parent / f".{target.name}.partial"
     if partial.exists():
         shutil.rmtree(partial)
-    source = FolderSource(seq.frames)
     prepare_output(
         partial,
         inputs=[seq.frames, seq.annotations],
@@ -88,8 +94,5 @@ def run_sequence(
         count = write_results(session, session.propagate_frames(), partial, progress=bar)
     finish_output(partial, settings, count)
     if target.exists():
-        if not args.overwrite and any(target.iterdir()):
-            shutil.rmtree(partial)
-            raise OutputError(target, "holds results of another run; pass --overwrite")
         shutil.rmtree(target)
     partial.rename(target)
