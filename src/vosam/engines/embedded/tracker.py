@@ -79,7 +79,7 @@ class EmbeddedTracker(Tracker):
             self._add_memory(feats, probs16, permanent=True)
             h8, w8 = feats.dense.shape[-2:]
             small = np.asarray(
-                torch.nn.functional.interpolate(
+                F.interpolate(
                     torch.from_numpy(np.array(mask))[None, None].float(),
                     size=(h8, w8),
                     mode="nearest",
