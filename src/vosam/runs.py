@@ -1,7 +1,8 @@
 """Writing one video's results into an output folder, safely.
 
 An output folder holds one run: palette PNGs named after the frames, ``frames.csv`` (frame
-index ↔ name ↔ source file) and ``run.json`` (what produced it and whether it finished).
+index ↔ name ↔ source file) and ``run.json`` (what produced it, whether it finished, and
+the SHA-256 of each file).
 Re-running with the same settings into a finished folder does nothing; a folder holding a
 different or unfinished run is refused unless ``overwrite`` is given, so two runs never mix.
 Each PNG is written atomically; ``run.json`` is marked complete only at the end.
@@ -88,7 +89,7 @@ def prepare_output(
 
 
 def finish_output(out_dir: Path, settings: dict, frames: int) -> None:
-    """Mark the run in ``out_dir`` complete."""
+    """Mark the run in ``out_dir`` complete, recording the SHA-256 of every file written."""
     _write_manifest(
         out_dir / RUN_FILE,
         {
@@ -96,23 +97,59 @@ def finish_output(out_dir: Path, settings: dict, frames: int) -> None:
             "settings": settings,
             "complete": True,
             "frames": frames,
+            "files": {
+                p.name: file_digest(p)
+                for p in sorted(out_dir.iterdir())
+                if p.is_file() and p.name != RUN_FILE and not p.name.startswith(".")
+            },
         },
     )
 
 
 def is_complete(out_dir: Path, settings: dict, names: tuple[str, ...]) -> bool:
-    """True when ``out_dir`` holds a finished run of ``settings`` with every frame written."""
+    """True when ``out_dir`` holds a finished run of ``settings`` with every frame written
+    and every recorded file unchanged (see :func:`incomplete_reason`)."""
+    return incomplete_reason(out_dir, settings, names) is None
+
+
+def incomplete_reason(out_dir: Path, settings: dict, names: tuple[str, ...]) -> str | None:
+    """Why ``out_dir`` is not a finished run of ``settings``, or None when it is.
+
+    Verified, not just present: a frame's PNG must exist, and each file whose digest the
+    manifest records must still have that digest (a truncated or overwritten mask fails).
+    """
     previous = _read_manifest(out_dir / RUN_FILE)
-    return (
-        previous is not None
-        and previous.get("complete") is True
-        and previous.get("fingerprint") == settings_fingerprint(settings)
-        and _all_written(out_dir, names)
-    )
+    if previous is None:
+        return "no readable run.json"
+    if previous.get("fingerprint") != settings_fingerprint(settings):
+        return "run.json records other settings"
+    if previous.get("complete") is not True:
+        return "the run did not finish"
+    for name in names:
+        if not (out_dir / f"{name}.png").is_file():
+            return f"{name}.png is missing"
+    for file, digest in (previous.get("files") or {}).items():
+        path = out_dir / file
+        if not path.is_file():
+            return f"{file} is missing"
+        if file_digest(path) != digest:
+            return f"{file} differs from the digest recorded when it was written"
+    return None
 
 
-def _all_written(out_dir: Path, names: tuple[str, ...]) -> bool:
-    return all((out_dir / f"{name}.png").is_file() for name in names)
+def same_run(out_dir: Path, settings: dict) -> bool:
+    """True when ``out_dir``'s run.json records a run of ``settings`` (finished or not)."""
+    previous = _read_manifest(out_dir / RUN_FILE)
+    return previous is not None and previous.get("fingerprint") == settings_fingerprint(settings)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _read_manifest(path: Path) -> dict | None:

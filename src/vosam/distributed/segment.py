@@ -1,0 +1,320 @@
+"""Segmenting a dataset one sequence per task: what a task is, and the worker that runs it.
+
+A :class:`SequenceTask` is a small, picklable description (paths and the run's settings);
+an :class:`EngineSpec` says which engine to build. :class:`SegmentWorker` builds the engine
+once and then segments any number of sequences. Each sequence is written into a hidden
+folder next to its target and renamed into place only when finished and its manifest
+(``run.json`` with every file's SHA-256) is written, so a worker killed half-way leaves no
+half-written results, and running a task twice is harmless.
+
+:func:`plan_dataset` is the driver's side: it skips sequences whose output is complete
+(verified against the recorded digests), refuses folders of another run, and clears the
+leftovers of killed workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from vosam.datasets.davis import DavisSequence
+from vosam.errors import OutputError
+
+log = logging.getLogger(__name__)
+
+# engine name -> "module:class" of the config its builder takes as ``config=``
+_CONFIGS: dict[str, str] = {
+    "embedded": "vosam.engines.embedded.config:EmbeddedConfig",
+    "xmem": "vosam.engines.xmem.config:XMemConfig",
+}
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Which engine a worker builds, and the settings that decide its output.
+
+    Attributes:
+        engine: registry name (``embedded``, ``xmem``...).
+        checkpoint: weights file for engines that need one (a path every worker can read).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        permanent_memory: keep every annotated frame in memory (XMem++), see
+            :class:`~vosam.session.SessionConfig`.
+        options: overrides of the engine's config fields, as ``(name, value)`` pairs; a
+            nested config takes a dict (``("memory", {"top_k": 20})``).
+    """
+
+    engine: str = "embedded"
+    checkpoint: str | None = None
+    device: str = "auto"
+    permanent_memory: bool = True
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def settings(self) -> dict:
+        """The JSON-able settings that decide the masks (the device does not)."""
+        out: dict[str, Any] = {
+            "engine": self.engine,
+            "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None,
+            "permanent_memory": self.permanent_memory,
+        }
+        if self.options:
+            out["options"] = dict(self.options)
+        return out
+
+    def config(self) -> Any:
+        """The engine's config with :attr:`options` applied, or None without options."""
+        if not self.options:
+            return None
+        if self.engine not in _CONFIGS:
+            raise ValueError(f"engine {self.engine!r} takes no config options")
+        module, cls = _CONFIGS[self.engine].split(":")
+        return _with_options(getattr(import_module(module), cls)(), dict(self.options))
+
+    def build(self) -> Any:
+        """Build the :class:`~vosam.engines.Propagator`."""
+        from vosam.engines import build_propagator
+
+        kwargs: dict[str, Any] = {"device": self.device}
+        if self.checkpoint is not None:
+            kwargs["checkpoint"] = self.checkpoint
+        config = self.config()
+        if config is not None:
+            kwargs["config"] = config
+        return build_propagator(self.engine, **kwargs)
+
+
+def _with_options(config: Any, options: dict[str, Any]) -> Any:
+    known = {f.name for f in dataclasses.fields(config)}
+    changes = {}
+    for key, value in options.items():
+        if key not in known:
+            raise ValueError(
+                f"{type(config).__name__} has no field {key!r}; fields: {', '.join(sorted(known))}"
+            )
+        current = getattr(config, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = _with_options(current, value)
+        changes[key] = value
+    return dataclasses.replace(config, **changes)
+
+
+@dataclass(frozen=True)
+class SequenceTask:
+    """One sequence to segment from its first annotation.
+
+    Attributes:
+        name: sequence name.
+        frames: its frame folder.
+        annotation: the annotation PNG propagation starts from (its stem names a frame).
+        annotations: the annotation folder (an output must not overlap it).
+        target: output folder ``OUT/<name>``; replaced as a whole when the task finishes.
+        settings: JSON-able settings recorded in ``run.json`` (decide completeness).
+    """
+
+    name: str
+    frames: Path
+    annotation: Path
+    annotations: Path
+    target: Path
+    settings: dict = field(hash=False)
+
+
+@dataclass(frozen=True)
+class SequenceOutcome:
+    """What a worker did with one task.
+
+    Attributes:
+        name: sequence name.
+        status: ``segmented`` or ``skipped`` (already complete when the worker got it).
+        frames: frames written (0 when skipped).
+        seconds: time the worker spent on the task, model loading excluded.
+        worker: the worker's process id.
+    """
+
+    name: str
+    status: str
+    frames: int
+    seconds: float
+    worker: int
+
+
+class SegmentWorker:
+    """Holds one loaded engine; ``worker(task)`` segments a sequence and returns its outcome.
+
+    Args:
+        spec: the engine to build (once, here).
+        show_progress: print per-frame progress to stderr (off in pool workers).
+    """
+
+    def __init__(self, spec: EngineSpec, *, show_progress: bool = False) -> None:
+        self.spec = spec
+        self.show_progress = show_progress
+        self.engine = spec.build()
+
+    def __call__(self, task: SequenceTask) -> SequenceOutcome:
+        import os
+
+        from vosam.io import FolderSource
+        from vosam.runs import is_complete
+
+        start = time.perf_counter()
+        source = FolderSource(task.frames)
+        if is_complete(task.target, task.settings, source.names):
+            return SequenceOutcome(task.name, "skipped", 0, 0.0, os.getpid())
+        partial = task.target.parent / f".{task.name}.partial-{uuid.uuid4().hex[:8]}"
+        try:
+            count = self._segment(task, source, partial)
+            _replace(partial, task.target)
+        finally:
+            if partial.exists():
+                shutil.rmtree(partial, ignore_errors=True)
+        return SequenceOutcome(
+            task.name, "segmented", count, time.perf_counter() - start, os.getpid()
+        )
+
+    def _segment(self, task: SequenceTask, source: Any, partial: Path) -> int:
+        from vosam.io import read_mask
+        from vosam.progress import Progress
+        from vosam.runs import finish_output, prepare_output
+        from vosam.session import Session, SessionConfig
+
+        prepare_output(
+            partial,
+            inputs=[task.frames, task.annotations],
+            settings=task.settings,
+            names=source.names,
+            overwrite=True,
+        )
+        session = Session(
+            source,
+            propagator=self.engine,
+            config=SessionConfig(permanent_memory=self.spec.permanent_memory),
+        )
+        index = source.names.index(task.annotation.stem)
+        session.add_annotation(index, read_mask(task.annotation, expected_size=source.size))
+        label = f"{task.name} frames"
+        with session, Progress(len(source), label, enabled=self.show_progress) as bar:
+            count = self._write(session, partial, bar)
+        finish_output(partial, task.settings, count)
+        return count
+
+    def _write(self, session: Any, partial: Path, bar: Any) -> int:
+        """Propagate and write every frame into ``partial``; returns the frame count."""
+        from vosam.runs import write_results
+
+        return write_results(session, session.propagate_frames(), partial, progress=bar)
+
+
+def _replace(partial: Path, target: Path) -> None:
+    """Move the finished ``partial`` folder to ``target``, replacing what was there.
+
+    Each step is a rename: ``target`` always holds either the old results or the new ones.
+    """
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        target.rename(old)
+    partial.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def sequence_settings(base: dict, seq: DavisSequence) -> dict:
+    """Settings of one sequence's run: the run's ``base`` plus what names the sequence."""
+    return {**base, "sequence": seq.name, "frames": str(seq.frames.resolve())}
+
+
+def plan_dataset(
+    sequences: Sequence[DavisSequence], out: Path, base: dict, *, overwrite: bool = False
+) -> tuple[list[SequenceTask], list[str]]:
+    """Tasks for the sequences whose output is not complete, and the names already complete.
+
+    Completeness is verified: every frame's PNG present and every file matching the SHA-256
+    recorded when it was written. A damaged output of the same run is redone; a folder
+    holding another run's results is refused unless ``overwrite``. Hidden leftovers of
+    workers that died (``.<seq>.partial-*``, ``.<seq>.old-*``) are removed; call this only
+    while no worker writes into ``out``.
+
+    Raises:
+        OutputError: a sequence folder holds results of another run and not ``overwrite``.
+    """
+    from vosam.io import FolderSource
+    from vosam.runs import incomplete_reason, same_run
+
+    tasks, done = [], []
+    for seq in sequences:
+        settings = sequence_settings(base, seq)
+        target = out / seq.name
+        names = FolderSource(seq.frames).names
+        for stale in out.glob(f".{seq.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        for stale in out.glob(f".{seq.name}.old-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        reason = incomplete_reason(target, settings, names)
+        if reason is None:
+            done.append(seq.name)
+            continue
+        if target.is_dir() and any(target.iterdir()):
+            if same_run(target, settings):
+                log.warning("%s: output is damaged (%s); segmenting it again", seq.name, reason)
+            elif not overwrite:
+                raise OutputError(target, "holds results of another run; pass --overwrite")
+        tasks.append(
+            SequenceTask(
+                seq.name,
+                seq.frames,
+                seq.first_annotation(),
+                seq.annotations,
+                target,
+                settings,
+            )
+        )
+    return tasks, done
+
+
+def dataset_settings(spec: EngineSpec) -> dict:
+    """Settings shared by every sequence of a ``vosam dataset`` run with ``spec``."""
+    import vosam
+
+    return {"command": "dataset", "version": vosam.__version__, **spec.settings()}
+
+
+def segment_dataset(
+    executor: Any,
+    sequences: Sequence[DavisSequence],
+    out: str | Path,
+    spec: EngineSpec,
+    *,
+    overwrite: bool = False,
+    show_progress: bool = False,
+) -> tuple[list[SequenceOutcome], list[str]]:
+    """Segment ``sequences`` into ``out/<seq>/`` on ``executor``, one task per sequence.
+
+    Returns the outcomes of the sequences run (in order) and the names found complete.
+    With the local executor, ``show_progress`` prints per-frame progress; every executor
+    prints one line per finished sequence when it is set.
+
+    Raises:
+        OutputError: see :func:`plan_dataset`.
+    """
+    from functools import partial
+
+    from vosam.progress import Progress
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks, done = plan_dataset(sequences, out, dataset_settings(spec), overwrite=overwrite)
+    if not tasks:
+        return [], done
+    local = getattr(executor, "name", "") == "local"
+    make = partial(SegmentWorker, spec, show_progress=show_progress and local)
+    with Progress(len(tasks), "sequences", enabled=show_progress and not local) as bar:
+        outcomes = executor.run(make, tasks, on_result=lambda i, r: bar.update())
+    return outcomes, done
