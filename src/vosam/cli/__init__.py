@@ -16,6 +16,7 @@ _COMMANDS: tuple[str, ...] = (
     "vosam.cli.dataset_cmd",
     "vosam.cli.eval_cmd",
     "vosam.cli.suggest_cmd",
+    "vosam.cli.sweep_cmd",
 )
 
 

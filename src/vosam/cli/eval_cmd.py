@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vosam.cli.executor_args import add_executor_args, executor_from_args
+
 TASKS = ("semi-supervised", "unsupervised", "long-video", "lvos", "vis")
 
 _EPILOG = """\
@@ -62,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="lvos: list of unseen videos (default: GT_ROOT/unseen_videos.txt if present)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_executor_args(p, workers_flag=False)
     p.set_defaults(func=run)
 
 
@@ -80,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         print("vosam eval: error: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.task == "vis" and args.executor != "local":
+        print("vosam eval: error: --task vis runs locally only", file=sys.stderr)
+        return 2
     if args.task == "vis":
         from vosam.eval.vis import evaluate_vis
 
@@ -93,16 +99,32 @@ def run(args: argparse.Namespace) -> int:
 
     from vosam.eval.dataset import evaluate_dataset
 
-    result = evaluate_dataset(
-        args.gt_root,
-        args.pred_root,
-        protocol=args.task,
-        sequences=args.sequences,
-        workers=args.workers,
-        progress=None if args.quiet else _progress,
-        meta=args.meta,
-        unseen=args.unseen,
-    )
+    if args.executor != "local":
+        # one task per sequence on the cluster; --workers counts its workers
+        from vosam.distributed.evaluate import evaluate_dataset_with
+
+        with executor_from_args(args) as executor:
+            result = evaluate_dataset_with(
+                executor,
+                args.gt_root,
+                args.pred_root,
+                protocol=args.task,
+                sequences=args.sequences,
+                progress=None if args.quiet else _progress,
+                meta=args.meta,
+                unseen=args.unseen,
+            )
+    else:
+        result = evaluate_dataset(
+            args.gt_root,
+            args.pred_root,
+            protocol=args.task,
+            sequences=args.sequences,
+            workers=args.workers,
+            progress=None if args.quiet else _progress,
+            meta=args.meta,
+            unseen=args.unseen,
+        )
     if args.out:
         from vosam.eval.report import write_report
 
