@@ -17,6 +17,7 @@ _COMMANDS: tuple[str, ...] = (
     "vosam.cli.eval_cmd",
     "vosam.cli.suggest_cmd",
     "vosam.cli.sweep_cmd",
+    "vosam.cli.app_cmd",
 )
 
 

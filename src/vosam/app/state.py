@@ -1,0 +1,510 @@
+"""One browser session's work: the open video, its objects, annotated and propagated
+masks, suggested frames, the running job and the exported files.
+
+Everything here goes through vosam's public API: :func:`vosam.io.open_source` for frames,
+a :class:`vosam.Session` per propagation, the promptable segmenter for clicks and boxes,
+:mod:`vosam.annotate` for suggestions.
+
+Annotated frames (clicked, painted or uploaded) are the session's ground truth: each
+propagation builds a fresh :class:`vosam.Session` holding all of them in permanent memory,
+so a corrected frame steers every later propagation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vosam.annotate import suggest_frames
+from vosam.app.brush import stroke_mask
+from vosam.app.config import AppConfig
+from vosam.app.exports import (
+    write_mask_zip,
+    write_overlay_video,
+    write_youtube_vis,
+    youtube_vis,
+)
+from vosam.app.jobs import Job, Workers
+from vosam.app.models import Models
+from vosam.app.reverse import ReversedSource
+from vosam.app.workspace import relative, safe_name
+from vosam.errors import InputError, MaskError
+from vosam.io import DAVIS_COLORS, FrameSource, open_source, read_mask
+from vosam.io.frames import FRAME_SUFFIXES
+from vosam.refine import ImageEmbedding, Prompt
+from vosam.session import Session
+
+log = logging.getLogger(__name__)
+
+MAX_OBJECTS = 254
+EXPORT_KINDS = ("masks", "overlay", "ytvis")
+
+
+class Busy(InputError):
+    """The session's job is still running."""
+
+
+class AppSession:
+    """State of one browser session. Methods are called from server threads; a lock keeps
+    the masks consistent while a job writes its results.
+
+    Args:
+        folder: this session's private folder inside the workspace (uploads, exports).
+    """
+
+    def __init__(self, config: AppConfig, models: Models, workers: Workers, folder: Path) -> None:
+        self.config = config
+        self.models = models
+        self.workers = workers
+        self.folder = folder
+        self.lock = threading.RLock()
+        self.source: FrameSource | None = None
+        self.video_label = ""
+        self.generation = 0
+        self.annotations: dict[int, np.ndarray] = {}
+        self.results: dict[int, np.ndarray] = {}
+        self.objects: dict[int, str] = {}
+        self.suggested: list[int] = []
+        self.revisions: dict[int, int] = {}
+        self.job: Job | None = None
+        self._embedding: tuple[int, int, ImageEmbedding] | None = None
+        self._jpegs: OrderedDict[int, bytes] = OrderedDict()
+
+    # -- video ----------------------------------------------------------------------------
+
+    def open_video(self, path: Path) -> None:
+        """Open a frame folder or video file; the current video stays open if it fails."""
+        source = open_source(path)
+        if len(source) > self.config.max_frames:
+            source.close()
+            raise InputError(
+                path, f"has {len(source)} frames; this app takes at most {self.config.max_frames}"
+            )
+        with self.lock:
+            self._require_idle()
+            if self.source is not None:
+                self.source.close()
+            self.source = source
+            self.video_label = relative(self.config.workspace, path)
+            self.generation += 1
+            self.annotations.clear()
+            self.results.clear()
+            self.objects.clear()
+            self.suggested = []
+            self.revisions.clear()
+            self.job = None
+            self._embedding = None
+            self._jpegs.clear()
+        log.info("opened %s (%d frames)", path, len(source))
+
+    def open_upload(self, saved: Path) -> None:
+        """Open an uploaded file: a video, or a zip of frame images. On failure the upload is
+        deleted and the session keeps its video."""
+        target = saved
+        try:
+            if zipfile.is_zipfile(saved):
+                target = self._unpack_frames(saved)
+            self.open_video(target)
+        except BaseException:
+            _remove(saved)
+            if target != saved:
+                _remove_tree(target)
+            raise
+
+    def _unpack_frames(self, archive: Path) -> Path:
+        folder = archive.with_name(archive.stem + "-frames")
+        limit = 4 * self.config.max_upload_bytes
+        try:
+            with zipfile.ZipFile(archive) as z:
+                members = [
+                    m
+                    for m in z.infolist()
+                    if not m.is_dir()
+                    and Path(m.filename).suffix.lower() in FRAME_SUFFIXES
+                    and not Path(m.filename).name.startswith(".")
+                ]
+                if not members:
+                    raise InputError(archive.name, "the zip holds no .jpg, .jpeg or .png frames")
+                if sum(m.file_size for m in members) > limit:
+                    raise InputError(archive.name, "the zip unpacks to more than the upload limit")
+                folder.mkdir(parents=True, exist_ok=True)
+                for m in members:
+                    name = safe_name(Path(m.filename).name, "frame")
+                    (folder / name).write_bytes(z.read(m))
+        except zipfile.BadZipFile as e:
+            raise InputError(archive.name, f"not a readable zip ({e})") from e
+        return folder
+
+    def _video(self) -> FrameSource:
+        if self.source is None:
+            raise InputError(None, "open a video first")
+        return self.source
+
+    def _frame(self, index: int) -> int:
+        n = len(self._video())
+        if not isinstance(index, int) or not 0 <= index < n:
+            raise InputError(None, f"frame {index} is not in the video ({n} frames)")
+        return index
+
+    def _require_idle(self) -> None:
+        if self.job is not None and self.job.active:
+            raise Busy(None, f"a {self.job.kind} job is running; wait for it or cancel it")
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index``: ``uint8 (H, W, 3)``."""
+        with self.lock:
+            return self._video().read(self._frame(index))
+
+    def jpeg(self, index: int, encode) -> bytes:
+        """Frame ``index`` encoded by ``encode(image) -> bytes``; the last few are cached."""
+        with self.lock:
+            self._frame(index)
+            if index in self._jpegs:
+                self._jpegs.move_to_end(index)
+                return self._jpegs[index]
+            data = encode(self.read(index))
+            self._jpegs[index] = data
+            if len(self._jpegs) > 16:
+                self._jpegs.popitem(last=False)
+            return data
+
+    # -- masks ----------------------------------------------------------------------------
+
+    def mask_of(self, index: int) -> np.ndarray:
+        """What frame ``index`` shows: its annotation, else its propagated mask, else empty.
+        ``uint8 (H, W)`` (not a copy)."""
+        with self.lock:
+            mask = self.annotations.get(index)
+            if mask is None:
+                mask = self.results.get(index)
+            if mask is None:
+                mask = np.zeros(self._video().size, np.uint8)
+            return mask
+
+    def mask_copy(self, index: int) -> np.ndarray:
+        """A copy of :meth:`mask_of` after checking that frame ``index`` exists."""
+        with self.lock:
+            return self.mask_of(self._frame(index)).copy()
+
+    def _annotate(self, index: int, mask: np.ndarray) -> None:
+        self.annotations[index] = mask
+        self.revisions[index] = self.revisions.get(index, 0) + 1
+
+    def _object(self, object_id: int) -> int:
+        if object_id not in self.objects:
+            raise InputError(None, f"object {object_id} does not exist; add it first")
+        return object_id
+
+    def prompt(
+        self,
+        index: int,
+        object_id: int,
+        *,
+        points: list[list[float]] | None = None,
+        labels: list[int] | None = None,
+        box: list[float] | None = None,
+    ) -> dict[str, Any]:
+        """Segment ``object_id`` on frame ``index`` from clicks and/or a box; the frame
+        becomes an annotation with the object's pixels replaced by the prediction."""
+        with self.lock:
+            self._frame(index)
+            self._object(object_id)
+            generation = self.generation
+            image = self.read(index)
+        try:
+            prompt = Prompt(
+                box=None if box is None else np.asarray(box, np.float32).reshape(4),
+                points=None if not points else np.asarray(points, np.float32).reshape(-1, 2),
+                labels=None if not points else np.asarray(labels, np.int32).reshape(-1),
+            )
+        except (ValueError, TypeError) as e:
+            raise InputError(None, f"bad prompt: {e}") from e
+        segmenter = self.models.segmenter
+        cached = self._embedding
+        if cached is not None and cached[:2] == (generation, index):
+            embedding = cached[2]
+        else:
+            embedding = segmenter.embed(image)
+            self._embedding = (generation, index, embedding)
+        prediction = segmenter.predict(embedding, prompt)
+        with self.lock:
+            if generation != self.generation:
+                raise InputError(None, "the video changed while segmenting; click again")
+            mask = self.mask_of(index).copy()
+            mask[mask == object_id] = 0
+            mask[prediction.mask] = object_id
+            self._annotate(index, mask)
+        return {"score": float(prediction.score), "area": int(prediction.mask.sum())}
+
+    def paint(
+        self, index: int, object_id: int, points: list[list[float]], radius: float, *, erase: bool
+    ) -> dict[str, Any]:
+        """Brush (or erase) ``object_id`` along ``points`` ``(x, y)`` on frame ``index``.
+        Erasing removes only that object's pixels."""
+        with self.lock:
+            self._frame(index)
+            self._object(object_id)
+            if not points:
+                raise InputError(None, "a brush stroke needs at least one point")
+            covered = stroke_mask(self._video().size, np.asarray(points, np.float64), radius)
+            mask = self.mask_of(index).copy()
+            if erase:
+                mask[covered & (mask == object_id)] = 0
+            else:
+                mask[covered] = object_id
+            self._annotate(index, mask)
+            return {"area": int((mask == object_id).sum())}
+
+    def upload_mask(self, index: int, saved: Path) -> None:
+        """Take an uploaded mask file as the annotation of frame ``index``; ids not yet
+        objects become objects. A mask of another size is refused."""
+        try:
+            with self.lock:
+                self._frame(index)
+                size = self._video().size
+            try:
+                mask = read_mask(saved, expected_size=size)
+            except MaskError as e:
+                raise type(e)(f"mask for frame {index}", e.problem) from None
+            with self.lock:
+                self._require_idle()
+                for object_id in np.unique(mask):
+                    if 0 < object_id <= MAX_OBJECTS and int(object_id) not in self.objects:
+                        self.objects[int(object_id)] = f"object {object_id}"
+                self._annotate(index, mask.copy())
+        finally:
+            _remove(saved)
+
+    def clear_annotation(self, index: int) -> None:
+        """Forget frame ``index``'s annotation (its propagated mask shows again)."""
+        with self.lock:
+            self._frame(index)
+            self.annotations.pop(index, None)
+            self.revisions[index] = self.revisions.get(index, 0) + 1
+
+    # -- objects --------------------------------------------------------------------------
+
+    def add_object(self, name: str | None = None) -> int:
+        """A new object with the smallest free id (1..254); returns its id."""
+        with self.lock:
+            self._video()
+            free = [i for i in range(1, MAX_OBJECTS + 1) if i not in self.objects]
+            if not free:
+                raise InputError(None, f"at most {MAX_OBJECTS} objects")
+            object_id = free[0]
+            self.objects[object_id] = (name or "").strip()[:60] or f"object {object_id}"
+            return object_id
+
+    def rename_object(self, object_id: int, name: str) -> None:
+        with self.lock:
+            self._object(object_id)
+            self.objects[object_id] = name.strip()[:60] or f"object {object_id}"
+
+    def remove_object(self, object_id: int) -> None:
+        """Delete ``object_id`` and erase it from every annotated and propagated frame."""
+        with self.lock:
+            self._require_idle()
+            self._object(object_id)
+            del self.objects[object_id]
+            for store in (self.annotations, self.results):
+                for index, mask in store.items():
+                    if (mask == object_id).any():
+                        mask[mask == object_id] = 0
+                        self.revisions[index] = self.revisions.get(index, 0) + 1
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def _start(self, job: Job) -> Job:
+        with self.lock:
+            self._require_idle()
+            self.job = job
+        return self.workers.submit(job)
+
+    def cancel(self) -> None:
+        with self.lock:
+            if self.job is not None:
+                self.job.cancel()
+
+    def _snapshot(self) -> tuple[Path, int, dict[int, np.ndarray], dict[int, str]]:
+        source = self._video()
+        annotations = {i: m.copy() for i, m in self.annotations.items()}
+        if not any((m != 0).any() for m in annotations.values()):
+            raise InputError(None, "nothing to propagate: mark an object on a frame first")
+        return source.path, self.generation, annotations, dict(self.objects)
+
+    def propagate(self, index: int, direction: str) -> Job:
+        """Propagate every annotation from frame ``index`` to the end (``forward``) or to
+        the start (``backward``), in the background."""
+        if direction not in ("forward", "backward"):
+            raise InputError(None, f"direction must be forward or backward, not {direction!r}")
+        with self.lock:
+            self._frame(index)
+            path, generation, annotations, names = self._snapshot()
+            n = len(self._video())
+        backward = direction == "backward"
+        total = index + 1 if backward else n - index
+
+        def work(job: Job) -> dict[str, Any]:
+            propagator = self.models.propagator
+            source: FrameSource = open_source(path)
+            try:
+                start, given = index, annotations
+                if backward:
+                    source = ReversedSource(source)
+                    start = source.flip(index)
+                    given = {source.flip(i): m for i, m in annotations.items()}
+                session = Session(source, propagator=propagator)
+                for i, mask in sorted(given.items()):
+                    session.add_annotation(i, mask, names=names)
+                for i, result in session.propagate(start=start):
+                    original = source.flip(i) if backward else i
+                    with self.lock:
+                        if generation != self.generation:
+                            raise InputError(None, "the video changed; propagation stopped")
+                        self.results[original] = result.mask
+                        self.revisions[original] = self.revisions.get(original, 0) + 1
+                    job.advance()
+            finally:
+                source.close()
+            return {"frames": job.done, "direction": direction}
+
+        return self._start(Job(f"propagate {direction}", total, work))
+
+    def suggest(self, k: int) -> Job:
+        """Suggest ``k`` frames to annotate next (XMem++ diversity selection), in the
+        background; the result is also kept for the timeline."""
+        if not 1 <= k <= 100:
+            raise InputError(None, f"k must be in 1..100, got {k}")
+        with self.lock:
+            path, generation, annotations, _ = self._snapshot()
+            n = len(self._video())
+            masks = [self.mask_of(i).copy() for i in range(n)]
+
+        def work(job: Job) -> dict[str, Any]:
+            propagator = self.models.propagator
+            with open_source(path) as source:
+
+                def frames():
+                    for _, image in source.frames():
+                        yield image
+                        job.advance()
+
+                picked = suggest_frames(propagator, frames(), masks, sorted(annotations), k=k)
+            with self.lock:
+                if generation == self.generation:
+                    self.suggested = picked
+            return {"frames": picked}
+
+        return self._start(Job("suggest", n, work))
+
+    def export(self, kind: str) -> Job:
+        """Write ``masks`` (zip of palette PNGs), ``overlay`` (mp4) or ``ytvis`` (JSON) into
+        the session's export folder, in the background."""
+        if kind not in EXPORT_KINDS:
+            raise InputError(None, f"export kind must be one of {', '.join(EXPORT_KINDS)}")
+        with self.lock:
+            source = self._video()
+            path, names, size = source.path, source.names, source.size
+            masks = {i: self.mask_of(i).copy() for i in range(len(source))}
+            objects = sorted(self.objects.items())
+        stem = safe_name(path.stem or path.name, "video")
+        out_dir = self.folder / "exports"
+
+        def work(job: Job) -> dict[str, Any]:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if kind == "masks":
+                target = out_dir / f"{stem}-masks.zip"
+                write_mask_zip(target, names, masks.__getitem__, job.advance)
+            elif kind == "overlay":
+                target = out_dir / f"{stem}-overlay.mp4"
+                with open_source(path) as frames:
+                    write_overlay_video(
+                        target,
+                        frames.frames(),
+                        size,
+                        masks.__getitem__,
+                        self.config.fps,
+                        job.advance,
+                    )
+            else:
+                target = out_dir / f"{stem}-ytvis.json"
+                data = youtube_vis(
+                    names, size, objects, masks.__getitem__, job.advance, video_name=stem
+                )
+                write_youtube_vis(target, data)
+            return {"file": target.name, "url": f"/api/download/{target.name}"}
+
+        return self._start(Job(f"export {kind}", len(names), work))
+
+    def export_file(self, name: str) -> Path:
+        """The exported file called ``name``, only from this session's export folder."""
+        path = self.folder / "exports" / safe_name(name)
+        if path.name != name or not path.is_file():
+            raise InputError(name, "no such export")
+        return path
+
+    # -- views ----------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        with self.lock:
+            video = None
+            if self.source is not None:
+                h, w = self.source.size
+                video = {
+                    "label": self.video_label,
+                    "frames": len(self.source),
+                    "width": w,
+                    "height": h,
+                    "names": list(self.source.names),
+                }
+            return {
+                "video": video,
+                "objects": [
+                    {"id": i, "name": n, "color": _hex(DAVIS_COLORS[i])}
+                    for i, n in sorted(self.objects.items())
+                ],
+                "annotated": sorted(self.annotations),
+                "propagated": sorted(self.results),
+                "suggested": list(self.suggested),
+                "revisions": {str(i): r for i, r in self.revisions.items()},
+                "job": None if self.job is None else self.job.to_json(),
+                "limits": {
+                    "max_upload_bytes": self.config.max_upload_bytes,
+                    "max_frames": self.config.max_frames,
+                },
+            }
+
+    def close(self) -> None:
+        with self.lock:
+            if self.job is not None:
+                self.job.cancel()
+            if self.source is not None:
+                self.source.close()
+        _remove_tree(self.folder / "uploads")
+
+
+def _hex(rgb: np.ndarray) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in rgb)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _remove_tree(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            _remove_tree(child)
+        else:
+            _remove(child)
+    folder.rmdir()
