@@ -57,6 +57,10 @@ class EngineSpec:
     permanent_memory: bool = True
     options: tuple[tuple[str, Any], ...] = ()
 
+    def __post_init__(self) -> None:
+        # one order, so that equal options make equal specs
+        object.__setattr__(self, "options", tuple(sorted(tuple(o) for o in self.options)))
+
     def settings(self) -> dict:
         """The JSON-able settings that decide the masks (the device does not)."""
         out: dict[str, Any] = {

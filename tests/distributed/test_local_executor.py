@@ -1,0 +1,167 @@
+"""The executor interface, verified completeness and sweeps, without Ray."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import partial
+
+import numpy as np
+import pytest
+
+from tests.distributed.conftest import SEQUENCES, SPEC, same_outputs
+from vosam.datasets.davis import find_davis_sequences
+from vosam.distributed import (
+    EngineSpec,
+    SegmentWorker,
+    build_executor,
+    load_sweep,
+    run_sweep,
+    segment_dataset,
+)
+from vosam.errors import InputError, OutputError
+from vosam.eval import evaluate_dataset
+from vosam.io import read_mask
+from vosam.runs import incomplete_reason
+
+
+def test_import_vosam_and_the_cli_without_ray():
+    code = (
+        "import sys, vosam, vosam.distributed, vosam.distributed.segment;"
+        "from vosam.cli import build_parser; build_parser();"
+        "from vosam.distributed import build_executor; build_executor('local');"
+        "sys.exit(1 if 'ray' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_engine_spec_applies_nested_options_and_refuses_unknown_ones():
+    spec = EngineSpec(options=(("short_side", 64), ("memory", {"top_k": 7})))
+    config = spec.config()
+    assert config.short_side == 64 and config.memory.top_k == 7
+    assert spec.settings()["options"] == {"short_side": 64, "memory": {"top_k": 7}}
+    assert "options" not in EngineSpec().settings()
+    with pytest.raises(ValueError, match="no field 'shortside'"):
+        EngineSpec(options=(("shortside", 64),)).config()
+
+
+class _Double:
+    def __call__(self, task):
+        if task < 0:
+            raise InputError(f"task{task}.png", "negative")
+        return 2 * task
+
+
+def test_local_executor_builds_one_worker_and_keeps_order():
+    built = []
+
+    def make():
+        built.append(1)
+        return _Double()
+
+    seen = []
+    with build_executor("local") as ex:
+        assert ex.run(make, [3, 1, 2], on_result=lambda i, r: seen.append((i, r))) == [6, 2, 4]
+        assert ex.run(make, []) == []
+    assert built == [1] and seen == [(0, 6), (1, 2), (2, 4)]
+    with pytest.raises(InputError, match=r"task-1\.png: negative"):
+        build_executor("local").run(_Double, [1, -1])
+    with pytest.raises(ValueError, match="unknown executor"):
+        build_executor("slurm")
+
+
+def test_rerun_skips_complete_sequences_and_redoes_a_corrupted_one(dataset, reference, tmp_path):
+    out = tmp_path / "out"
+    seqs = find_davis_sequences(dataset)
+    with build_executor("local") as ex:
+        outcomes, done = segment_dataset(ex, seqs, out, SPEC)
+        assert [o.name for o in outcomes] == list(SEQUENCES) and done == []
+        same_outputs(out, reference)
+        # damage one mask of bravo: same size, one byte changed (still a readable file)
+        png = out / "bravo" / "00002.png"
+        data = bytearray(png.read_bytes())
+        data[-20] ^= 0xFF
+        png.write_bytes(bytes(data))
+        assert "00002.png differs" in incomplete_reason(
+            out / "bravo",
+            json.loads((out / "bravo" / "run.json").read_text())["settings"],
+            tuple(f"{t:05d}" for t in range(5)),
+        )
+        (out / "delta" / "00004.png").unlink()
+        outcomes, done = segment_dataset(ex, seqs, out, SPEC)
+    assert [o.name for o in outcomes] == ["bravo", "delta"]
+    assert done == ["alpha", "charlie"]
+    same_outputs(out, reference)
+
+
+def test_another_runs_folder_is_refused_before_any_work(dataset, reference, tmp_path):
+    out = tmp_path / "out"
+    (out / "alpha").mkdir(parents=True)
+    (out / "alpha" / "00000.png").write_bytes(b"not ours")
+    seqs = find_davis_sequences(dataset)
+    with pytest.raises(OutputError, match="alpha: holds results of another run"):
+        segment_dataset(build_executor("local"), seqs, out, SPEC)
+    assert sorted(p.name for p in out.iterdir()) == ["alpha"]
+
+
+def test_sweep_table_matches_the_evaluation_of_each_run(dataset, tmp_path):
+    options = dict(SPEC.options)
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        'sequences = ["alpha", "bravo"]\n'
+        "[[runs]]\n"
+        'name = "perm"\n'
+        'device = "cpu"\n'
+        f"options = {{ short_side = {options['short_side']}, head_iters = "
+        f"{options['head_iters']}, guided_radius = {options['guided_radius']} }}\n"
+        "[[runs]]\n"
+        'name = "first-frame"\n'
+        'device = "cpu"\n'
+        "permanent_memory = false\n"
+        f"options = {{ short_side = {options['short_side']}, head_iters = 30 }}\n"
+    )
+    runs, sequences = load_sweep(config)
+    assert [r.name for r in runs] == ["perm", "first-frame"] and sequences == ["alpha", "bravo"]
+    assert runs[0].spec == SPEC
+    out = tmp_path / "sweep"
+    rows = run_sweep(build_executor("local"), runs, dataset, out, sequences=sequences)
+    lines = (out / "comparison.csv").read_text().splitlines()
+    assert lines[0].startswith("run,J&F-Mean,J-Mean,")
+    for row, line in zip(rows, lines[1:], strict=True):
+        direct = evaluate_dataset(dataset, out / row.name, sequences=sequences, workers=1)
+        assert [s.name for s in direct.sequences] == ["alpha", "bravo"]
+        assert float(line.split(",")[1]) == direct.summary["J&F-Mean"] == row.summary["J&F-Mean"]
+        assert row.segmented == 2
+    assert rows[0].summary != rows[1].summary  # the two configurations differ
+    md = (out / "comparison.md").read_text().splitlines()
+    assert len(md) == 4 and md[2].startswith("| perm | ")
+    # the same sweep again: nothing segmented, same table
+    again = run_sweep(build_executor("local"), runs, dataset, out, sequences=sequences)
+    assert [r.segmented for r in again] == [0, 0]
+    assert [r.summary for r in again] == [r.summary for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"runs": []}', "non-empty list 'runs'"),
+        ('{"runs": [{"name": "a/b"}]}', "needs a 'name'"),
+        ('{"runs": [{"name": "a"}, {"name": "a"}]}', "used twice"),
+        ('{"runs": [{"name": "a", "top_k": 3}]}', "unknown key(s) top_k"),
+        ('{"runs": [{"name": "a", "options": {"topk": 3}}]}', "no field 'topk'"),
+        ("{", "cannot read the sweep file"),
+    ],
+)
+def test_bad_sweep_files_name_the_file_and_the_problem(tmp_path, text, problem):
+    path = tmp_path / "sweep.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_sweep(path)
+    assert str(info.value).startswith(str(path)) and problem in str(info.value)
+
+
+def test_segment_worker_output_matches_the_annotation_on_its_frame(dataset, reference):
+    ann = read_mask(dataset / "Annotations" / "480p" / "alpha" / "00000.png")
+    np.testing.assert_array_equal(read_mask(reference / "alpha" / "00000.png"), ann)
+    assert isinstance(partial(SegmentWorker, SPEC)(), SegmentWorker)
