@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.distributed.conftest import SEQUENCES, SPEC, same_outputs
+from vosam.cli import main
 from vosam.datasets.davis import find_davis_sequences
 from vosam.distributed import (
     EngineSpec,
@@ -165,3 +166,19 @@ def test_segment_worker_output_matches_the_annotation_on_its_frame(dataset, refe
     ann = read_mask(dataset / "Annotations" / "480p" / "alpha" / "00000.png")
     np.testing.assert_array_equal(read_mask(reference / "alpha" / "00000.png"), ann)
     assert isinstance(partial(SegmentWorker, SPEC)(), SegmentWorker)
+
+
+def test_vosam_sweep_command_prints_and_writes_the_table(dataset, tmp_path, capsys):
+    config = tmp_path / "sweep.json"
+    runs = [{"name": n, "device": "cpu", "options": dict(SPEC.options)} for n in ("a", "b")]
+    runs[1]["permanent_memory"] = False
+    config.write_text(json.dumps({"sequences": ["alpha"], "runs": runs}))
+    out = tmp_path / "out"
+    args = ["sweep", str(config), "--root", str(dataset), "--out", str(out)]
+    assert main([*args, "--sequences", "delta"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == (out / "comparison.md").read_text()
+    assert [p.name for p in sorted((out / "a").iterdir())] == ["delta"]
+    assert printed.count("| a | ") == 1 and printed.count("| b | ") == 1
+    assert main(["sweep", str(tmp_path / "missing.toml"), "--root", "r", "--out", "o"]) == 2
+    assert "missing.toml: cannot read the sweep file" in capsys.readouterr().err

@@ -5,14 +5,18 @@ One cluster serves the whole module (starting Ray takes several seconds on two c
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
 
 import pytest
 
 from tests.distributed import crashing
 from tests.distributed.conftest import SEQUENCES, SPEC, same_outputs
+from vosam.cli import build_parser, main
+from vosam.cli.executor_args import executor_from_args
 from vosam.datasets.davis import find_davis_sequences
 from vosam.distributed import build_executor, evaluate_dataset_with, segment_dataset
+from vosam.distributed.ray_backend import RayOptions
 from vosam.distributed.segment import dataset_settings, plan_dataset
 from vosam.eval import MissingPredictionError, evaluate_dataset
 
@@ -71,15 +75,13 @@ def test_rerun_on_ray_skips_complete_sequences_and_redoes_a_corrupted_one(
     cluster, dataset, reference, tmp_path
 ):
     out = tmp_path / "out"
-    seqs = find_davis_sequences(dataset)
+    shutil.copytree(reference, out)  # what a finished run left (the test above: identical)
+    png = out / "charlie" / "00003.png"
+    png.write_bytes(png.read_bytes()[:-10])  # truncated
+    (out / ".delta.partial-0123abcd").mkdir()  # left by a worker killed in an earlier run
     with build_executor("ray", workers=2) as ex:
-        first, done = segment_dataset(ex, seqs, out, SPEC)
-        assert len({o.worker for o in first}) == 2 and done == []
-        same_outputs(out, reference)
-        png = out / "charlie" / "00003.png"
-        png.write_bytes(png.read_bytes()[:-10])  # truncated
-        again, done = segment_dataset(ex, seqs, out, SPEC)
-    assert [o.name for o in again] == ["charlie"]
+        again, done = segment_dataset(ex, find_davis_sequences(dataset), out, SPEC)
+    assert [o.name for o in again] == ["charlie"] and again[0].status == "segmented"
     assert done == ["alpha", "bravo", "delta"]
     same_outputs(out, reference)
 
@@ -105,7 +107,32 @@ def test_evaluation_on_ray_equals_the_local_evaluation(cluster, dataset, referen
             o.j.tolist() for s in local.sequences for o in s.objects
         ]
         assert sorted(seen) == [(d, 4) for d in range(1, 5)]
-        # an input error in a worker reaches the caller as the same error, file named
-        (reference.parent / "empty").mkdir(exist_ok=True)
-        with pytest.raises(MissingPredictionError, match="no predictions for sequence"):
-            evaluate_dataset_with(ex, dataset, reference.parent / "empty")
+    # an input error in a worker reaches the caller as the same error, file named
+    (reference.parent / "empty").mkdir(exist_ok=True)
+    with build_executor("ray", workers=1) as ex, pytest.raises(MissingPredictionError) as info:
+        evaluate_dataset_with(ex, dataset, reference.parent / "empty", sequences=["bravo"])
+    assert str(info.value) == f"{reference.parent / 'empty' / 'bravo'}: " + (
+        "no predictions for sequence 'bravo' (folder missing)"
+    )
+
+
+def test_vosam_eval_on_ray_writes_the_local_report(cluster, dataset, reference, tmp_path):
+    args = ["eval", str(dataset), str(reference), "--no-plots", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "local"), "--workers", "1"]) == 0
+    ray_args = ["--executor", "ray", "--workers", "2", "--cpus-per-task", "0.5"]
+    assert main([*args, "--out", str(tmp_path / "ray"), *ray_args]) == 0
+    files = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert "summary.json" in files
+    assert files == sorted(p.name for p in (tmp_path / "ray").iterdir())
+    for name in files:
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
+
+
+def test_executor_options_from_the_command_line(cluster, tmp_path):
+    ray_args = ["--executor", "ray", "--workers", "3", "--cpus-per-task", "0.5"]
+    ray_args += ["--gpus-per-task", "0.25", "--max-attempts", "5", "--ray-address", "auto"]
+    args = build_parser().parse_args(["dataset", str(tmp_path), "--out", "o", *ray_args])
+    with executor_from_args(args) as ex:  # joins the running cluster, whatever the address
+        assert ex.options == RayOptions("auto", 3, 0.5, 0.25, 5)
+    assert ray.is_initialized()  # a cluster it did not start is left running
+    assert main(["eval", "gt", "pred", "--executor", "ray", "--workers", "0"]) == 2
