@@ -15,6 +15,7 @@ from vosam.engines.base import KeyFeatures, Propagator, StepResult, Tracker
 _BUILDERS: dict[str, str] = {
     "embedded": "vosam.engines.embedded.propagator:build_embedded",
     "xmem": "vosam.engines.xmem.propagator:build_xmem",
+    "sam2": "vosam.engines.sam2.propagator:build_sam2_engine",
 }
 
 
