@@ -85,8 +85,18 @@ function render() {
   renderJob();
 }
 
+let objectsKey = "";
+
 function renderObjects() {
   const list = $("objects");
+  const key = JSON.stringify(state ? state.objects : []);
+  if (key === objectsKey) {
+    list.childNodes.forEach((item) => {
+      item.className = Number(item.dataset.id) === selected ? "selected" : "";
+    });
+    return;
+  }
+  objectsKey = key;
   list.replaceChildren();
   for (const object of (state ? state.objects : [])) {
     const item = document.createElement("li");
@@ -212,8 +222,18 @@ async function loadFrame(newFrame) {
   }
 }
 
+function fit() {
+  // Show the frame as large as the stage allows, keeping its aspect ratio.
+  const stage = $("stage").getBoundingClientRect();
+  const room = Math.max(window.innerHeight - stage.top - 90, 200);
+  const scale = Math.min(stage.width / canvas.width, room / canvas.height);
+  canvas.style.width = `${Math.floor(canvas.width * scale)}px`;
+  canvas.style.height = `${Math.floor(canvas.height * scale)}px`;
+}
+
 function draw() {
   if (!frameImage) return;
+  fit();
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.drawImage(frameImage, 0, 0);
   if (maskImage) ctx.drawImage(maskImage, 0, 0);
