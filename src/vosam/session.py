@@ -20,11 +20,12 @@ from typing import Self
 
 import numpy as np
 
-from vosam.engines import Propagator, StepResult, build_propagator
+from vosam.engines import Propagator, StepResult, Tracker, build_propagator
 from vosam.engines.base import confidence_of, onehot
 from vosam.errors import InputError, MaskSizeError
 from vosam.io import FrameSource, open_source
 from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
+from vosam.refine.base import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Session:
         self.config = config or SessionConfig()
         self.objects = ObjectRegistry()
         self._annotations: dict[int, np.ndarray] = {}
+        self._prompts: dict[int, dict[int, Prompt]] = {}
 
     # -- frames -------------------------------------------------------------------------
 
@@ -117,11 +119,34 @@ class Session:
     def remove_annotation(self, index: int) -> None:
         del self._annotations[index]
 
+    def add_prompt(self, index: int, object_id: int, prompt: Prompt) -> None:
+        """Give object ``object_id`` a click/box prompt on frame ``index``.
+
+        The frame becomes a conditioning frame of that object, like an annotation of it
+        alone; a new id becomes an object. Replaces an earlier prompt of the same object on
+        that frame. Only engines with prompt support (``sam2``) can propagate prompts.
+        """
+        if not 0 <= index < len(self.source):
+            raise InputError(
+                self.source.path, f"frame {index} is not in the video ({len(self.source)} frames)"
+            )
+        if not 0 < object_id <= MAX_OBJECT_ID:
+            raise ValueError(f"object ids are 1..{MAX_OBJECT_ID}, got {object_id}")
+        self.objects.add(object_id)
+        self._prompts.setdefault(index, {})[object_id] = prompt
+
+    @property
+    def prompts(self) -> dict[int, dict[int, Prompt]]:
+        """Prompted frames: index → object id → :class:`~vosam.refine.base.Prompt`."""
+        return {i: dict(p) for i, p in sorted(self._prompts.items())}
+
     def remove_object(self, object_id: int) -> None:
         """Forget ``object_id``: removed from the registry and erased from every annotation."""
         self.objects.remove(object_id)
         for mask in self._annotations.values():
             mask[mask == object_id] = 0
+        for prompts in self._prompts.values():
+            prompts.pop(object_id, None)
 
     def first_annotated(self) -> dict[int, int]:
         """Object id → index of the first frame whose annotation contains it."""
@@ -130,44 +155,78 @@ class Session:
             for object_id in np.unique(mask):
                 if 0 < object_id <= MAX_OBJECT_ID:
                     first.setdefault(int(object_id), index)
+        for index, prompts in self._prompts.items():
+            for object_id in prompts:
+                first[object_id] = min(first.get(object_id, index), index)
         return first
 
     # -- propagation --------------------------------------------------------------------
 
     def propagate(
-        self, *, start: int = 0, stop: int | None = None
+        self, *, start: int = 0, stop: int | None = None, reverse: bool = False
     ) -> Iterator[tuple[int, StepResult]]:
         """Segment frames ``start..stop-1`` in order, yielding ``(index, StepResult)``.
 
         Annotated frames yield their annotation. With permanent memory every annotation is
         encoded first, so frames before an annotation benefit from it too; otherwise
         propagation starts at the first annotated frame and earlier frames are empty.
+        ``reverse=True`` goes from ``stop - 1`` down to ``start`` (without permanent memory,
+        frames after the last annotated one are then empty).
         """
-        for index, _image, result in self.propagate_frames(start=start, stop=stop):
+        frames = self.propagate_frames(start=start, stop=stop, reverse=reverse)
+        for index, _image, result in frames:
             yield index, result
 
     def propagate_frames(
-        self, *, start: int = 0, stop: int | None = None
+        self, *, start: int = 0, stop: int | None = None, reverse: bool = False
     ) -> Iterator[tuple[int, np.ndarray, StepResult]]:
         """Like :meth:`propagate`, also yielding each decoded frame ``uint8 (H, W, 3)``."""
-        if not self._annotations:
+        if not self._annotations and not self._prompts:
             raise InputError(self.source.path, "no annotation: give at least one annotated frame")
         tracker = self.propagator.new_tracker()
         if self.config.permanent_memory:
             for index, mask in sorted(self._annotations.items()):
                 tracker.add_permanent(index, self.source.read(index), mask)
+        self._give_prompts(tracker)
         first_seen = self.first_annotated()
-        first_annotation = min(self._annotations)
+        given = [*self._annotations, *self._prompts]
+        first_annotation = max(given) if reverse else min(given)
         ids = self.objects.ids
-        for index, image in self.source.frames(start, stop):
+        for index, image in self._frames(start, stop, reverse=reverse):
             annotation = self._annotations.get(index)
-            if annotation is None and not self.config.permanent_memory and index < first_annotation:
+            before = index > first_annotation if reverse else index < first_annotation
+            if annotation is None and not self.config.permanent_memory and before:
                 yield index, image, _empty_result(self.size, ids)
                 continue
             result = tracker.step(index, image, annotation=annotation)
             if self.config.objects_from_first_annotation:
                 result = _hide_unborn(result, index, first_seen)
             yield index, image, _with_all_objects(result, ids)
+
+    def _frames(
+        self, start: int, stop: int | None, *, reverse: bool
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        if not reverse:
+            yield from self.source.frames(start, stop)
+            return
+        stop = len(self.source) if stop is None else min(stop, len(self.source))
+        for index in range(stop - 1, max(start, 0) - 1, -1):
+            yield index, self.source.read(index)
+
+    def _give_prompts(self, tracker: Tracker) -> None:
+        """Hand the click/box prompts to a tracker that takes them (``add_prompt``)."""
+        if not self._prompts:
+            return
+        add_prompt = getattr(tracker, "add_prompt", None)
+        if add_prompt is None:
+            raise ValueError(
+                f"the {self.propagator.name} engine does not take click or box prompts; "
+                "use sam2 or give annotated masks"
+            )
+        for index, prompts in sorted(self._prompts.items()):
+            image = self.source.read(index)
+            for object_id, prompt in sorted(prompts.items()):
+                add_prompt(index, image, object_id, prompt)
 
     def close(self) -> None:
         self.source.close()
