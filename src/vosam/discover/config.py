@@ -1,0 +1,68 @@
+"""Typed configuration of object discovery (unsupervised VOS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DiscoverConfig:
+    """Knobs of :func:`vosam.discover.discover`.
+
+    Attributes:
+        max_objects: at most this many objects (trajectories) are kept, best first.
+        feature_short_side: frames are resized so their shorter side has this many pixels
+            before the EfficientNet-Lite0 backbone (features at stride 8 of that size).
+        flow_short_side: optical flow is computed on grey frames scaled to this shorter side.
+        motion_pixels: residual motion (after removing the camera's global motion), in pixels
+            of the ``flow_short_side`` frame, at which the motion saliency of a clean frame
+            reaches 0.5 (see :mod:`vosam.discover.motion`).
+        motion_weight: weight of motion against appearance saliency when the pseudo-labels
+            of the per-video foreground model are chosen (0 = appearance only).
+        fg_threshold: a location is a foreground pseudo-label when its fused saliency is
+            above this; ``bg_threshold``: a background one when below.
+        bg_threshold: see ``fg_threshold``.
+        threshold: a pixel whose foreground probability (from the per-video model) is above
+            this is foreground, in proposals and in masks made without a segmenter. The
+            model is trained with balanced classes, so it over-segments at 0.5.
+        min_area: proposals smaller than this fraction of the frame are dropped.
+        merge_radius: foreground pieces closer than this fraction of the frame's shorter
+            side form one proposal (a rider and a bicycle are one object).
+        link_iou: a proposal continues a trajectory when its IoU with the trajectory's
+            predicted box is at least this.
+        max_gap: a trajectory survives this many frames without a proposal (occlusion)
+            before it is closed.
+        min_length: trajectories seen on fewer frames than this fraction of the video (and
+            fewer than 3 frames) are dropped.
+        keyframes: at most this many confident frames per object become annotations of the
+            propagator (temporal consistency); 0 writes the per-frame masks as they are.
+        propagate: use the propagator; False writes the per-frame masks directly.
+    """
+
+    max_objects: int = 5
+    feature_short_side: int = 240
+    flow_short_side: int = 160
+    motion_pixels: float = 2.0
+    motion_weight: float = 0.8
+    fg_threshold: float = 0.55
+    bg_threshold: float = 0.3
+    threshold: float = 0.7
+    min_area: float = 0.002
+    merge_radius: float = 0.04
+    link_iou: float = 0.2
+    max_gap: int = 15
+    min_length: float = 0.2
+    keyframes: int = 4
+    propagate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_objects < 1:
+            raise ValueError("max_objects must be at least 1")
+        if not 0.0 <= self.motion_weight <= 1.0:
+            raise ValueError("motion_weight must be in [0, 1]")
+        if not 0.0 <= self.bg_threshold < self.fg_threshold <= 1.0:
+            raise ValueError("need 0 <= bg_threshold < fg_threshold <= 1")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError("threshold must be in (0, 1)")
+        if self.max_gap < 0 or self.keyframes < 0:
+            raise ValueError("max_gap and keyframes must be >= 0")

@@ -1,0 +1,313 @@
+"""Unsupervised VOS: discover objects, link them into box trajectories, segment them.
+
+Two stages, usable apart:
+
+1. :func:`discover_objects` (one pass over the video): motion saliency (optical flow minus
+   camera motion) and appearance saliency (boundary prior on EfficientNet-Lite0 features)
+   choose pseudo-labels; a per-video foreground model learns from them and scores every
+   frame; the foreground's connected regions are proposals, linked into trajectories.
+2. :func:`segment_trajectories` (UVOSAM): each trajectory's box prompts the promptable
+   segmenter frame by frame (or, without one, the discovered foreground inside the box is
+   the mask). For temporal consistency the most confident frames of each object become
+   annotations of a :class:`vosam.Session` and the propagator segments every frame from
+   them. External trajectories (any tracker's boxes) enter here directly.
+
+Memory: stage 1 keeps every frame's stride-8 features in float16 (about 1.5 MB a frame at
+the default 240-pixel short side) until the foreground model is fitted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vosam.discover.config import DiscoverConfig
+from vosam.discover.foreground import ForegroundModel, pseudo_labels
+from vosam.discover.linking import link_detections
+from vosam.discover.motion import MotionSaliency
+from vosam.discover.proposals import grid_to_frame, propose
+from vosam.discover.saliency import AppearanceFeatures
+from vosam.discover.trajectories import Trajectory, clip_box
+from vosam.engines import Propagator
+from vosam.errors import InputError
+from vosam.io import FrameSource
+from vosam.progress import Progress
+from vosam.refine import Prompt, PromptableSegmenter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Discovery:
+    """What :func:`discover_objects` found.
+
+    Attributes:
+        trajectories: the objects, ids 1.. in decreasing total score.
+        foreground: per frame, float16 ``(h8, w8)`` foreground probability on the backbone's
+            stride-8 grid.
+        input_size: ``(h, w)`` of the backbone input the grid belongs to.
+        size: ``(H, W)`` of the frames.
+    """
+
+    trajectories: list[Trajectory]
+    foreground: list[np.ndarray]
+    input_size: tuple[int, int]
+    size: tuple[int, int]
+
+    def foreground_at(self, index: int) -> np.ndarray:
+        """Foreground probability of frame ``index`` at full resolution: float32 ``(H, W)``."""
+        return grid_to_frame(self.foreground[index], self.input_size, self.size)
+
+
+def _to_grid(motion: np.ndarray, input_size: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
+    """Motion saliency at the flow's scale → the backbone's stride-8 grid ``(h8, w8)``."""
+    h, w = input_size
+    h8, w8 = grid
+    m = cv2.resize(motion, (w, h), interpolation=cv2.INTER_LINEAR)
+    m = cv2.copyMakeBorder(m, 0, h8 * 8 - h, 0, w8 * 8 - w, cv2.BORDER_REPLICATE)
+    return cv2.resize(m, (w8, h8), interpolation=cv2.INTER_AREA)
+
+
+def discover_objects(
+    source: FrameSource,
+    *,
+    config: DiscoverConfig | None = None,
+    appearance: AppearanceFeatures | None = None,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> Discovery:
+    """Find the prominent moving objects of a video and their box trajectories.
+
+    Args:
+        source: the video.
+        config: discovery settings.
+        appearance: the backbone wrapper to use (built on ``device`` when omitted).
+        device: torch device of a newly built backbone.
+        progress: updated once per frame.
+    """
+    cfg = config or DiscoverConfig()
+    appearance = appearance or AppearanceFeatures(device, cfg.feature_short_side)
+    motion = MotionSaliency(cfg.flow_short_side, cfg.motion_pixels)
+    n = len(source)
+    feats, labels, fused_maps = [], [], []
+    input_size = appearance.extractor.input_size(source.size)
+    frames = source.frames()
+    window: list[np.ndarray] = []  # previous, current, next
+
+    def analyse(prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None) -> None:
+        dense, app = appearance(cur)
+        grid = tuple(dense.shape[1:])
+        mot = _to_grid(motion.saliency(cur, prev, nxt), input_size, grid)
+        fused = cfg.motion_weight * mot + (1 - cfg.motion_weight) * app.cpu().numpy()
+        feats.append(dense)
+        fused_maps.append(fused.astype(np.float32))
+        labels.append(
+            pseudo_labels(fused, fg_threshold=cfg.fg_threshold, bg_threshold=cfg.bg_threshold)
+        )
+        if progress is not None:
+            progress.update()
+
+    for _, image in frames:
+        window.append(image)
+        if len(window) == 2:
+            analyse(None, window[0], window[1])
+        elif len(window) == 3:
+            analyse(window[0], window[1], window[2])
+            window.pop(0)
+    if len(window) == 1:
+        analyse(None, window[0], None)
+    elif window:
+        analyse(window[-2], window[-1], None)
+    if len(feats) != n:
+        raise InputError(source.path, f"read {len(feats)} of {n} frames")
+
+    model = ForegroundModel.fit(feats, labels, seed=0)
+    if model is None:
+        log.info("%s: too few confident pixels for a foreground model; saliency used", source.path)
+        foreground = [f.astype(np.float16) for f in fused_maps]
+    else:
+        foreground = [model(f).astype(np.float16) for f in feats]
+    feats.clear()
+    result = Discovery([], foreground, input_size, source.size)
+    detections = [
+        propose(
+            result.foreground_at(i),
+            threshold=cfg.threshold,
+            min_area=cfg.min_area,
+            merge_radius=cfg.merge_radius,
+        )
+        for i in range(n)
+    ]
+    result.trajectories = link_detections(
+        detections,
+        link_iou=cfg.link_iou,
+        max_gap=cfg.max_gap,
+        min_length=cfg.min_length,
+        max_objects=cfg.max_objects,
+    )
+    log.info("%s: %d objects discovered", source.path, len(result.trajectories))
+    return result
+
+
+def _pad_box(box: np.ndarray, size: tuple[int, int], frac: float = 0.05) -> np.ndarray:
+    w, h = box[2] - box[0] + 1, box[3] - box[1] + 1
+    pad = np.array([-w, -h, w, h], np.float32) * frac
+    return clip_box(box + pad, size)
+
+
+def frame_masks(
+    image: np.ndarray,
+    index: int,
+    trajectories: Sequence[Trajectory],
+    *,
+    segmenter: PromptableSegmenter | None = None,
+    discovery: Discovery | None = None,
+    threshold: float = 0.7,
+) -> tuple[np.ndarray, dict[int, float]]:
+    """One frame's mask from the boxes of ``trajectories`` on it.
+
+    With a segmenter each box prompts it; without, the discovered foreground inside the
+    (slightly enlarged) box, above ``threshold``, is the mask. Where objects overlap the
+    one with the higher score wins.
+
+    Returns:
+        ``uint8 (H, W)`` ids, and the score of each object present (segmenter's predicted
+        quality × box score, or mean foreground probability × box score).
+    """
+    size = image.shape[:2]
+    present = []
+    for traj in trajectories:
+        entry = traj.boxes.get(index)
+        if entry is None:
+            continue
+        box = clip_box(entry[0], size)
+        if box is not None:
+            present.append((traj.object_id, box, entry[1]))
+    mask = np.zeros(size, np.uint8)
+    scores: dict[int, float] = {}
+    if not present:
+        return mask, scores
+    if segmenter is not None:
+        embedding = segmenter.embed(image)
+    else:
+        if discovery is None:
+            raise ValueError("without a segmenter the discovered foreground is needed")
+        prob = discovery.foreground_at(index)
+    painted = []
+    for oid, box, box_score in present:
+        if segmenter is not None:
+            pred = segmenter.predict(embedding, Prompt(box=box))
+            obj, quality = pred.mask.astype(bool), float(pred.score)
+        else:
+            x0, y0, x1, y1 = np.round(_pad_box(box, size)).astype(int)
+            obj = np.zeros(size, bool)
+            obj[y0 : y1 + 1, x0 : x1 + 1] = prob[y0 : y1 + 1, x0 : x1 + 1] > threshold
+            quality = float(prob[obj].mean()) if obj.any() else 0.0
+        if obj.any():
+            painted.append((quality * box_score, oid, obj))
+    for score, oid, obj in sorted(painted, key=lambda p: p[0]):
+        mask[obj] = oid
+        scores[oid] = score
+    return mask, scores
+
+
+def choose_keyframes(scores: Sequence[dict[int, float]], per_object: int) -> list[int]:
+    """Frames whose masks become annotations: for every object, its frames are split into
+    ``per_object`` equal runs and the best-scoring frame of each run is chosen.
+
+    Args:
+        scores: per frame, object id → score (objects absent from a frame are missing).
+    """
+    by_object: dict[int, list[tuple[int, float]]] = {}
+    for index, frame_scores in enumerate(scores):
+        for oid, s in frame_scores.items():
+            by_object.setdefault(oid, []).append((index, s))
+    chosen: set[int] = set()
+    for entries in by_object.values():
+        for run in np.array_split(np.arange(len(entries)), min(per_object, len(entries))):
+            if len(run):
+                best = max(run, key=lambda k: entries[k][1])
+                chosen.add(entries[best][0])
+    return sorted(chosen)
+
+
+def segment_trajectories(
+    source: FrameSource,
+    trajectories: Sequence[Trajectory],
+    *,
+    segmenter: PromptableSegmenter | None = None,
+    propagator: Propagator | None = None,
+    discovery: Discovery | None = None,
+    config: DiscoverConfig | None = None,
+    progress: Progress | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Masks of every frame from box trajectories (UVOSAM), yielded in frame order as
+    ``(index, uint8 (H, W) ids)``.
+
+    Args:
+        source: the video.
+        trajectories: the objects' boxes (discovered, or from any tracker).
+        segmenter: prompted with each box; None uses ``discovery``'s foreground.
+        propagator: with ``config.propagate``, segments every frame from the keyframes'
+            masks (the embedded engine is built when omitted).
+        discovery: the discovered foreground (needed without a segmenter).
+        config: ``keyframes`` and ``propagate`` are used.
+        progress: updated once per frame of each pass.
+    """
+    cfg = config or DiscoverConfig()
+    if segmenter is None and discovery is None:
+        raise ValueError("segment_trajectories needs a segmenter or the discovered foreground")
+    if not cfg.propagate or cfg.keyframes == 0:
+        for index, image in source.frames():
+            mask, _ = frame_masks(
+                image,
+                index,
+                trajectories,
+                segmenter=segmenter,
+                discovery=discovery,
+                threshold=cfg.threshold,
+            )
+            if progress is not None:
+                progress.update()
+            yield index, mask
+        return
+    encoded: list[bytes] = []
+    scores: list[dict[int, float]] = []
+    for index, image in source.frames():
+        mask, frame_scores = frame_masks(
+            image,
+            index,
+            trajectories,
+            segmenter=segmenter,
+            discovery=discovery,
+            threshold=cfg.threshold,
+        )
+        encoded.append(cv2.imencode(".png", mask)[1].tobytes())
+        scores.append(frame_scores)
+        if progress is not None:
+            progress.update()
+    keyframes = choose_keyframes(scores, cfg.keyframes)
+    if not keyframes:
+        for index, blob in enumerate(encoded):
+            if progress is not None:
+                progress.update()
+            yield index, _decode(blob)
+        return
+    from vosam.session import Session  # the session imports the engines: keep it lazy
+
+    session = Session(source, propagator=propagator)
+    for index in keyframes:
+        session.add_annotation(index, _decode(encoded[index]))
+    log.debug("%s: keyframes %s", source.path, keyframes)
+    for index, result in session.propagate():
+        if progress is not None:
+            progress.update()
+        yield index, result.mask
+
+
+def _decode(blob: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
