@@ -26,7 +26,10 @@ _LAZY = {
     "write_trajectories": "vosam.discover.trajectories",
     "parse_trajectories": "vosam.discover.trajectories",
     "refine_vis": "vosam.discover.vis",
+    "refine_vis_file": "vosam.discover.vis",
+    "read_vis_videos": "vosam.discover.vis",
     "VisRefineConfig": "vosam.discover.vis",
+    "VisFormatError": "vosam.discover.vis",
 }
 
 __all__ = list(_LAZY)
