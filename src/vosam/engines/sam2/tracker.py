@@ -109,6 +109,7 @@ class SAM2Tracker(Tracker):
         self._last_index: int | None = None
         self._last_reverse = False
         self._last_logits: dict[int, torch.Tensor] = {}
+        self._autocast = device.type == "cuda" and config.amp
         self._fill_holes = (
             config.fill_holes
             and model.fill_hole_area > 0
@@ -335,6 +336,11 @@ class SAM2Tracker(Tracker):
 
             cond, rest = select_closest_cond_frames(index, cond, limit)
             recent = {**rest, **recent}
+        if not self._autocast:
+            # Without autocast, bfloat16 memory only works in SAM 2 when a float32 object
+            # pointer joins it (the concatenation then promotes it); an object whose only
+            # conditioning frames lie ahead has none. Promoting here is exact either way.
+            cond, recent = _as_float(cond), _as_float(recent)
         return {"cond_frame_outputs": cond, "non_cond_frame_outputs": recent}
 
     def _flush(self) -> None:
@@ -389,7 +395,7 @@ class SAM2Tracker(Tracker):
     def _context(self) -> contextlib.ExitStack:
         stack = contextlib.ExitStack()
         stack.enter_context(torch.inference_mode())
-        if self.device.type == "cuda" and self.config.amp:
+        if self._autocast:
             stack.enter_context(torch.autocast("cuda", dtype=torch.bfloat16))
         return stack
 
@@ -415,6 +421,10 @@ class SAM2Tracker(Tracker):
         """``(conditioning frames, recent frames)`` held for ``object_id``, increasing."""
         obj = self._objects[object_id]
         return tuple(sorted(obj.cond)), tuple(sorted(obj.recent))
+
+
+def _as_float(entries: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {t: {**e, "maskmem_features": e["maskmem_features"].float()} for t, e in entries.items()}
 
 
 def _has_extension() -> bool:
