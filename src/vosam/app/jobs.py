@@ -3,6 +3,7 @@ that the server keeps answering, reports progress, and stops when cancelled."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -13,6 +14,8 @@ from typing import Any
 from vosam.errors import VosamError
 
 log = logging.getLogger(__name__)
+
+_ids = itertools.count(1)
 
 
 class Cancelled(Exception):
@@ -29,6 +32,7 @@ class Job:
     """
 
     def __init__(self, kind: str, total: int, work: Callable[[Job], Any]) -> None:
+        self.id = next(_ids)
         self.kind = kind
         self.total = total
         self.done = 0
@@ -80,6 +84,7 @@ class Job:
     def to_json(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started
         return {
+            "id": self.id,
             "kind": self.kind,
             "state": self.state,
             "done": self.done,

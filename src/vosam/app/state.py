@@ -75,12 +75,15 @@ class AppSession:
         self.revisions: dict[int, int] = {}
         self.job: Job | None = None
         self._embedding: tuple[int, int, ImageEmbedding] | None = None
+        self._segmenting = threading.Lock()
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
 
     # -- video ----------------------------------------------------------------------------
 
     def open_video(self, path: Path) -> None:
         """Open a frame folder or video file; the current video stays open if it fails."""
+        with self.lock:
+            self._require_idle()
         source = open_source(path)
         if len(source) > self.config.max_frames:
             source.close()
@@ -88,7 +91,9 @@ class AppSession:
                 path, f"has {len(source)} frames; this app takes at most {self.config.max_frames}"
             )
         with self.lock:
-            self._require_idle()
+            if self.job is not None and self.job.active:
+                source.close()
+                self._require_idle()
             if self.source is not None:
                 self.source.close()
             self.source = source
@@ -227,13 +232,14 @@ class AppSession:
         except (ValueError, TypeError) as e:
             raise InputError(None, f"bad prompt: {e}") from e
         segmenter = self.models.segmenter
-        cached = self._embedding
-        if cached is not None and cached[:2] == (generation, index):
-            embedding = cached[2]
-        else:
-            embedding = segmenter.embed(image)
-            self._embedding = (generation, index, embedding)
-        prediction = segmenter.predict(embedding, prompt)
+        with self._segmenting:  # one prompt at a time: clicks apply in the order sent
+            cached = self._embedding
+            if cached is not None and cached[:2] == (generation, index):
+                embedding = cached[2]
+            else:
+                embedding = segmenter.embed(image)
+                self._embedding = (generation, index, embedding)
+            prediction = segmenter.predict(embedding, prompt)
         with self.lock:
             if generation != self.generation:
                 raise InputError(None, "the video changed while segmenting; click again")

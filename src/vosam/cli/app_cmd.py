@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps,
     )
     try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(config.data_dir, f"cannot write in the workspace ({e.strerror})") from e
+    try:
         server = create_server(config)
     except OSError as e:
         raise InputError(None, f"cannot listen on {args.host}:{args.port} ({e.strerror})") from e

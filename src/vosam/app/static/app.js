@@ -16,6 +16,7 @@ let frameImage = null;
 let maskImage = null;
 let poll = null;
 let loadToken = 0;
+let handledJob = null;        // id of the last finished job whose outcome was shown
 
 function showError(message) {
   $("error-text").textContent = message;
@@ -46,7 +47,7 @@ async function api(method, path, body, raw) {
     showError(data.error || `HTTP ${response.status}`);
     throw new Error(data.error);
   }
-  $("error").hidden = true;
+  if (method !== "GET") $("error").hidden = true;
   if (data.state) setState(data.state);
   return data;
 }
@@ -168,6 +169,9 @@ function watchJob() {
   } else if (!active && poll) {
     clearInterval(poll);
     poll = null;
+  }
+  if (job && !active && job.id !== handledJob) {
+    handledJob = job.id;
     finishJob(job);
   }
 }
