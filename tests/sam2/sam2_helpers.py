@@ -21,9 +21,13 @@ def fresh_model(size: int = 64, seed: int = 0, overrides: tuple[str, ...] = ()):
     return build_model(TINY, overrides=(f"++model.image_size={size}", *overrides))
 
 
-@functools.cache
 def shared_model(size: int = 64, seed: int = 0):
     """One read-only model per (size, seed) for the whole test session."""
+    return _cached_model(size, seed)
+
+
+@functools.cache
+def _cached_model(size: int, seed: int):
     return fresh_model(size, seed)
 
 
@@ -53,3 +57,12 @@ def squares_video(
         frames.append(frame)
         masks.append(mask)
     return frames, masks
+
+
+def write_frames(folder, frames: list[np.ndarray]) -> None:
+    """Frames as lossless PNG files ``00000.png``... in ``folder`` (created)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"{i:05d}.png")

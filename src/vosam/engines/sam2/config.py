@@ -16,7 +16,8 @@ class SAM2Config:
         max_conditioning_frames: how many conditioning frames (annotated or prompted, vosam's
             permanent memory) each frame attends to: the ones closest in time. None attends
             to all of them, as SAM 2 does by default; a number bounds the cost per frame on
-            videos with many annotations. Every conditioning frame stays stored either way.
+            videos with many annotations (at least 2, as SAM 2 requires). Every
+            conditioning frame stays stored either way.
         offload_state: keep stored memory features and mask logits on the CPU (SAM 2's
             ``offload_state_to_cpu``); saves accelerator memory at some speed.
         amp: bfloat16 autocast on CUDA; ignored on the CPU.
@@ -31,5 +32,5 @@ class SAM2Config:
     fill_holes: bool = True
 
     def __post_init__(self) -> None:
-        if self.max_conditioning_frames is not None and self.max_conditioning_frames < 1:
-            raise ValueError("max_conditioning_frames must be None or >= 1")
+        if self.max_conditioning_frames is not None and self.max_conditioning_frames < 2:
+            raise ValueError("max_conditioning_frames must be None or >= 2 (as in SAM 2)")
