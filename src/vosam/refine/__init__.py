@@ -12,7 +12,9 @@ from importlib import import_module
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
 
 # name -> "module:function" building a PromptableSegmenter from keyword arguments
-_BUILDERS: dict[str, str] = {}
+_BUILDERS: dict[str, str] = {
+    "embedded": "vosam.refine.embedded:build_embedded_segmenter",
+}
 
 
 def available_segmenters() -> tuple[str, ...]:

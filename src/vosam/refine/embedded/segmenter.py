@@ -1,0 +1,332 @@
+"""The embedded promptable segmenter: a linear classifier per prompt on frozen features.
+
+``embed`` runs EfficientNet-Lite0 once per image and keeps its stride-8 features (plus the
+cells' Lab colour), standardised. ``predict`` turns the prompt into labelled cells (inside
+a mask prompt's core or at positive clicks: object; outside the box, outside the mask's
+band or at negative clicks: background), fits a weighted ridge classifier on them in closed
+form, adds the prompt's own evidence as a prior, keeps the parts connected to the prompt,
+and upsamples with an edge-aware guided filter so the boundary follows the image's edges.
+Box- and point-only prompts refit the classifier on its own answer a few times, as GrabCut
+refits its colour models.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from vosam.ops.guided_filter import guided_upsample
+from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
+from vosam.refine.embedded.classifier import apply_ridge, balanced_weights, fit_ridge
+from vosam.refine.embedded.config import EmbeddedSegmenterConfig
+from vosam.refine.embedded.grid import Grid
+
+log = logging.getLogger(__name__)
+
+_HARD = 20.0  # logit of cells the prompt decides outright (outside the box, at clicks)
+_CLICK_WEIGHT = 10.0  # a click's cells count this many times an ordinary labelled cell
+_MAX_LOGIT = 12.0
+
+
+@dataclass(frozen=True)
+class _Features:
+    """What :meth:`EmbeddedSegmenter.embed` keeps of one image.
+
+    Attributes:
+        image: uint8 ``(H, W, 3)`` RGB, the guide of the edge-aware upsampling.
+        grid: geometry of the feature grid.
+        x: float32 ``(gh * gw, C)`` standardised features of the cells, row-major.
+    """
+
+    image: np.ndarray
+    grid: Grid
+    x: np.ndarray
+
+
+@dataclass
+class _Labels:
+    """Training labels and prior of one prompt on the grid (all ``(gh, gw)``)."""
+
+    target: np.ndarray  # +1 object, -1 background, 0 unlabelled
+    weight: np.ndarray
+    prior: np.ndarray  # logit added to the classifier's
+    seeds: np.ndarray  # bool: cells a kept component must touch
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    """Columns of ``x (N, C)`` to zero mean and unit variance."""
+    return (x - x.mean(0)) / (x.std(0) + 1e-6)
+
+
+def _principal(x: np.ndarray, dims: int) -> np.ndarray:
+    """Projection of ``x (N, C)`` on its ``dims`` principal directions → ``(N, dims)``."""
+    x = x - x.mean(0)
+    if dims >= x.shape[1]:
+        return x
+    _, vecs = np.linalg.eigh(x.T @ x)  # ascending eigenvalues
+    return x @ vecs[:, ::-1][:, :dims]
+
+
+def _discs(grid: Grid, centres: np.ndarray, radius: float) -> np.ndarray:
+    """Bool ``(gh, gw)``: cells within ``radius`` of any of ``centres (P, 2)`` (grid coords)."""
+    gx, gy = grid.centres()
+    out = np.zeros(grid.shape, bool)
+    for cx, cy in centres:
+        d2 = (gx - cx) ** 2 + (gy - cy) ** 2
+        out |= d2 <= radius**2
+        # the cell under the click is always labelled, however small the radius
+        i = min(grid.shape[0] - 1, max(0, int(cy)))
+        j = min(grid.shape[1] - 1, max(0, int(cx)))
+        out[i, j] = True
+    return out
+
+
+def _signed_distance(mask: np.ndarray) -> np.ndarray:
+    """Distance in cells to the boundary of ``mask bool (gh, gw)``: > 0 inside, < 0 outside."""
+    m = mask.astype(np.uint8)
+    inside = cv2.distanceTransform(m, cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
+    return np.where(mask, inside - 0.5, 0.5 - outside).astype(np.float32)
+
+
+def _connected_to(fg: np.ndarray, seeds: np.ndarray, *, min_share: float) -> np.ndarray:
+    """Components of ``fg bool (h, w)`` that touch ``seeds``; without any touching, those at
+    least ``min_share`` of the largest component's area."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return fg
+    touched = np.unique(lab[seeds & fg])
+    touched = touched[touched > 0]
+    if len(touched) == 0:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        touched = 1 + np.flatnonzero(areas >= min_share * areas.max())
+    return np.isin(lab, touched)
+
+
+class EmbeddedSegmenter(PromptableSegmenter):
+    """Promptable segmenter on frozen EfficientNet-Lite0 features; needs no download.
+
+    One instance serves any number of images; it holds only the backbone.
+    """
+
+    name = "embedded"
+
+    def __init__(
+        self, config: EmbeddedSegmenterConfig | None = None, *, device: str = "cpu"
+    ) -> None:
+        from vosam.engines.embedded.features import FeatureExtractor
+
+        self.config = config or EmbeddedSegmenterConfig()
+        self._device = torch.device(device)
+        self._extractor = FeatureExtractor(self._device, self.config.short_side)
+
+    @property
+    def device(self) -> str:
+        return self._device.type
+
+    def embed(self, image: np.ndarray) -> ImageEmbedding:
+        """Features of ``image uint8 (H, W, 3)`` RGB: stride-8 backbone features and colour."""
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
+        size = image.shape[:2]
+        grid = Grid.of(size, self._extractor.input_size(size))
+        dense = self._extractor(image).dense.float().cpu().numpy()  # (C, gh, gw)
+        lab = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+        colour = np.stack([grid.pool(lab[..., c]) for c in range(3)], 0)
+        x = _standardise(_principal(dense.reshape(dense.shape[0], -1).T, self.config.dims))
+        c = _standardise(colour.reshape(3, -1).T) * self.config.colour_weight
+        x = np.concatenate([x, c], 1)
+        feats = _Features(image=image, grid=grid, x=np.ascontiguousarray(x, np.float32))
+        return ImageEmbedding(size=size, data=feats)
+
+    # -- prompt → labels -------------------------------------------------------------------
+
+    def _labels(self, feats: _Features, prompt: Prompt) -> tuple[_Labels, bool]:
+        """Labels, prior and seeds of ``prompt``; and whether it holds a usable mask."""
+        cfg = self.config
+        grid = feats.grid
+        shape = grid.shape
+        target = np.zeros(shape, np.float32)
+        weight = np.zeros(shape, np.float32)
+        prior = np.zeros(shape, np.float32)
+        seeds = np.zeros(shape, bool)
+        has_mask = False
+
+        if prompt.mask is not None:
+            soft = grid.pool(np.clip(np.asarray(prompt.mask, np.float32), 0, 1))
+            inside = soft > 0.5
+            if inside.any():
+                has_mask = True
+                sd = _signed_distance(inside)
+                core = sd > cfg.band
+                if not core.any():
+                    core = sd >= sd.max()
+                target[core], weight[core] = 1.0, 1.0
+                far = sd < -cfg.band
+                target[far], weight[far] = -1.0, 1.0
+                prior += cfg.gain * np.clip(sd / cfg.band, -2.0, 2.0)
+                seeds |= inside
+
+        if prompt.box is not None:
+            x0, y0, x1, y1 = np.asarray(prompt.box, np.float32).reshape(4)
+            (gx0, gy0), (gx1, gy1) = grid.to_cells(np.array([[x0, y0], [x1, y1]]))
+            ch, cw = grid.cell
+            # corners are inclusive pixels: the box spans [x0, x1 + 1) in pixel extents
+            gx0, gy0 = gx0 - 0.5 / cw, gy0 - 0.5 / ch
+            gx1, gy1 = gx1 + 0.5 / cw, gy1 + 0.5 / ch
+            cx, cy = grid.centres()
+            outside = (cx < gx0) | (cx > gx1) | (cy < gy0) | (cy > gy1)
+            # cells straddling the box edge are left to the classifier
+            far_out = (cx + 0.5 < gx0) | (cx - 0.5 > gx1) | (cy + 0.5 < gy0) | (cy - 0.5 > gy1)
+            target[outside], weight[outside] = -1.0, 1.0
+            prior[far_out] = -_HARD
+            if not has_mask:
+                # the box's middle is taken as object: a tight box's object reaches its
+                # edges only in places, while its middle is mostly object
+                mx, my = (gx1 - gx0) * cfg.box_core / 2, (gy1 - gy0) * cfg.box_core / 2
+                core = (cx > gx0 + mx) & (cx < gx1 - mx) & (cy > gy0 + my) & (cy < gy1 - my)
+                if not core.any():
+                    core = _discs(grid, np.array([[(gx0 + gx1) / 2, (gy0 + gy1) / 2]]), 0.5)
+                target[core], weight[core] = 1.0, 1.0
+                seeds |= core
+
+        if prompt.points is not None and len(prompt.points):
+            cells = grid.to_cells(prompt.points)
+            labels = np.asarray(prompt.labels).reshape(-1)
+            for positive in (False, True):  # positive clicks win where discs overlap
+                sel = labels == (1 if positive else 0)
+                if not sel.any():
+                    continue
+                disc = _discs(grid, cells[sel], cfg.click_radius)
+                sign = 1.0 if positive else -1.0
+                target[disc], weight[disc] = sign, _CLICK_WEIGHT
+                prior[disc] = sign * _HARD
+                if positive:
+                    seeds |= disc
+                else:
+                    seeds &= ~disc
+            if not has_mask and prompt.box is None:
+                # points only: everything unclicked is weak background to start with
+                rest = weight == 0
+                target[rest], weight[rest] = -1.0, 0.1
+        return _Labels(target, weight, prior, seeds), has_mask
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def _fit(self, x: np.ndarray, lab: _Labels) -> np.ndarray:
+        """Logits ``(gh, gw)`` of the classifier fitted on ``lab`` plus its prior."""
+        t, w = lab.target.reshape(-1), lab.weight.reshape(-1)
+        if not ((t > 0) & (w > 0)).any() or not ((t < 0) & (w > 0)).any():
+            return lab.prior + np.where(lab.seeds, 1.0, -1.0).astype(np.float32)
+        coef = fit_ridge(x, t, balanced_weights(t, w), ridge=self.config.ridge)
+        s = apply_ridge(x, coef).reshape(lab.target.shape)
+        return self.config.gain * s + lab.prior
+
+    def predict(self, embedding: ImageEmbedding, prompt: Prompt) -> Prediction:
+        """Segment one object: mask, stability-based score and full-resolution logits."""
+        feats: _Features = embedding.data
+        cfg = self.config
+        lab, has_mask = self._labels(feats, prompt)
+        z = self._fit(feats.x, lab)
+        if not has_mask and prompt.box is None:
+            # clicks alone label a few cells: the first answer is only the cells most like
+            # them; widen it to everything above an Otsu split of the classifier's output
+            z = z - _otsu(z[np.abs(lab.prior) < _HARD])
+        if not has_mask:
+            # refit on the answer: the connected part becomes the object, the rest background
+            for _ in range(cfg.self_training):
+                fg = _connected_to(z > 0, lab.seeds, min_share=0.1)
+                strong = lab.weight >= _CLICK_WEIGHT
+                hard_out = lab.prior <= -_HARD
+                t = np.where(fg, 1.0, -1.0).astype(np.float32)
+                w = np.ones_like(t)
+                t[strong], w[strong] = lab.target[strong], _CLICK_WEIGHT
+                w[hard_out], t[hard_out] = 1.0, -1.0
+                z = self._fit(feats.x, _Labels(t, w, lab.prior, lab.seeds))
+            keep = _connected_to(z > 0, lab.seeds, min_share=0.1)
+            z = np.where(keep | (z <= 0), z, -1.0).astype(np.float32)
+            z_in = feats.grid.to_input(np.clip(z, -_MAX_LOGIT, _MAX_LOGIT))
+        else:
+            z_in = self._mask_logits(feats, prompt, z - lab.prior, lab.prior)
+        return self._finish(feats, z_in)
+
+    def _mask_logits(
+        self, feats: _Features, prompt: Prompt, cls: np.ndarray, grid_prior: np.ndarray
+    ) -> np.ndarray:
+        """Logits at the backbone's input resolution for a prompt with a mask.
+
+        The mask prompt's own soft values lead; the classifier's ``cls (gh, gw)`` corrects them
+        where it is sure; the grid prior's hard parts (outside the box, clicks) are kept.
+        """
+        cfg = self.config
+        grid = feats.grid
+        h_in, w_in = grid.input_size
+        soft = np.clip(np.asarray(prompt.mask, np.float32), 0, 1)
+        soft = cv2.resize(soft, (w_in, h_in), interpolation=cv2.INTER_AREA)
+        z = cfg.mask_gain * (soft - 0.5) + cfg.classifier_weight * grid.to_input(cls)
+        hard = grid.to_input(np.where(np.abs(grid_prior) >= _HARD, grid_prior, 0.0))
+        z = np.where(np.abs(hard) >= _HARD / 2, hard, z)
+        fg = z > 0
+        seeds = cv2.resize(grid_prior, (w_in, h_in), interpolation=cv2.INTER_NEAREST) > 0
+        keep = _connected_to(fg, seeds & fg, min_share=0.1)
+        return np.where(keep | ~fg, z, -1.0).astype(np.float32)
+
+    def _finish(self, feats: _Features, z_in: np.ndarray) -> Prediction:
+        """Edge-aware upsampling of logits ``z_in (h_in, w_in)``, then mask and score."""
+        cfg = self.config
+        prob_in = _sigmoid(np.clip(z_in, -_MAX_LOGIT, _MAX_LOGIT)).astype(np.float32)
+        prob = guided_upsample(
+            feats.image,
+            prob_in[None],
+            radius=cfg.guide_radius,
+            eps=cfg.guide_eps,
+            scale=cfg.guide_scale,
+        )[0]
+        p = np.clip(prob, 1e-5, 1 - 1e-5)
+        logits = np.log(p / (1 - p)).astype(np.float32)
+        mask = logits > 0
+        score = _stability(logits, cfg.stability_offset) if mask.any() else 0.0
+        return Prediction(mask=mask, score=float(score), logits=logits)
+
+
+def _otsu(values: np.ndarray) -> float:
+    """Otsu's threshold of ``values (N,)``: the split maximising between-class variance."""
+    if values.size < 2:
+        return 0.0
+    v = np.sort(values.astype(np.float64))
+    n = v.size
+    csum = np.cumsum(v)
+    k = np.arange(1, n)
+    w0, w1 = k / n, 1 - k / n
+    m0 = csum[:-1] / k
+    m1 = (csum[-1] - csum[:-1]) / (n - k)
+    best = int(np.argmax(w0 * w1 * (m0 - m1) ** 2))
+    return float((v[best] + v[best + 1]) / 2)
+
+
+def _stability(logits: np.ndarray, offset: float) -> float:
+    """IoU of the masks at logit thresholds ``+offset`` and ``-offset`` (SAM's stability)."""
+    inner = np.count_nonzero(logits > offset)
+    outer = np.count_nonzero(logits > -offset)
+    return inner / outer if outer else 0.0
+
+
+def build_embedded_segmenter(
+    *, device: str = "cpu", config: EmbeddedSegmenterConfig | None = None, **overrides: object
+) -> EmbeddedSegmenter:
+    """The embedded segmenter; ``overrides`` replace fields of the default config."""
+    from dataclasses import replace
+
+    cfg = config or EmbeddedSegmenterConfig()
+    if overrides:
+        cfg = replace(cfg, **overrides)
+    return EmbeddedSegmenter(cfg, device=device)
