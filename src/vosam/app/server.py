@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 COOKIE = "vosam_session"
 MAX_JSON_BYTES = 4 * 1024 * 1024
+DRAIN_BYTES = 64 * 1024 * 1024
 MASK_ALPHA = 150
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -279,9 +280,22 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, data: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
-        if status >= 400:
-            self.close_connection = self.close_connection or self._unread_body
+        if status >= 400 and self._unread_body:
+            self._drain()
         self._send(status, "application/json", json.dumps(data).encode())
+
+    def _drain(self) -> None:
+        """Read what is left of a refused request's body, so that the client gets the answer
+        rather than a reset connection; past :data:`DRAIN_BYTES` the connection is closed."""
+        if self._pending > DRAIN_BYTES:
+            self.close_connection = True
+            return
+        while self._pending > 0:
+            chunk = self.rfile.read(min(self._pending, 1 << 20))
+            if not chunk:
+                self.close_connection = True
+                break
+            self._pending -= len(chunk)
 
     def _static(self, name: str, content_type: str) -> None:
         body = resources.files("vosam.app").joinpath("static", name).read_bytes()
