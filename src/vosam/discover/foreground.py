@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from scipy.optimize import minimize
+from scipy.special import expit
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,9 @@ class ForegroundModel:
         features: Sequence[torch.Tensor],
         labels: Sequence[np.ndarray],
         *,
-        max_samples: int = 40000,
+        max_samples: int = 12000,
         l2: float = 1e-3,
-        iters: int = 60,
+        iters: int = 50,
         seed: int = 0,
     ) -> ForegroundModel | None:
         """Fit on ``features[t] (C, h, w)`` with ``labels[t] int8 (h, w)`` (−1 ignored).
@@ -52,6 +54,7 @@ class ForegroundModel:
         samples (nothing to learn from).
         """
         rng = np.random.default_rng(seed)
+        device = features[0].device
         pos, neg = [], []
         for f, lab in zip(features, labels, strict=True):
             flat = f.reshape(f.shape[0], -1)
@@ -66,32 +69,30 @@ class ForegroundModel:
             xp = xp[torch.from_numpy(rng.choice(len(xp), half, replace=False)).to(xp.device)]
         if len(xn) > half:
             xn = xn[torch.from_numpy(rng.choice(len(xn), half, replace=False)).to(xn.device)]
-        x = torch.cat([xp, xn])
-        y = torch.cat([torch.ones(len(xp)), torch.zeros(len(xn))]).to(x.device)
-        wts = torch.cat(
-            [torch.full((len(xp),), 0.5 / len(xp)), torch.full((len(xn),), 0.5 / len(xn))]
+        x = torch.cat([xp, xn]).cpu().numpy()
+        y = np.concatenate([np.ones(len(xp)), np.zeros(len(xn))]).astype(np.float32)
+        wts = np.concatenate(
+            [np.full(len(xp), 0.5 / len(xp)), np.full(len(xn), 0.5 / len(xn))]
+        ).astype(np.float32)
+
+        def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
+            logits = x @ params[:-1].astype(np.float32) + np.float32(params[-1])
+            # weighted binary cross-entropy, written stably: log(1 + e^z) - y z
+            loss = float(wts @ (np.logaddexp(0.0, logits) - y * logits))
+            err = wts * (expit(logits) - y)
+            grad = np.append(x.T @ err + 2 * l2 * params[:-1], err.sum()).astype(np.float64)
+            return loss + l2 * float(params[:-1] @ params[:-1]), grad
+
+        fitted = minimize(
+            loss_and_grad,
+            np.zeros(x.shape[1] + 1),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": iters},
         )
-        wts = wts.to(x.device)
-        w = torch.zeros(x.shape[1], device=x.device, requires_grad=True)
-        b = torch.zeros((), device=x.device, requires_grad=True)
-        opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=iters, line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            logits = x @ w + b
-            loss = (
-                torch.nn.functional.binary_cross_entropy_with_logits(
-                    logits, y, weight=wts, reduction="sum"
-                )
-                + l2 * (w * w).sum()
-            )
-            loss.backward()
-            return loss
-
-        with torch.enable_grad():
-            opt.step(closure)
+        params = torch.from_numpy(fitted.x.astype(np.float32)).to(device)
         log.debug("foreground model fitted on %d + %d samples", len(xp), len(xn))
-        return cls(w.detach(), b.detach())
+        return cls(params[:-1], params[-1])
 
     @torch.inference_mode()
     def __call__(self, features: torch.Tensor) -> np.ndarray:

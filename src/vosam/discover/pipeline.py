@@ -35,6 +35,7 @@ from vosam.discover.trajectories import Trajectory, clip_box
 from vosam.engines import Propagator
 from vosam.errors import InputError
 from vosam.io import FrameSource
+from vosam.ops.guided_filter import guided_upsample
 from vosam.progress import Progress
 from vosam.refine import Prompt, PromptableSegmenter
 
@@ -58,9 +59,16 @@ class Discovery:
     input_size: tuple[int, int]
     size: tuple[int, int]
 
-    def foreground_at(self, index: int) -> np.ndarray:
-        """Foreground probability of frame ``index`` at full resolution: float32 ``(H, W)``."""
-        return grid_to_frame(self.foreground[index], self.input_size, self.size)
+    def foreground_at(self, index: int, guide: np.ndarray | None = None) -> np.ndarray:
+        """Foreground probability of frame ``index`` at full resolution: float32 ``(H, W)``.
+
+        With ``guide`` (the frame, ``uint8 (H, W, 3)``) the map is upsampled by a colour
+        guided filter, so its edges follow the image's; otherwise bilinearly.
+        """
+        if guide is None:
+            return grid_to_frame(self.foreground[index], self.input_size, self.size)
+        low = grid_to_frame(self.foreground[index], self.input_size, self.input_size)
+        return guided_upsample(guide, low[None], radius=8, eps=1e-3)[0]
 
 
 def _to_grid(motion: np.ndarray, input_size: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
@@ -196,7 +204,7 @@ def frame_masks(
     else:
         if discovery is None:
             raise ValueError("without a segmenter the discovered foreground is needed")
-        prob = discovery.foreground_at(index)
+        prob = discovery.foreground_at(index, image)
     painted = []
     for oid, box, box_score in present:
         if segmenter is not None:
