@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from tests.discover.fakes import BrightInBox
-from vosam.discover import VisFormatError, refine_vis, refine_vis_file, read_vis_videos
+from vosam.discover import VisFormatError, read_vis_videos, refine_vis, refine_vis_file
 from vosam.discover.vis import encode_rle
+from vosam.errors import InputError
 from vosam.eval import evaluate_vis
 
 pytest.importorskip("pycocotools")
@@ -166,6 +167,6 @@ def test_files_round_trip_and_errors(tmp_path):
         refine_vis_file(tmp_path / "none.json", meta, tmp_path, out, BrightInBox())
     (tmp_path / "JPEGImages" / "v1" / "00001.jpg").unlink()
     res_path.write_text(json.dumps(results))
-    with pytest.raises(Exception, match="00001.jpg: frame file does not exist"):
+    with pytest.raises(InputError, match=r"00001\.jpg: frame file does not exist"):
         refine_vis_file(res_path, meta, tmp_path, out, BrightInBox())
     assert json.loads(out.read_text())  # the earlier output is untouched
