@@ -312,12 +312,21 @@ class SAM2Tracker(Tracker):
         return entry
 
     def _compact(self, out: dict[str, Any]) -> dict[str, Any]:
-        """What later frames read of a frame's output; features stored in bfloat16 as
-        SAM 2 does (on the CPU with ``offload_state``)."""
+        """What later frames read of a frame's output; features rounded to bfloat16 as
+        SAM 2 stores them (on the CPU with ``offload_state``).
+
+        Without autocast they are kept as float32 holding the rounded values: SAM 2's
+        bfloat16 memory only works in float32 when an object pointer joins it (the
+        concatenation then promotes it), and an object whose only conditioning frames lie
+        ahead has none. The values it reads are the same.
+        """
         if self._pos_enc is None:
             self._pos_enc = [p[0:1].clone() for p in out["maskmem_pos_enc"]]
+        features = out["maskmem_features"].to(torch.bfloat16)
+        if not self._autocast:
+            features = features.float()
         return {
-            "maskmem_features": out["maskmem_features"].to(torch.bfloat16).to(self.storage),
+            "maskmem_features": features.to(self.storage),
             "maskmem_pos_enc": self._pos_enc,
             "obj_ptr": out["obj_ptr"],
             "object_score_logits": out["object_score_logits"],
@@ -336,11 +345,6 @@ class SAM2Tracker(Tracker):
 
             cond, rest = select_closest_cond_frames(index, cond, limit)
             recent = {**rest, **recent}
-        if not self._autocast:
-            # Without autocast, bfloat16 memory only works in SAM 2 when a float32 object
-            # pointer joins it (the concatenation then promotes it); an object whose only
-            # conditioning frames lie ahead has none. Promoting here is exact either way.
-            cond, recent = _as_float(cond), _as_float(recent)
         return {"cond_frame_outputs": cond, "non_cond_frame_outputs": recent}
 
     def _flush(self) -> None:
@@ -421,10 +425,6 @@ class SAM2Tracker(Tracker):
         """``(conditioning frames, recent frames)`` held for ``object_id``, increasing."""
         obj = self._objects[object_id]
         return tuple(sorted(obj.cond)), tuple(sorted(obj.recent))
-
-
-def _as_float(entries: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    return {t: {**e, "maskmem_features": e["maskmem_features"].float()} for t, e in entries.items()}
 
 
 def _has_extension() -> bool:
