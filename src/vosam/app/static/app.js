@@ -295,11 +295,21 @@ function needObject() {
   return true;
 }
 
+async function busy(label, work) {
+  // Show that a click or stroke is being worked on (the first click on a frame embeds it).
+  $("status").textContent = label;
+  document.body.classList.add("busy");
+  try { return await work(); } finally {
+    $("status").textContent = "";
+    document.body.classList.remove("busy");
+  }
+}
+
 async function sendPrompt() {
   const body = { frame, object: selected, points: clicks.map((c) => [c.x, c.y]), labels: clicks.map((c) => c.label) };
   if (box) body.box = box;
   draw();
-  await api("POST", "/api/prompt", body);
+  await busy("segmenting…", () => api("POST", "/api/prompt", body));
 }
 
 canvas.addEventListener("contextmenu", (e) => e.preventDefault());
@@ -334,7 +344,8 @@ window.addEventListener("mouseup", () => {
     box = done.box;
     sendPrompt().catch(() => {});
   } else {
-    api("POST", "/api/paint", { frame, object: selected, points: done.points, radius: radius(), erase: done.tool === "erase" }).catch(() => draw());
+    const stroke = { frame, object: selected, points: done.points, radius: radius(), erase: done.tool === "erase" };
+    busy("painting…", () => api("POST", "/api/paint", stroke)).catch(() => draw());
   }
 });
 
