@@ -87,7 +87,7 @@ def sam2_hydra_scope() -> Iterator[None]:
 
 def _serves_sam2(hydra: Any) -> bool:
     sources = hydra.config_loader().get_sources()
-    return any(str(getattr(s, "path", "")) == "pkg://sam2" for s in sources)
+    return any(s.scheme() == "pkg" and s.path == "sam2" for s in sources)
 
 
 def build_model(
