@@ -372,3 +372,36 @@ def test_overlay_export_is_a_video_of_every_frame(client: Client, workspace):
     y, x = square_at(0)
     # The square is overlaid with object 1's colour: half red square, half (128, 0, 0).
     assert np.abs(first[y + 15, x + 15].astype(int) - (174, 20, 20)).max() < 20
+
+
+def test_least_recently_used_session_is_dropped_with_its_uploads(make_server, workspace):
+    server = make_server(max_sessions=1)
+    a, b = Client(server.url), Client(server.url)
+    images, _ = synthetic_video(2)
+    frames = {f"{t}.png": encode(images[t]) for t in range(2)}
+    assert a.ok("/api/upload?name=mine.zip", raw=zip_of(frames))["state"]["video"]["frames"] == 2
+    assert len(list((workspace / ".vosam-app").glob("*/uploads/*mine*"))) == 2
+    assert b.get("/api/state")[1]["state"]["video"] is None
+    assert list((workspace / ".vosam-app").glob("*/uploads/*mine*")) == []
+    assert a.get("/api/state")[1]["state"]["video"] is None
+
+
+def test_unavailable_segmenter_is_a_clear_error_and_the_brush_still_works(workspace, engine):
+    from vosam.app import AppConfig, create_server, start_in_thread
+
+    config = AppConfig(workspace=workspace, port=0, device="cpu", segmenter="nope")
+    server = create_server(config, propagator=engine)
+    start_in_thread(server)
+    try:
+        client = Client(server.url)
+        client.ok("/api/open", {"path": "clip"})
+        oid = client.ok("/api/objects", {})["id"]
+        status, data = client.post(
+            "/api/prompt", {"frame": 0, "object": oid, "points": [[5, 5]], "labels": [1]}
+        )
+        assert status == 400 and "cannot build the nope segmenter" in data["error"]
+        client.ok("/api/paint", {"frame": 0, "object": oid, "points": [[5, 5]], "radius": 2})
+        assert (ids(client, 0) == oid).sum() == 13
+    finally:
+        server.shutdown()
+        server.server_close()

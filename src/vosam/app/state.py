@@ -12,7 +12,6 @@ so a corrected frame steers every later propagation.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import zipfile
@@ -34,10 +33,10 @@ from vosam.app.exports import (
 from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
 from vosam.app.reverse import ReversedSource
+from vosam.app.uploads import remove, remove_tree, unpack_frames
 from vosam.app.workspace import relative, safe_name
 from vosam.errors import InputError, MaskError
 from vosam.io import DAVIS_COLORS, FrameSource, open_source, read_mask
-from vosam.io.frames import FRAME_SUFFIXES
 from vosam.refine import ImageEmbedding, Prompt
 from vosam.session import Session
 
@@ -115,37 +114,13 @@ class AppSession:
         target = saved
         try:
             if zipfile.is_zipfile(saved):
-                target = self._unpack_frames(saved)
+                target = unpack_frames(saved, 4 * self.config.max_upload_bytes)
             self.open_video(target)
         except BaseException:
-            _remove(saved)
+            remove(saved)
             if target != saved:
-                _remove_tree(target)
+                remove_tree(target)
             raise
-
-    def _unpack_frames(self, archive: Path) -> Path:
-        folder = archive.with_name(archive.stem + "-frames")
-        limit = 4 * self.config.max_upload_bytes
-        try:
-            with zipfile.ZipFile(archive) as z:
-                members = [
-                    m
-                    for m in z.infolist()
-                    if not m.is_dir()
-                    and Path(m.filename).suffix.lower() in FRAME_SUFFIXES
-                    and not Path(m.filename).name.startswith(".")
-                ]
-                if not members:
-                    raise InputError(archive.name, "the zip holds no .jpg, .jpeg or .png frames")
-                if sum(m.file_size for m in members) > limit:
-                    raise InputError(archive.name, "the zip unpacks to more than the upload limit")
-                folder.mkdir(parents=True, exist_ok=True)
-                for m in members:
-                    name = safe_name(Path(m.filename).name, "frame")
-                    (folder / name).write_bytes(z.read(m))
-        except zipfile.BadZipFile as e:
-            raise InputError(archive.name, f"not a readable zip ({e})") from e
-        return folder
 
     def _video(self) -> FrameSource:
         if self.source is None:
@@ -286,7 +261,7 @@ class AppSession:
                         self.objects[int(object_id)] = f"object {object_id}"
                 self._annotate(index, mask.copy())
         finally:
-            _remove(saved)
+            remove(saved)
 
     def clear_annotation(self, index: int) -> None:
         """Forget frame ``index``'s annotation (its propagated mask shows again)."""
@@ -493,24 +468,8 @@ class AppSession:
                 self.job.cancel()
             if self.source is not None:
                 self.source.close()
-        _remove_tree(self.folder / "uploads")
+        remove_tree(self.folder / "uploads")
 
 
 def _hex(rgb: np.ndarray) -> str:
     return "#" + "".join(f"{int(v):02x}" for v in rgb)
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def _remove_tree(folder: Path) -> None:
-    if not folder.is_dir():
-        return
-    for child in folder.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            _remove_tree(child)
-        else:
-            _remove(child)
-    folder.rmdir()
