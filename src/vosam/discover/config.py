@@ -25,6 +25,8 @@ class DiscoverConfig:
         threshold: a pixel whose foreground probability (from the per-video model) is above
             this is foreground, in proposals and in masks made without a segmenter. The
             model is trained with balanced classes, so it over-segments at 0.5.
+        low_threshold: hysteresis: pixels above this also count when connected to pixels
+            above ``threshold`` (edges and partly hidden parts of an object).
         min_area: proposals smaller than this fraction of the frame are dropped.
         merge_radius: foreground pieces closer than this fraction of the frame's shorter
             side form one proposal (a rider and a bicycle are one object).
@@ -47,6 +49,7 @@ class DiscoverConfig:
     fg_threshold: float = 0.55
     bg_threshold: float = 0.3
     threshold: float = 0.7
+    low_threshold: float = 0.45
     min_area: float = 0.002
     merge_radius: float = 0.04
     link_iou: float = 0.2
@@ -62,7 +65,7 @@ class DiscoverConfig:
             raise ValueError("motion_weight must be in [0, 1]")
         if not 0.0 <= self.bg_threshold < self.fg_threshold <= 1.0:
             raise ValueError("need 0 <= bg_threshold < fg_threshold <= 1")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError("threshold must be in (0, 1)")
+        if not 0.0 < self.low_threshold <= self.threshold < 1.0:
+            raise ValueError("need 0 < low_threshold <= threshold < 1")
         if self.max_gap < 0 or self.keyframes < 0:
             raise ValueError("max_gap and keyframes must be >= 0")

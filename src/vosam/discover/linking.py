@@ -1,11 +1,13 @@
 """Linking per-frame detections into trajectories, keeping identity through occlusions.
 
-Frame by frame, every open trajectory predicts its box (last box moved by its recent
-velocity; the box grows while the object is unseen, since where it reappears is less
-certain), and detections are assigned to trajectories by the Hungarian algorithm on
-``1 − IoU``. A trajectory unmatched for more than ``max_gap`` frames is closed; a detection
-matched to none starts a new one. At the end short trajectories are dropped and the rest are
-ranked by total score, which become the object ids 1, 2, ...
+Frame by frame, in two rounds (as SORT-style trackers do): trajectories seen on the previous
+frame predict their box (the last box moved by the recent centre velocity) and take
+detections by the Hungarian algorithm on IoU; then lost trajectories (unseen for a while,
+e.g. occluded) take remaining detections that lie mostly inside the region where they may
+reappear, which grows with every frame unseen. A trajectory unseen for more than
+``max_gap`` frames is closed; a detection taken by none starts a new one. At the end short
+trajectories are dropped and the rest are ranked by total score, which become the object
+ids 1, 2, ...
 """
 
 from __future__ import annotations
@@ -27,17 +29,45 @@ class _Track:
     last: int = 0
 
     def predict(self, index: int) -> np.ndarray:
-        frames = sorted(self.boxes)[-3:]
+        """The box expected on frame ``index``: the last box, its centre moved by the mean
+        centre velocity over the last few sightings."""
+        frames = sorted(self.boxes)[-5:]
         box = self.boxes[frames[-1]][0]
-        gap = index - frames[-1]
         if len(frames) > 1:
-            velocity = (box - self.boxes[frames[0]][0]) / (frames[-1] - frames[0])
-            box = box + velocity * gap
-        if gap > 1:  # unseen: the object may be anywhere near, grow the box
-            grow = 0.15 * (gap - 1)
-            w, h = box[2] - box[0] + 1, box[3] - box[1] + 1
-            box = box + np.array([-w, -h, w, h], np.float32) * min(grow, 1.0) / 2
-        return box
+            first = self.boxes[frames[0]][0]
+            velocity = (
+                ((box[:2] + box[2:]) - (first[:2] + first[2:])) / 2 / (frames[-1] - frames[0])
+            )
+            box = box + np.tile(velocity * (index - frames[-1]), 2)
+        return box.astype(np.float32)
+
+    def reach(self, index: int) -> np.ndarray:
+        """Where a lost object may reappear on frame ``index``: the predicted box grown on
+        every side by a quarter of its longer side per frame unseen (at most two sides)."""
+        box = self.predict(index)
+        size = max(box[2] - box[0], box[3] - box[1]) + 1
+        margin = size * min(0.25 * (index - self.last), 2.0)
+        return box + np.array([-margin, -margin, margin, margin], np.float32)
+
+
+def _inside(det: np.ndarray, region: np.ndarray) -> float:
+    """Fraction of box ``det``'s area inside box ``region``."""
+    iw = min(det[2], region[2]) - max(det[0], region[0]) + 1
+    ih = min(det[3], region[3]) - max(det[1], region[1]) + 1
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return float(iw * ih / ((det[2] - det[0] + 1) * (det[3] - det[1] + 1)))
+
+
+def _assign(
+    tracks: list[_Track], dets: Sequence[Detection], free: list[int], affinity, least: float
+) -> list[tuple[_Track, int]]:
+    """Hungarian assignment of ``tracks`` to the detections ``free`` on ``affinity``."""
+    if not tracks or not free:
+        return []
+    gain = np.array([[affinity(tr, dets[j][0]) for j in free] for tr in tracks])
+    rows, cols = linear_sum_assignment(-gain)
+    return [(tracks[i], free[j]) for i, j in zip(rows, cols, strict=True) if gain[i, j] >= least]
 
 
 def link_detections(
@@ -68,21 +98,22 @@ def link_detections(
         for tr in open_tracks:
             (still if index - tr.last <= max_gap + 1 else done).append(tr)
         open_tracks = still
-        matched: set[int] = set()
-        if open_tracks and dets:
-            cost = np.ones((len(open_tracks), len(dets)))
-            for i, tr in enumerate(open_tracks):
-                pred = tr.predict(index)
-                for j, (box, _) in enumerate(dets):
-                    cost[i, j] = 1.0 - box_iou(pred, box)
-            rows, cols = linear_sum_assignment(cost)
-            for i, j in zip(rows, cols, strict=True):
-                if 1.0 - cost[i, j] >= link_iou:
-                    open_tracks[i].boxes[index] = dets[j]
-                    open_tracks[i].last = index
-                    matched.add(j)
+        # first the trajectories seen on the previous frame, by IoU with their prediction;
+        # then the lost ones, by how much of a remaining detection lies where they may be
+        recent = [tr for tr in open_tracks if tr.last == index - 1]
+        lost = [tr for tr in open_tracks if tr.last < index - 1]
+        free = list(range(len(dets)))
+        pairs = _assign(
+            recent, dets, free, lambda tr, b, i=index: box_iou(tr.predict(i), b), link_iou
+        )
+        free = [j for j in free if j not in {j for _, j in pairs}]
+        pairs += _assign(lost, dets, free, lambda tr, b, i=index: _inside(b, tr.reach(i)), 0.5)
+        for tr, j in pairs:
+            tr.boxes[index] = dets[j]
+            tr.last = index
+        taken = {j for _, j in pairs}
         for j, det in enumerate(dets):
-            if j not in matched:
+            if j not in taken:
                 open_tracks.append(_Track({index: det}, index))
     done.extend(open_tracks)
     n = len(detections)

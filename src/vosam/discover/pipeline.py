@@ -145,6 +145,7 @@ def discover_objects(
         propose(
             result.foreground_at(i),
             threshold=cfg.threshold,
+            low_threshold=cfg.low_threshold,
             min_area=cfg.min_area,
             merge_radius=cfg.merge_radius,
         )
@@ -174,12 +175,13 @@ def frame_masks(
     *,
     segmenter: PromptableSegmenter | None = None,
     discovery: Discovery | None = None,
-    threshold: float = 0.7,
+    threshold: float = 0.45,
 ) -> tuple[np.ndarray, dict[int, float]]:
     """One frame's mask from the boxes of ``trajectories`` on it.
 
     With a segmenter each box prompts it; without, the discovered foreground inside the
-    (slightly enlarged) box, above ``threshold``, is the mask. Where objects overlap the
+    (slightly enlarged) box, above ``threshold`` (the boxes come from regions holding
+    confident pixels), is the mask. Where objects overlap the
     one with the higher score wins.
 
     Returns:
@@ -277,7 +279,7 @@ def segment_trajectories(
                 trajectories,
                 segmenter=segmenter,
                 discovery=discovery,
-                threshold=cfg.threshold,
+                threshold=cfg.low_threshold,
             )
             if progress is not None:
                 progress.update()
@@ -292,7 +294,7 @@ def segment_trajectories(
             trajectories,
             segmenter=segmenter,
             discovery=discovery,
-            threshold=cfg.threshold,
+            threshold=cfg.low_threshold,
         )
         encoded.append(cv2.imencode(".png", mask)[1].tobytes())
         scores.append(frame_scores)

@@ -20,25 +20,39 @@ def grid_to_frame(
     return cv2.resize(up, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def hysteresis(prob: np.ndarray, high: float, low: float) -> np.ndarray:
+    """uint8 ``(H, W)``: 1 where ``prob > low`` in a connected region holding ``prob > high``."""
+    weak = (prob > low).astype(np.uint8)
+    if low >= high:
+        return (prob > high).astype(np.uint8)
+    count, labels = cv2.connectedComponents(weak, connectivity=8)
+    strong = np.zeros(count, bool)
+    strong[np.unique(labels[prob > high])] = True
+    strong[0] = False
+    return strong[labels].astype(np.uint8)
+
+
 def propose(
     prob: np.ndarray,
     *,
-    threshold: float = 0.5,
+    threshold: float = 0.7,
+    low_threshold: float | None = None,
     min_area: float = 0.002,
     merge_radius: float = 0.04,
     max_proposals: int = 10,
 ) -> list[Detection]:
     """Boxes of the foreground of ``prob float32 (H, W)``.
 
-    Pixels above ``threshold`` are foreground; pieces closer than ``merge_radius`` × the
-    shorter side are one proposal. Each proposal's box is the inclusive extent of its
-    foreground pixels; its score is their mean probability. Pieces smaller than ``min_area``
-    of the frame are dropped.
+    Hysteresis: pixels above ``low_threshold`` are foreground when their connected region
+    holds a pixel above ``threshold`` (``low_threshold`` None: ``threshold`` alone). Pieces
+    closer than ``merge_radius`` × the shorter side are one proposal. Each proposal's box is
+    the inclusive extent of its foreground pixels; its score is their mean probability.
+    Pieces smaller than ``min_area`` of the frame are dropped.
 
     Returns:
         Up to ``max_proposals`` ``(box float32 (4,), score)``, best score first.
     """
-    fg = (prob > threshold).astype(np.uint8)
+    fg = hysteresis(prob, threshold, threshold if low_threshold is None else low_threshold)
     if not fg.any():
         return []
     radius = max(0, round(merge_radius * min(prob.shape)))
