@@ -116,3 +116,29 @@ def test_memory_stays_bounded_on_a_long_video():
     bound = per_frame + 3 * per_frame + 200  # permanent + working + long-term
     assert max(sizes) <= bound
     assert sizes[-1] == sizes[-11]  # flat once long-term memory is full
+
+
+def test_keys_are_projected_on_the_first_annotations_principal_directions():
+    from vosam.engines.embedded import EmbeddedPropagator
+    from vosam.engines.embedded.config import EmbeddedConfig
+
+    images, masks = moving_squares()
+    engine = EmbeddedPropagator(EmbeddedConfig(short_side=64, key_dims=8), device="cpu")
+    tracker = engine.new_tracker()
+    tracker.step(0, images[0], annotation=masks[0])
+    basis = tracker._basis
+    assert basis.shape == (8, tracker.extractor(images[0]).key.shape[0])
+    # orthonormal rows: a projection, not an arbitrary linear map
+    np.testing.assert_allclose((basis @ basis.T).numpy(), np.eye(8), atol=1e-5)
+    key = tracker._key(tracker.extractor(images[1]))
+    assert key.shape[0] == 8
+    np.testing.assert_allclose(key.norm(dim=0).numpy(), 1.0, atol=1e-4)
+    # the first frame's keys keep most of their energy in the fitted subspace
+    full = tracker.extractor(images[0]).key.flatten(1)
+    kept = (basis @ full).norm(dim=0) / full.norm(dim=0)
+    assert float(kept.mean()) > 0.8
+    # asking for as many dimensions as the key has keeps it unchanged
+    wide = EmbeddedPropagator(EmbeddedConfig(short_side=64, key_dims=10_000), device="cpu")
+    wide_tracker = wide.new_tracker()
+    feats = wide_tracker.extractor(images[0])
+    assert wide_tracker._key(feats).data_ptr() == feats.key.data_ptr()

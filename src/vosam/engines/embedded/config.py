@@ -15,6 +15,8 @@ class EmbeddedConfig:
         short_side: frames are resized so their shorter side has this many pixels before the
             backbone (the output is always at the frame's own resolution).
         temperature: softmax temperature of the cosine-similarity readout.
+        key_dims: keys are projected on this many principal directions of the first
+            annotated frame's keys before matching (None keeps all channels).
         memory: memory sizes; ``top_k`` is the readout's top-k.
         mem_every: a propagated frame is written to working memory every this many frames.
         head_hidden: channels of the per-video head.
@@ -31,6 +33,7 @@ class EmbeddedConfig:
 
     short_side: int = 480
     temperature: float = 0.05
+    key_dims: int | None = 64
     memory: MemoryConfig = field(
         default_factory=lambda: MemoryConfig(
             top_k=20, min_working_frames=3, max_working_frames=6, num_prototypes=128

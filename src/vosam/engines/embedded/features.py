@@ -39,7 +39,10 @@ class FeatureExtractor:
     def __init__(self, device: torch.device, short_side: int) -> None:
         self.device = device
         self.short_side = short_side
-        self.net: EfficientNetLite = load_lite0().fold_batchnorm().to(device)
+        # channels-last runs the depthwise convolutions markedly faster on CPU
+        self.net: EfficientNetLite = (
+            load_lite0().fold_batchnorm().to(device).to(memory_format=torch.channels_last)
+        )
         self.mean = torch.tensor(LITE_MEAN, device=device).reshape(3, 1, 1)
         self.std = torch.tensor(LITE_STD, device=device).reshape(3, 1, 1)
 
@@ -60,7 +63,8 @@ class FeatureExtractor:
         x = (x - self.mean) / self.std
         ph, pw = math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
         x = F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
-        feats = self.net.features(x[None], last_level=32)
+        x = x[None].contiguous(memory_format=torch.channels_last)
+        feats = self.net.features(x, last_level=32)
         h8, w8 = math.ceil(h / 8), math.ceil(w / 8)
         h16, w16 = math.ceil(h / 16), math.ceil(w / 16)
         f8 = feats[8][0, :, :h8, :w8]

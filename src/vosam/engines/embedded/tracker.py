@@ -41,6 +41,7 @@ class EmbeddedTracker(Tracker):
         # the memory uses XMem's L2 similarity; on unit vectors -|k-q|²·s/√C equals
         # (k·q - 1)/T when s = √C / (2T)
         self._shrinkage_value: float | None = None
+        self._basis: torch.Tensor | None = None  # (key_dims, C_k) projection of the keys
 
     @property
     def object_ids(self) -> tuple[int, ...]:
@@ -64,8 +65,25 @@ class EmbeddedTracker(Tracker):
         oh = torch.from_numpy(onehot(mask, self.object_ids)[1:]).to(self.device)
         return F.adaptive_avg_pool2d(oh[None], size)[0] if oh.numel() else oh
 
-    def _add_memory(self, feats: FrameFeatures, probs16: torch.Tensor, *, permanent: bool):
+    def _key(self, feats: FrameFeatures) -> torch.Tensor:
+        """``(C, h16·w16)`` matching key, projected on the video's principal directions.
+
+        The basis is fitted once, on the first frame that enters memory (an annotation):
+        the leading left singular vectors of its keys. Projected keys are renormalised, so
+        the readout stays a cosine similarity, computed over far fewer channels.
+        """
         key = feats.key.reshape(feats.key.shape[0], -1)
+        dims = self.config.key_dims
+        if dims is None or dims >= key.shape[0]:
+            return key
+        if self._basis is None:
+            u, _, _ = torch.linalg.svd(key.float(), full_matrices=False)
+            self._basis = u[:, :dims].T.contiguous()
+        projected = self._basis @ key
+        return projected / (projected.norm(dim=0, keepdim=True) + 1e-6)
+
+    def _add_memory(self, feats: FrameFeatures, probs16: torch.Tensor, *, permanent: bool):
+        key = self._key(feats)
         if self._shrinkage_value is None:
             self._shrinkage_value = math.sqrt(key.shape[0]) / (2 * self.config.temperature)
         shrink = torch.full((1, key.shape[1]), self._shrinkage_value, device=self.device)
@@ -161,7 +179,7 @@ class EmbeddedTracker(Tracker):
         cfg = self.config
         h8, w8 = feats.dense.shape[-2:]
         h16, w16 = feats.key.shape[-2:]
-        read = self.memory.read(feats.key.reshape(feats.key.shape[0], -1))
+        read = self.memory.read(self._key(feats))
         read = read.reshape(len(self._ids), h16, w16).clamp(0, 1)
         read = F.interpolate(read[None], size=(h8, w8), mode="bilinear", align_corners=False)[0]
         if cfg.head_weight == 0:
