@@ -1,0 +1,134 @@
+"""Object discovery on synthetic videos: textured objects moving on textured ground."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.discover.conftest import moving_objects, true_box, write_frames
+from tests.discover.fakes import Truth
+from vosam.discover import DiscoverConfig, discover_objects, segment_trajectories
+from vosam.discover.pipeline import choose_keyframes
+from vosam.discover.saliency import AppearanceFeatures, border_contrast
+from vosam.discover.trajectories import box_iou
+from vosam.io import open_source
+
+
+@pytest.fixture(scope="module")
+def appearance():
+    torch.set_num_threads(1)
+    return AppearanceFeatures("cpu", 240)
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory, appearance):
+    images, truth = moving_objects(16)
+    source = open_source(write_frames(tmp_path_factory.mktemp("plain"), images))
+    return source, images, truth, discover_objects(source, appearance=appearance)
+
+
+@pytest.fixture(scope="module")
+def occluded(tmp_path_factory, appearance):
+    images, truth = moving_objects(20, occluder=True)
+    source = open_source(write_frames(tmp_path_factory.mktemp("occluded"), images))
+    return source, images, truth, discover_objects(source, appearance=appearance)
+
+
+def _owner(traj, truth):
+    """For each frame of ``traj``: (true object its box overlaps most, that IoU)."""
+    out = {}
+    for i in traj.frames:
+        ious = {
+            k: box_iou(traj.box(i), b) for k in (1, 2) if (b := true_box(truth[i], k)) is not None
+        }
+        k = max(ious, key=ious.get)
+        out[i] = (k, ious[k])
+    return out
+
+
+def test_both_objects_found_with_stable_ids_and_accurate_boxes(plain):
+    _, _, truth, found = plain
+    assert len(found.trajectories) == 2
+    owners = {}
+    for traj in found.trajectories:
+        frames = _owner(traj, truth)
+        ks = {k for k, _ in frames.values()}
+        assert len(ks) == 1, f"object {traj.object_id} switches between true objects {ks}"
+        owners[ks.pop()] = traj
+        assert traj.frames == list(range(16))  # seen on every frame
+        ious = [iou for _, iou in frames.values()]
+        assert min(ious) > 0.5 and np.mean(ious) > 0.6
+    assert set(owners) == {1, 2}
+    # ids rank objects by total score: the larger, faster object first
+    assert owners[1].object_id == 1
+
+
+def test_identity_kept_through_a_full_occlusion(occluded):
+    _, _, truth, found = occluded
+    hidden = [t for t in range(len(truth)) if not (truth[t] == 1).any()]
+    assert hidden == [11, 12]
+    (first,) = [t for t in found.trajectories if 0 in t.boxes and _owner(t, truth)[0][0] == 1]
+    frames = _owner(first, truth)
+    assert all(k == 1 for k, _ in frames.values())
+    # the same id before and after the occluder, and no box while the object is hidden
+    assert min(first.frames) == 0 and max(first.frames) == 19
+    assert not set(hidden) & set(first.frames)
+    # only the two objects: the static textured column is not an object
+    assert len(found.trajectories) == 2
+
+
+def test_masks_from_the_discovered_foreground(plain):
+    source, _, truth, found = plain
+    config = DiscoverConfig(propagate=False)
+    masks = dict(segment_trajectories(source, found.trajectories, discovery=found, config=config))
+    assert sorted(masks) == list(range(16))
+    owner = {_owner(t, truth)[0][0]: t.object_id for t in found.trajectories}
+    for k, oid in owner.items():
+        j = [
+            np.count_nonzero((masks[i] == oid) & (truth[i] == k))
+            / np.count_nonzero((masks[i] == oid) | (truth[i] == k))
+            for i in range(16)
+        ]
+        assert np.mean(j) > 0.5, (k, j)  # coarse: stride-8 features of a 240-pixel frame
+
+
+def test_boxes_prompt_the_segmenter_and_ids_follow_the_trajectories(plain):
+    source, images, truth, found = plain
+    config = DiscoverConfig(propagate=False)
+    masks = dict(
+        segment_trajectories(
+            source, found.trajectories, segmenter=Truth(images, truth), config=config
+        )
+    )
+    owner = {_owner(t, truth)[0][0]: t.object_id for t in found.trajectories}
+    for i in range(16):
+        expected = np.zeros_like(truth[i])
+        for k, oid in owner.items():
+            expected[truth[i] == k] = oid
+        np.testing.assert_array_equal(masks[i], expected)
+
+
+def test_keyframes_spread_over_each_object():
+    scores = [{1: 0.1 * (i % 5), 2: 0.5} if i < 10 else {} for i in range(12)]
+    scores[11] = {3: 0.9}
+    # object 1: best of frames 0-4 is 4, best of 5-9 is 9; object 2 ties keep the first
+    assert choose_keyframes(scores, 2) == [0, 4, 5, 9, 11]
+    assert choose_keyframes([{}, {}], 3) == []
+
+
+def test_border_contrast_finds_the_odd_patch():
+    dense = torch.zeros(4, 9, 9)
+    dense[0] = 1.0
+    dense[1, 3:6, 3:6] = 3.0  # unlike the border
+    sal = border_contrast(dense)
+    assert sal[4, 4] == pytest.approx(1.0, abs=1e-5)
+    assert sal[0, 0] == pytest.approx(0.0, abs=1e-5)
+    assert sal[3:6, 3:6].min() > 0.99 and sal[:2].max() < 0.01
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="max_objects"):
+        DiscoverConfig(max_objects=0)
+    with pytest.raises(ValueError, match="low_threshold"):
+        DiscoverConfig(threshold=0.3, low_threshold=0.5)
