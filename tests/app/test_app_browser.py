@@ -124,11 +124,13 @@ def test_click_propagate_brush_repropagate_export(page, tmp_path):
     # Re-propagate from frame 0 with both annotations: the disc is tracked after frame 5.
     page.click("#timeline div[data-frame='0']")
     page.wait_for_selector("#canvas[data-frame='0']")
+    first = page.get_attribute("#job", "data-job")
     page.click("#propagate-forward")
     page.wait_for_function(
-        "document.querySelector('#job').dataset.state === 'done' && "
-        "document.querySelector('#job-text').textContent.includes('8/8')"
+        f"document.querySelector('#job').dataset.job !== '{first}' && "
+        "document.querySelector('#job').dataset.state === 'done'"
     )
+    assert "propagate forward: done 8/8" in page.inner_text("#job-text")
 
     # Export the masks through the page and check the downloaded zip's values.
     page.click("button[data-export=masks]")

@@ -156,7 +156,10 @@ function renderJob() {
   const rate = job.rate ? ` · ${job.rate.toFixed(2)} frames/s` : "";
   $("job-text").textContent = `${job.kind}: ${job.state} ${job.done}/${job.total}${rate}`;
   panel.dataset.state = job.state;
-  $("cancel").disabled = !(job.state === "running" || job.state === "queued");
+  panel.dataset.job = job.id;
+  const active = job.state === "running" || job.state === "queued";
+  $("cancel").disabled = !active;
+  document.querySelectorAll(".starts-job").forEach((button) => { button.disabled = active; });
 }
 
 function watchJob() {
