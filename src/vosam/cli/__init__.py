@@ -18,6 +18,8 @@ _COMMANDS: tuple[str, ...] = (
     "vosam.cli.suggest_cmd",
     "vosam.cli.sweep_cmd",
     "vosam.cli.app_cmd",
+    "vosam.cli.discover_cmd",
+    "vosam.cli.refine_vis_cmd",
 )
 
 

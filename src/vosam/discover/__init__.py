@@ -28,6 +28,7 @@ _LAZY = {
     "refine_vis": "vosam.discover.vis",
     "refine_vis_file": "vosam.discover.vis",
     "read_vis_videos": "vosam.discover.vis",
+    "read_vis_results": "vosam.discover.vis",
     "VisRefineConfig": "vosam.discover.vis",
     "VisFormatError": "vosam.discover.vis",
 }

@@ -100,6 +100,11 @@ def read_vis_videos(path: str | Path) -> dict[int, VisVideo]:
     return videos
 
 
+def read_vis_results(path: str | Path) -> Any:
+    """The parsed content of a YouTube-VIS results JSON file (checked by :func:`refine_vis`)."""
+    return _load(Path(path), "results")
+
+
 def _check_results(data: Any, videos: dict[int, VisVideo], path: Path | None) -> list[dict]:
     if not isinstance(data, list):
         raise VisFormatError(path, "results must be a JSON list of tracks")
@@ -259,7 +264,7 @@ def refine_vis_file(
         The number of tracks written.
     """
     videos = read_vis_videos(metadata_path)
-    results = _load(Path(results_path), "results")
+    results = read_vis_results(results_path)
     refined = refine_vis(
         results,
         videos,

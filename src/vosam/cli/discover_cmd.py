@@ -1,0 +1,164 @@
+"""``vosam discover``: find, track and segment a video's prominent moving objects with no
+annotation, or segment the box trajectories of any tracker (``--boxes``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import vosam
+from vosam.errors import InputError
+from vosam.io import open_source, write_frame_map, write_mask
+from vosam.progress import Progress
+from vosam.runs import finish_output, prepare_output
+
+TRAJECTORIES_FILE = "trajectories.json"
+
+
+def add_refiner_arguments(parser: argparse.ArgumentParser, *, default: str | None) -> None:
+    """``--refiner NAME --refiner-checkpoint PATH --device D``."""
+    from vosam.refine import available_segmenters
+
+    group = parser.add_argument_group("refiner")
+    group.add_argument(
+        "--refiner",
+        default=default,
+        choices=available_segmenters(),
+        help="promptable segmenter the boxes prompt"
+        + (f" (default: {default})" if default else ""),
+    )
+    group.add_argument(
+        "--refiner-checkpoint", type=Path, help="weights of refiners that need them (SAM family)"
+    )
+    group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+
+
+def make_refiner(args: argparse.Namespace):
+    """The segmenter named by ``--refiner`` (None when no refiner was asked for)."""
+    if not args.refiner:
+        return None
+    from vosam.engines.embedded.propagator import resolve_device
+    from vosam.refine import build_segmenter
+
+    kwargs: dict[str, object] = {"device": str(resolve_device(args.device))}
+    if args.refiner_checkpoint is not None:
+        if not args.refiner_checkpoint.is_file():
+            raise InputError(args.refiner_checkpoint, "checkpoint file does not exist")
+        kwargs["checkpoint"] = args.refiner_checkpoint
+    return build_segmenter(args.refiner, **kwargs)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "discover",
+        help="find and segment the moving objects of a video without annotation",
+        description="Unsupervised video object segmentation: discover the prominent moving "
+        "objects from motion and appearance, link them into box trajectories, segment them "
+        "(prompting --refiner with the boxes) and keep them consistent with the propagator. "
+        "With --boxes, the trajectories come from a file (any tracker's output) instead. "
+        f"Writes a DAVIS-palette PNG per frame and {TRAJECTORIES_FILE}.",
+    )
+    p.add_argument("source", type=Path, help="folder of JPEG/PNG frames, or a video file")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--boxes",
+        type=Path,
+        metavar="TRAJ.json",
+        help="segment these box trajectories (vosam trajectories JSON) instead of discovering",
+    )
+    p.add_argument("--max-objects", type=int, default=5, help="most objects kept (default 5)")
+    p.add_argument(
+        "--keyframes",
+        type=int,
+        default=4,
+        help="confident frames per object given to the propagator as annotations (default 4)",
+    )
+    p.add_argument(
+        "--no-propagate",
+        action="store_true",
+        help="write each frame's prompted masks as they are, without the propagator",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace another run's results")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_refiner_arguments(p, default=None)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vosam.discover import (
+        DiscoverConfig,
+        discover_objects,
+        read_trajectories,
+        segment_trajectories,
+        write_trajectories,
+    )
+    from vosam.engines import build_propagator
+    from vosam.engines.embedded.propagator import resolve_device
+
+    if args.max_objects < 1:
+        raise InputError(None, "--max-objects must be at least 1")
+    if args.keyframes < 0:
+        raise InputError(None, "--keyframes must be at least 0")
+    if args.boxes is not None and not args.refiner:
+        raise InputError(args.boxes, "segmenting given boxes needs a --refiner")
+    source = open_source(args.source)
+    trajectories = None
+    if args.boxes is not None:
+        trajectories = read_trajectories(args.boxes, names=source.names, size=source.size)
+    config = DiscoverConfig(
+        max_objects=args.max_objects, keyframes=args.keyframes, propagate=not args.no_propagate
+    )
+    settings = {
+        "command": "discover",
+        "source": str(args.source.resolve()),
+        "boxes": str(args.boxes.resolve()) if args.boxes else None,
+        "refiner": args.refiner,
+        "refiner_checkpoint": str(args.refiner_checkpoint) if args.refiner_checkpoint else None,
+        "max_objects": args.max_objects,
+        "keyframes": args.keyframes,
+        "propagate": config.propagate,
+        "version": vosam.__version__,
+    }
+    if not prepare_output(
+        args.out,
+        inputs=[args.source],
+        settings=settings,
+        names=source.names,
+        overwrite=args.overwrite,
+    ):
+        print(f"{args.out}: already complete, nothing to do", file=sys.stderr)
+        return 0
+    device = str(resolve_device(args.device))
+    segmenter = make_refiner(args)
+    discovery = None
+    with source:
+        if trajectories is None:
+            with Progress(len(source), "frames (discovery)", enabled=not args.quiet) as bar:
+                discovery = discover_objects(source, config=config, device=device, progress=bar)
+            trajectories = discovery.trajectories
+        write_trajectories(
+            args.out / TRAJECTORIES_FILE, trajectories, names=source.names, size=source.size
+        )
+        propagator = build_propagator("embedded", device=device) if config.propagate else None
+        passes = 2 if config.propagate and config.keyframes else 1
+        count = 0
+        with Progress(passes * len(source), "frames (masks)", enabled=not args.quiet) as bar:
+            for index, mask in segment_trajectories(
+                source,
+                trajectories,
+                segmenter=segmenter,
+                propagator=propagator,
+                discovery=discovery,
+                config=config,
+                progress=bar,
+            ):
+                write_mask(args.out / f"{source.names[index]}.png", mask)
+                count += 1
+        write_frame_map(args.out, source)
+    finish_output(args.out, settings, count)
+    print(
+        f"wrote {count} masks of {len(trajectories)} objects and {TRAJECTORIES_FILE} to {args.out}",
+        file=sys.stderr,
+    )
+    return 0
