@@ -170,3 +170,31 @@ def test_bad_upload_shows_an_error_and_keeps_the_video(page):
     page.click("#prev")
     page.wait_for_selector("#canvas[data-frame='0']")
     assert page.locator("#timeline div.annotated").count() == 1
+
+
+def test_box_drag_and_negative_click(page):
+    _, truth = synthetic_video()
+    open_clip(page)
+    page.click("#add-object")
+    page.wait_for_selector("#objects li[data-id='1'].selected")
+    page.check("input[name=tool][value=box]")
+    page.mouse.move(*on_canvas(page, 10, 10))
+    page.mouse.down()
+    page.mouse.move(*on_canvas(page, 25, 20))
+    page.mouse.move(*on_canvas(page, 40, 30))
+    page.mouse.up()
+    page.wait_for_selector("#timeline div[data-frame='0'].annotated")
+    want = np.zeros(SIZE, bool)
+    want[10:31, 10:41] = True
+    assert iou(ids(page, 0) == 1, want) > 0.9
+    # A positive click on the square inside the box keeps only the square's part of it;
+    # right-clicking the disc (outside the box) leaves the answer as it is.
+    page.check("input[name=tool][value=pos]")
+    y, x = square_at(0)
+    with page.expect_response("**/api/prompt"):
+        page.mouse.click(*on_canvas(page, x + 5, y + 5))
+    cy, cx = disc_at(0)
+    with page.expect_response("**/api/prompt"):
+        page.mouse.click(*on_canvas(page, cx, cy), button="right")
+    page.wait_for_function("document.querySelector('#canvas').dataset.rev === '3'")
+    assert np.array_equal(ids(page, 0) == 1, (truth[0] == 1) & want)
