@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -21,6 +22,7 @@ from vosam.distributed import (
     run_sweep,
     segment_dataset,
 )
+from vosam.distributed.segment import dataset_settings, plan_dataset
 from vosam.errors import InputError, OutputError
 from vosam.eval import evaluate_dataset
 from vosam.io import read_mask
@@ -162,10 +164,22 @@ def test_bad_sweep_files_name_the_file_and_the_problem(tmp_path, text, problem):
     assert str(info.value).startswith(str(path)) and problem in str(info.value)
 
 
-def test_segment_worker_output_matches_the_annotation_on_its_frame(dataset, reference):
+def test_a_worker_given_a_finished_sequence_skips_it(dataset, reference, tmp_path):
+    """A retried task whose first attempt had finished (the worker died just after) is not
+    redone; the annotated frame is written as given."""
     ann = read_mask(dataset / "Annotations" / "480p" / "alpha" / "00000.png")
     np.testing.assert_array_equal(read_mask(reference / "alpha" / "00000.png"), ann)
-    assert isinstance(partial(SegmentWorker, SPEC)(), SegmentWorker)
+    seq = find_davis_sequences(dataset, names=["alpha"])[0]
+    worker = partial(SegmentWorker, SPEC)()
+    done = plan_dataset([seq], tmp_path, dataset_settings(SPEC))[0][0]
+    finished = replace(done, target=reference / "alpha")
+    before = {p.name: p.stat().st_mtime_ns for p in finished.target.iterdir()}
+    outcome = worker(finished)
+    assert (outcome.status, outcome.frames) == ("skipped", 0)
+    assert before == {p.name: p.stat().st_mtime_ns for p in finished.target.iterdir()}
+    outcome = worker(done)
+    assert (outcome.status, outcome.frames) == ("segmented", 5)
+    same_outputs(tmp_path, reference, names=["alpha"])
 
 
 def test_vosam_sweep_command_prints_and_writes_the_table(dataset, tmp_path, capsys):

@@ -18,6 +18,7 @@ from vosam.datasets.davis import find_davis_sequences
 from vosam.distributed import build_executor, evaluate_dataset_with, segment_dataset
 from vosam.distributed.ray_backend import RayOptions
 from vosam.distributed.segment import dataset_settings, plan_dataset
+from vosam.errors import VosamError
 from vosam.eval import MissingPredictionError, evaluate_dataset
 
 ray = pytest.importorskip("ray")
@@ -136,3 +137,6 @@ def test_executor_options_from_the_command_line(cluster, tmp_path):
         assert ex.options == RayOptions("auto", 3, 0.5, 0.25, 5)
     assert ray.is_initialized()  # a cluster it did not start is left running
     assert main(["eval", "gt", "pred", "--executor", "ray", "--workers", "0"]) == 2
+    # a worker the cluster can never place is refused instead of waiting forever
+    with build_executor("ray", gpus_per_task=1) as ex, pytest.raises(VosamError, match="GPU"):
+        ex.run(crashing.AlwaysDies, ["x"])

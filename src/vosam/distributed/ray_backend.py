@@ -37,7 +37,8 @@ class RayOptions:
             joins the cluster of ``RAY_ADDRESS`` when set, else starts one on this machine.
             A Ray session already started in this process (``ray.init``) is reused as is.
         workers: number of actors (each loads the model once); default: as many as the
-            cluster's free CPUs (or GPUs, when ``gpus_per_task`` > 0) allow.
+            cluster's free CPUs (and GPUs, when ``gpus_per_task`` > 0) allow; never more
+            than the whole cluster holds.
         cpus_per_task: CPUs reserved by each actor; its torch thread count as well.
         gpus_per_task: GPUs reserved by each actor (fractions share a GPU).
         max_attempts: runs of one task before giving up when its actor keeps dying.
@@ -111,15 +112,25 @@ class RayExecutor(Executor):
             self._ray.shutdown()
             self._started = False
 
-    def _pool_size(self, n_tasks: int) -> int:
-        if self.options.workers is not None:
-            return max(1, min(self.options.workers, n_tasks))
-        free = self._ray.available_resources()
+    def _fit(self, resources: dict[str, float]) -> int:
+        """How many actors ``resources`` hold."""
+        fit = resources.get("CPU", 0.0) / self.options.cpus_per_task
         if self.options.gpus_per_task > 0:
-            fit = free.get("GPU", 0.0) / self.options.gpus_per_task
-        else:
-            fit = free.get("CPU", 0.0) / self.options.cpus_per_task
-        return max(1, min(int(fit), n_tasks))
+            fit = min(fit, resources.get("GPU", 0.0) / self.options.gpus_per_task)
+        return int(fit + 1e-9)
+
+    def _pool_size(self, n_tasks: int) -> int:
+        # an actor the cluster can never place would hold its task forever
+        most = self._fit(self._ray.cluster_resources())
+        if most < 1:
+            raise VosamError(
+                f"the Ray cluster cannot hold one worker of {self.options.cpus_per_task} CPUs "
+                f"and {self.options.gpus_per_task} GPUs ({self._ray.cluster_resources()})"
+            )
+        wanted = self.options.workers or max(1, self._fit(self._ray.available_resources()))
+        if wanted > most:
+            log.warning("the cluster holds %d workers of this size, not %d", most, wanted)
+        return max(1, min(wanted, most, n_tasks))
 
     def _new_actor(self, make_worker: Callable[[], Worker]) -> Any:
         if self._actor_class is None:

@@ -312,8 +312,13 @@ def segment_dataset(
 
     from vosam.progress import Progress
 
-    out = Path(out)
+    # absolute paths: workers elsewhere may run in another folder
+    out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)
+    sequences = [
+        dataclasses.replace(s, frames=s.frames.absolute(), annotations=s.annotations.absolute())
+        for s in sequences
+    ]
     tasks, done = plan_dataset(sequences, out, dataset_settings(spec), overwrite=overwrite)
     if not tasks:
         return [], done
