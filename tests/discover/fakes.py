@@ -62,3 +62,8 @@ class Truth(PromptableSegmenter):
         counts[0] = 0
         mask = ids == counts.argmax() if counts.any() else np.zeros(ids.shape, bool)
         return Prediction(mask, 1.0, np.where(mask, 10.0, -10.0).astype(np.float32))
+
+
+def build_bright(**kwargs: object) -> BrightInBox:
+    """Registry builder of :class:`BrightInBox` (ignores device and checkpoint)."""
+    return BrightInBox()

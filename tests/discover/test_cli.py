@@ -1,0 +1,107 @@
+"""``vosam discover`` and ``vosam refine-vis`` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.discover.conftest import moving_objects, write_frames
+from vosam.cli import main
+from vosam.discover import read_trajectories
+from vosam.io import read_mask
+
+
+@pytest.fixture
+def bright_refiner(monkeypatch):
+    import vosam.refine
+
+    monkeypatch.setitem(vosam.refine._BUILDERS, "bright", "tests.discover.fakes:build_bright")
+    return "bright"
+
+
+def test_discover_writes_masks_and_trajectories(tmp_path, capsys):
+    images, truth = moving_objects(10)
+    frames = write_frames(tmp_path / "frames", images)
+    out = tmp_path / "out"
+    assert main(["discover", str(frames), "--out", str(out), "--no-propagate", "--quiet"]) == 0
+    names = [f"{i:05d}" for i in range(10)]
+    trajs = read_trajectories(out / "trajectories.json", names=names, size=truth.shape[1:])
+    assert [t.object_id for t in trajs] == [1, 2]
+    for name in names:
+        ids = set(np.unique(read_mask(out / f"{name}.png")).tolist())
+        assert ids == {0, 1, 2}
+    assert (out / "frames.csv").is_file() and json.loads((out / "run.json").read_text())["complete"]
+    # the same run again does nothing; another run into the folder is refused
+    assert main(["discover", str(frames), "--out", str(out), "--no-propagate", "--quiet"]) == 0
+    assert "already complete" in capsys.readouterr().err
+    assert main(["discover", str(frames), "--out", str(out), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_external_boxes_are_segmented_by_the_refiner(tmp_path, capsys, bright_refiner):
+    h, w = 30, 40
+    images = np.zeros((3, h, w, 3), np.uint8)
+    images[:, 5:12, 4:10] = 255  # object A, still
+    for t in range(3):
+        images[t, 15:25, 20 + 3 * t : 28 + 3 * t] = 200  # object B, moving right
+    frames = write_frames(tmp_path / "frames", images)
+    boxes = {
+        "objects": [
+            {"id": 4, "boxes": [{"frame": t, "box": [2, 3, 12, 14]} for t in range(3)]},
+            {"id": 9, "boxes": [{"frame": "00002", "box": [24, 13, 36, 27], "score": 0.5}]},
+        ]
+    }
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    out = tmp_path / "out"
+    argv = ["discover", str(frames), "--boxes", str(tmp_path / "boxes.json"), "--out", str(out)]
+    assert main([*argv, "--refiner", bright_refiner, "--no-propagate", "--quiet"]) == 0
+    for t in range(3):
+        expected = np.zeros((h, w), np.uint8)
+        expected[5:12, 4:10] = 4
+        if t == 2:
+            expected[15:25, 26:34] = 9
+        np.testing.assert_array_equal(read_mask(out / f"{t:05d}.png"), expected)
+    # without a refiner, or with a bad file: one line naming the file, exit code 2
+    assert main([*argv, "--overwrite", "--quiet"]) == 2
+    assert "boxes.json: segmenting given boxes needs a --refiner" in capsys.readouterr().err
+    boxes["objects"][1]["boxes"][0]["frame"] = 7
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    assert main([*argv, "--refiner", bright_refiner, "--overwrite", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "boxes.json: objects[1].boxes[0]: frame 7 is not in the video (3 frames)" in err
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_refine_vis_command(tmp_path, capsys, bright_refiner):
+    pytest.importorskip("pycocotools")
+    from tests.discover.test_vis import _blocky, _scene
+    from vosam.eval import evaluate_vis
+
+    gt = _scene(tmp_path)
+    (tmp_path / "valid.json").write_text(json.dumps(gt))
+    results = [
+        {
+            "video_id": a["video_id"],
+            "category_id": a["category_id"],
+            "score": 0.7,
+            "segmentations": _blocky(a["segmentations"]),
+        }
+        for a in gt["annotations"]
+    ]
+    (tmp_path / "model").mkdir()
+    res = tmp_path / "model" / "results.json"
+    res.write_text(json.dumps(results))
+    out = tmp_path / "model" / "refined.json"
+    argv = ["refine-vis", str(res), "--videos", str(tmp_path)]
+    assert main([*argv, "--out", str(out), "--refiner", bright_refiner, "--quiet"]) == 0
+    assert evaluate_vis(tmp_path / "valid.json", out).ap == pytest.approx(1.0)
+    assert evaluate_vis(tmp_path / "valid.json", res).ap < 0.5
+    assert main([*argv, "--out", str(res), "--refiner", bright_refiner]) == 2
+    assert "would replace the input" in capsys.readouterr().err
+    (tmp_path / "other.json").write_text("{}")
+    assert main([*argv, "--out", str(out), "--refiner", bright_refiner]) == 2
+    assert "holds 2 .json files; name the metadata with --meta" in capsys.readouterr().err
+    meta = ["--meta", str(tmp_path / "valid.json")]
+    assert main([*argv, *meta, "--out", str(out), "--refiner", bright_refiner, "--quiet"]) == 0
