@@ -13,6 +13,7 @@ from tests.app.conftest import write_frames
 from vosam.app.brush import stroke_mask
 from vosam.app.exports import rle_counts
 from vosam.app.jobs import Job
+from vosam.app.packed import MaskView, PackedMasks
 from vosam.app.reverse import ReversedSource
 from vosam.app.uploads import unpack_frames
 from vosam.app.workspace import inside, safe_name
@@ -96,3 +97,20 @@ def test_job_states_and_failures():
     job.cancel()
     job.run()
     assert job.state == "cancelled" and job.wait(0)
+
+
+def test_packed_masks_round_trip_and_frozen_views():
+    store = PackedMasks((30, 40))
+    mask = np.zeros((30, 40), np.uint8)
+    mask[5:9, 3:20] = 7
+    store[2] = mask
+    assert np.array_equal(store[2], mask) and store[2] is not store[2]
+    assert store.nbytes() < mask.size // 4
+    view = MaskView(4, {0: np.full((30, 40), 1, np.uint8)}, store)
+    store[2] = np.zeros((30, 40), np.uint8)  # later changes do not reach the view
+    assert len(view) == 4 and view[0].min() == 1 and view[3].max() == 0
+    assert np.array_equal(view[2], mask)
+    with pytest.raises(ValueError):
+        store[1] = np.zeros((30, 41), np.uint8)
+    with pytest.raises(IndexError):
+        view[4]

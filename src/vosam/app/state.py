@@ -32,6 +32,7 @@ from vosam.app.exports import (
 )
 from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
+from vosam.app.packed import MaskView, PackedMasks
 from vosam.app.reverse import ReversedSource
 from vosam.app.uploads import remove, remove_tree, unpack_frames
 from vosam.app.workspace import relative, safe_name
@@ -68,7 +69,7 @@ class AppSession:
         self.video_label = ""
         self.generation = 0
         self.annotations: dict[int, np.ndarray] = {}
-        self.results: dict[int, np.ndarray] = {}
+        self.results = PackedMasks((0, 0))
         self.objects: dict[int, str] = {}
         self.suggested: list[int] = []
         self.revisions: dict[int, int] = {}
@@ -99,7 +100,7 @@ class AppSession:
             self.video_label = relative(self.config.workspace, path)
             self.generation += 1
             self.annotations.clear()
-            self.results.clear()
+            self.results = PackedMasks(source.size)
             self.objects.clear()
             self.suggested = []
             self.revisions.clear()
@@ -159,7 +160,7 @@ class AppSession:
 
     def mask_of(self, index: int) -> np.ndarray:
         """What frame ``index`` shows: its annotation, else its propagated mask, else empty.
-        ``uint8 (H, W)`` (not a copy)."""
+        ``uint8 (H, W)``; an annotation is returned as stored, so copy before changing it."""
         with self.lock:
             mask = self.annotations.get(index)
             if mask is None:
@@ -295,9 +296,11 @@ class AppSession:
             self._object(object_id)
             del self.objects[object_id]
             for store in (self.annotations, self.results):
-                for index, mask in store.items():
+                for index in list(store):
+                    mask = store[index]
                     if (mask == object_id).any():
                         mask[mask == object_id] = 0
+                        store[index] = mask
                         self.revisions[index] = self.revisions.get(index, 0) + 1
 
     # -- jobs -----------------------------------------------------------------------------
@@ -366,7 +369,7 @@ class AppSession:
         with self.lock:
             path, generation, annotations, _ = self._snapshot()
             n = len(self._video())
-            masks = [self.mask_of(i).copy() for i in range(n)]
+            masks = MaskView(n, self.annotations, self.results)
 
         def work(job: Job) -> dict[str, Any]:
             propagator = self.models.propagator
@@ -393,7 +396,7 @@ class AppSession:
         with self.lock:
             source = self._video()
             path, names, size = source.path, source.names, source.size
-            masks = {i: self.mask_of(i).copy() for i in range(len(source))}
+            masks = MaskView(len(source), self.annotations, self.results)
             objects = sorted(self.objects.items())
         stem = safe_name(path.stem or path.name, "video")
         out_dir = self.folder / "exports"
