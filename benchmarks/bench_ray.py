@@ -89,6 +89,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="Ray actors = local threads")
     parser.add_argument("--ray-address", help="existing cluster (default: start one here)")
     parser.add_argument("--empty-tasks", type=int, default=200, help="tasks for the overhead")
+    parser.add_argument(
+        "--local-threads", help="comma-separated thread counts of the local runs (1,WORKERS)"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="vosam-bench-ray-"))
@@ -108,7 +111,10 @@ def main() -> None:
         # warm the file cache and lazy imports, so the first timed run is not penalised
         with build_executor("local") as ex:
             segment_dataset(ex, seqs[:1], tmp / "warm-up", spec)
-        for threads in sorted({1, args.workers}):
+        local_threads = {1, args.workers}
+        if args.local_threads:
+            local_threads = {int(t) for t in args.local_threads.split(",")} | {1}
+        for threads in sorted(local_threads):
             torch.set_num_threads(threads)
             start = time.perf_counter()
             with build_executor("local") as ex:
