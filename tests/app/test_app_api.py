@@ -405,3 +405,24 @@ def test_unavailable_segmenter_is_a_clear_error_and_the_brush_still_works(worksp
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_default_segmenter_turns_a_click_into_the_object(workspace, engine):
+    """The configured segmenter (the embedded one by default) is built on the first click."""
+    from vosam.app import AppConfig, create_server, start_in_thread
+
+    _, truth = synthetic_video()
+    server = create_server(AppConfig(workspace=workspace, port=0, device="cpu"), propagator=engine)
+    start_in_thread(server)
+    try:
+        client = Client(server.url)
+        client.ok("/api/open", {"path": "clip"})
+        oid = client.ok("/api/objects", {})["id"]
+        answer = client.ok(
+            "/api/prompt", {"frame": 0, "object": oid, "points": [centre(0)], "labels": [1]}
+        )
+        assert 0 <= answer["score"] <= 1
+        assert iou(ids(client, 0) == oid, truth[0] == 1) > 0.9
+    finally:
+        server.shutdown()
+        server.server_close()
