@@ -2,11 +2,12 @@
 
 No annotation is used: objects are discovered from motion and appearance, linked into box
 trajectories, segmented (with the discovered foreground, or a promptable segmenter with
-``--refiner``) and kept consistent by the embedded propagator; then the DAVIS unsupervised
-protocol (Hungarian matching of up to 20 predicted objects to the ground truth) scores them.
+``--refiner``), optionally with the embedded propagator filling gaps (``--propagate``); then
+the DAVIS unsupervised protocol (Hungarian matching of up to 20 predicted objects to the
+ground truth) scores them.
 
     python benchmarks/bench_uvos.py [--data ../shared/data] [--sequences a,b] [--refiner NAME]
-        [--no-propagate] [--out DIR] [--json FILE]
+        [--propagate] [--out DIR] [--json FILE]
 
 Prints one line per sequence (J&F, frames, seconds per frame) and the dataset summary.
 """
@@ -26,7 +27,7 @@ import torch
 from vosam.datasets.davis import find_davis_sequences
 from vosam.discover import DiscoverConfig, discover_objects, segment_trajectories
 from vosam.discover.saliency import AppearanceFeatures
-from vosam.engines.embedded import EmbeddedPropagator
+from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
 from vosam.eval import evaluate_dataset
 from vosam.io import FolderSource, write_mask
 
@@ -38,8 +39,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--sequences", help="comma-separated names (default: all 20)")
     parser.add_argument("--refiner", help="promptable segmenter for the boxes (default: none)")
-    parser.add_argument("--no-propagate", action="store_true", help="per-frame masks only")
+    parser.add_argument(
+        "--propagate", action="store_true", help="propagate from keyframes to fill gaps"
+    )
     parser.add_argument("--max-objects", type=int, default=3)
+    parser.add_argument(
+        "--short-side", type=int, default=480, help="propagator's input short side (default 480)"
+    )
     parser.add_argument("--out", type=Path, help="keep the predicted masks here")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -49,8 +55,8 @@ def main() -> None:
     names = args.sequences.split(",") if args.sequences else None
     sequences = find_davis_sequences(root, names=names)
     out = args.out or Path(tempfile.mkdtemp(prefix="vosam-uvos-"))
-    config = DiscoverConfig(max_objects=args.max_objects, propagate=not args.no_propagate)
-    propagator = EmbeddedPropagator(device="cpu")
+    config = DiscoverConfig(max_objects=args.max_objects, propagate=args.propagate)
+    propagator = EmbeddedPropagator(EmbeddedConfig(short_side=args.short_side), device="cpu")
     appearance = AppearanceFeatures("cpu", config.feature_short_side)
     segmenter = None
     if args.refiner:
@@ -61,7 +67,7 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; refiner {args.refiner or 'none'}, "
-        f"propagation {'on' if config.propagate else 'off'}"
+        f"propagation {f'at short side {args.short_side}' if config.propagate else 'off'}"
     )
     total_frames, total_time = 0, 0.0
     for seq in sequences:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 from tests.discover.conftest import moving_objects, true_box, write_frames
 from tests.discover.fakes import Truth
 from vosam.discover import DiscoverConfig, discover_objects, segment_trajectories
-from vosam.discover.pipeline import choose_keyframes
+from vosam.discover.pipeline import _fill_gaps, choose_keyframes
 from vosam.discover.saliency import AppearanceFeatures, border_contrast
 from vosam.discover.trajectories import box_iou
 from vosam.io import open_source
@@ -107,6 +109,42 @@ def test_boxes_prompt_the_segmenter_and_ids_follow_the_trajectories(plain):
         for k, oid in owner.items():
             expected[truth[i] == k] = oid
         np.testing.assert_array_equal(masks[i], expected)
+
+
+def test_propagation_fills_the_frames_without_a_box(plain):
+    from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
+
+    source, images, truth, found = plain
+    owner = {_owner(t, truth)[0][0]: t for t in found.trajectories}
+    first = copy.deepcopy(owner[1])
+    for i in (6, 7, 8):
+        del first.boxes[i]  # a detector that missed object 1 on three frames
+    trajs = [first, owner[2]]
+    config = DiscoverConfig(propagate=True, keyframes=2)
+    engine = EmbeddedPropagator(EmbeddedConfig(short_side=128, head_iters=30))
+    masks = dict(
+        segment_trajectories(
+            source, trajs, segmenter=Truth(images, truth), propagator=engine, config=config
+        )
+    )
+    oid = first.object_id
+    for i in range(16):
+        j = np.count_nonzero((masks[i] == oid) & (truth[i] == 1)) / np.count_nonzero(
+            (masks[i] == oid) | (truth[i] == 1)
+        )
+        assert j == 1.0 if i not in (6, 7, 8) else j > 0.5, (i, j)
+
+
+def test_fill_gaps_only_where_an_object_lacks_a_box():
+    prompted = np.array([[1, 1, 0, 0], [0, 0, 0, 2]], np.uint8)
+    propagated = np.array([[3, 3, 3, 0], [1, 1, 2, 3]], np.uint8)
+    spans = {1: (0, 9), 2: (0, 9), 3: (4, 9)}
+    out = _fill_gaps(prompted, propagated, 5, {1: 0.9}, spans)
+    # object 2 and 3 have no box on frame 5: their propagated pixels fill free pixels only
+    np.testing.assert_array_equal(out, [[1, 1, 3, 0], [0, 0, 2, 2]])
+    # before object 3's trajectory starts nothing of it is filled in
+    out = _fill_gaps(prompted, propagated, 3, {1: 0.9}, spans)
+    np.testing.assert_array_equal(out, [[1, 1, 0, 0], [0, 0, 2, 2]])
 
 
 def test_keyframes_spread_over_each_object():

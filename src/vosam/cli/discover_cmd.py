@@ -72,12 +72,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--keyframes",
         type=int,
         default=4,
-        help="confident frames per object given to the propagator as annotations (default 4)",
+        help="with --propagate: confident frames per object given to the propagator as "
+        "annotations (default 4)",
     )
     p.add_argument(
-        "--no-propagate",
+        "--propagate",
         action="store_true",
-        help="write each frame's prompted masks as they are, without the propagator",
+        help="run the embedded propagator from each object's most confident frames and "
+        "fill the frames where an object has no box (occlusions, missed detections)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace another run's results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -107,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.boxes is not None:
         trajectories = read_trajectories(args.boxes, names=source.names, size=source.size)
     config = DiscoverConfig(
-        max_objects=args.max_objects, keyframes=args.keyframes, propagate=not args.no_propagate
+        max_objects=args.max_objects, keyframes=args.keyframes, propagate=args.propagate
     )
     settings = {
         "command": "discover",

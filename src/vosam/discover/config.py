@@ -38,7 +38,11 @@ class DiscoverConfig:
             fewer than 3 frames) are dropped.
         keyframes: at most this many confident frames per object become annotations of the
             propagator (temporal consistency); 0 writes the per-frame masks as they are.
-        propagate: use the propagator; False writes the per-frame masks directly.
+        propagate: run the propagator from the keyframes and fill, with its masks, the
+            frames inside a trajectory where the object has no box. Off by default: on
+            DAVIS-2016 train propagating from discovered (not ground-truth) keyframes
+            replaced good per-frame masks with worse ones (see the README's figures), and
+            it costs a second pass.
     """
 
     max_objects: int = 5
@@ -56,7 +60,7 @@ class DiscoverConfig:
     max_gap: int = 15
     min_length: float = 0.2
     keyframes: int = 4
-    propagate: bool = True
+    propagate: bool = False
 
     def __post_init__(self) -> None:
         if self.max_objects < 1:

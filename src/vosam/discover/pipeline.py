@@ -8,9 +8,11 @@ Two stages, usable apart:
    frame; the foreground's connected regions are proposals, linked into trajectories.
 2. :func:`segment_trajectories` (UVOSAM): each trajectory's box prompts the promptable
    segmenter frame by frame (or, without one, the discovered foreground inside the box is
-   the mask). For temporal consistency the most confident frames of each object become
-   annotations of a :class:`vosam.Session` and the propagator segments every frame from
-   them. External trajectories (any tracker's boxes) enter here directly.
+   the mask). For temporal consistency (``propagate``) the most confident frames of each
+   object become annotations of a :class:`vosam.Session`, the propagator segments every
+   frame from them, and its masks fill the frames inside a trajectory where the object has
+   no box (occlusions, missed detections). External trajectories (any tracker's boxes)
+   enter here directly.
 
 Memory: stage 1 keeps every frame's stride-8 features in float16 (about 1.5 MB a frame at
 the default 240-pixel short side) until the foreground model is fitted.
@@ -263,7 +265,8 @@ def segment_trajectories(
         trajectories: the objects' boxes (discovered, or from any tracker).
         segmenter: prompted with each box; None uses ``discovery``'s foreground.
         propagator: with ``config.propagate``, segments every frame from the keyframes'
-            masks (the embedded engine is built when omitted).
+            masks, filling the frames where an object has no box (the embedded engine is
+            built when omitted).
         discovery: the discovered foreground (needed without a segmenter).
         config: ``keyframes`` and ``propagate`` are used.
         progress: updated once per frame of each pass.
@@ -313,10 +316,30 @@ def segment_trajectories(
     for index in keyframes:
         session.add_annotation(index, _decode(encoded[index]))
     log.debug("%s: keyframes %s", source.path, keyframes)
+    spans = {t.object_id: (min(t.boxes), max(t.boxes)) for t in trajectories if t.boxes}
     for index, result in session.propagate():
         if progress is not None:
             progress.update()
-        yield index, result.mask
+        yield index, _fill_gaps(_decode(encoded[index]), result.mask, index, scores[index], spans)
+
+
+def _fill_gaps(
+    prompted: np.ndarray,
+    propagated: np.ndarray,
+    index: int,
+    present: dict[int, float],
+    spans: dict[int, tuple[int, int]],
+) -> np.ndarray:
+    """Prompted masks where the object has a box; the propagated mask for objects without a
+    box on frame ``index`` inside their trajectory's span (occluded or missed frames), on
+    pixels no prompted object holds."""
+    out = prompted.copy()
+    free = prompted == 0
+    for oid, (first, last) in spans.items():
+        if oid not in present and first <= index <= last:
+            fill = free & (propagated == oid)
+            out[fill] = oid
+    return out
 
 
 def _decode(blob: bytes) -> np.ndarray:
