@@ -41,3 +41,8 @@ def test_serves_the_page_and_stops_on_interrupt(workspace):
 def test_missing_workspace_is_an_error(tmp_path, capsys):
     assert main(["app", "--workspace", str(tmp_path / "nope"), "--port", "0"]) == 2
     assert "workspace folder does not exist" in capsys.readouterr().err
+
+
+def test_unknown_segmenter_is_an_error(workspace, capsys):
+    assert main(["app", "--workspace", str(workspace), "--segmenter", "nope"]) == 2
+    assert "unknown segmenter 'nope'; choose one of " in capsys.readouterr().err

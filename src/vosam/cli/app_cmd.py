@@ -47,9 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vosam.app import AppConfig, create_server
     from vosam.errors import InputError
+    from vosam.refine import available_segmenters
 
     if not args.workspace.is_dir():
         raise InputError(args.workspace, "workspace folder does not exist")
+    if args.segmenter not in available_segmenters():
+        raise InputError(
+            None,
+            f"unknown segmenter {args.segmenter!r}; choose one of "
+            f"{', '.join(available_segmenters())}",
+        )
     config = AppConfig(
         workspace=args.workspace,
         host=args.host,
