@@ -426,3 +426,37 @@ def test_default_segmenter_turns_a_click_into_the_object(workspace, engine):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_youtube_vis_export_is_ground_truth_for_vis_evaluation(client: Client):
+    mask_api = pytest.importorskip("pycocotools.mask", reason="needs pycocotools (test extra)")
+    from vosam.eval.vis import evaluate_vis
+
+    _, truth = synthetic_video()
+    client.ok("/api/open", {"path": "clip"})
+    for t in range(FRAMES):
+        client.ok(f"/api/mask?frame={t}", raw=png(truth[t]))
+    client.ok("/api/export", {"kind": "ytvis"})
+    ground_truth = client.get(client.wait_job()["result"]["url"])[1]
+
+    def tracks(shift: int) -> list[dict]:
+        out = []
+        for track in ground_truth["annotations"]:
+            segmentations = []
+            for t in range(FRAMES):
+                fg = np.roll(truth[t] == track["id"], shift, axis=1)
+                rle = mask_api.encode(np.asfortranarray(fg.astype(np.uint8)))
+                segmentations.append({"size": rle["size"], "counts": rle["counts"].decode()})
+            out.append(
+                {
+                    "video_id": 1,
+                    "category_id": track["category_id"],
+                    "score": 0.9,
+                    "segmentations": segmentations,
+                }
+            )
+        return out
+
+    assert evaluate_vis(ground_truth, tracks(0)).summary["AP"] == pytest.approx(1.0)
+    shifted = evaluate_vis(ground_truth, tracks(6)).summary
+    assert shifted["AP50"] == pytest.approx(1.0) and shifted["AP75"] == 0.0
