@@ -247,6 +247,20 @@ def test_sessions_are_isolated(server):
     assert a.get(url)[0] == 200
 
 
+def test_pages_outside_the_api_make_no_session(server):
+    import urllib.request
+
+    for path in ("/favicon.ico", "/api/nothing"):
+        try:
+            urllib.request.urlopen(server.url.rstrip("/") + path, timeout=10)
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
+            assert ("Set-Cookie" in e.headers) == path.startswith("/api/")
+    with urllib.request.urlopen(server.url, timeout=10) as response:
+        assert "Set-Cookie" not in response.headers
+        assert b"/static/app.js" in response.read()
+
+
 def test_requests_for_other_host_names_are_refused(server):
     import http.client
 

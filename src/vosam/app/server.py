@@ -223,6 +223,8 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET" and url.path in _STATIC:
                 self._static(*_STATIC[url.path])
                 return
+            if not url.path.startswith("/api/"):  # favicon and the like: no session made
+                raise HTTPError(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
             token, self.session, created = self.server.sessions.get(self._token())
             if created:
                 self._cookie = token
