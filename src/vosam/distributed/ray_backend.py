@@ -97,11 +97,10 @@ class RayExecutor(Executor):
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
-            address = self.options.address or os.environ.get("RAY_ADDRESS")
-            if address:
-                kwargs["address"] = address
-            ray.init(**kwargs)
+            # "local" starts a private cluster: plain ray.init() would join any cluster
+            # already running on this machine, another user's included
+            address = self.options.address or os.environ.get("RAY_ADDRESS") or "local"
+            ray.init(address=address, include_dashboard=False, log_to_driver=True)
             self._started = True
         self.actors: list[Any] = []
         self._actor_class: Any = None
@@ -183,9 +182,10 @@ class RayExecutor(Executor):
                     out = ray.get(ref)
                 except RayActorError as exc:
                     if attempts[i] >= self.options.max_attempts:
+                        cause = " ".join(str(exc).split())[:400]
                         raise WorkerLostError(
                             f"task {i} ({_describe(tasks[i])}) lost its worker "
-                            f"{attempts[i]} times; last: {type(exc).__name__}"
+                            f"{attempts[i]} times; last: {type(exc).__name__}: {cause}"
                         ) from exc
                     log.warning(
                         "worker died running %s (attempt %d); retrying on a new worker",
