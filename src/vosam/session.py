@@ -26,6 +26,7 @@ from vosam.errors import InputError, MaskSizeError
 from vosam.io import FrameSource, open_source
 from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
 from vosam.refine.base import Prompt
+from vosam.refine.refiner import Refiner, RefineState
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class Session:
         source: a :class:`~vosam.io.FrameSource` or a path (frame folder or video file).
         propagator: the engine; the embedded one is built when omitted.
         config: propagation options.
+        refiner: refines every propagated frame (see :mod:`vosam.refine.refiner`); its
+            accepted masks are fed back to the tracker when its config says so.
     """
 
     def __init__(
@@ -60,7 +63,10 @@ class Session:
         *,
         propagator: Propagator | None = None,
         config: SessionConfig | None = None,
+        refiner: Refiner | None = None,
     ) -> None:
+        self.refiner = refiner
+        self.refine_state: RefineState | None = None
         self.source = source if isinstance(source, FrameSource) else open_source(source)
         self.propagator = propagator or build_propagator("embedded")
         self.config = config or SessionConfig()
@@ -192,6 +198,9 @@ class Session:
         given = [*self._annotations, *self._prompts]
         first_annotation = max(given) if reverse else min(given)
         ids = self.objects.ids
+        refiner = self.refiner
+        if refiner is not None:
+            self.refine_state = refiner.new_state()
         for index, image in self._frames(start, stop, reverse=reverse):
             annotation = self._annotations.get(index)
             before = index > first_annotation if reverse else index < first_annotation
@@ -201,7 +210,30 @@ class Session:
             result = tracker.step(index, image, annotation=annotation)
             if self.config.objects_from_first_annotation:
                 result = _hide_unborn(result, index, first_seen)
-            yield index, image, _with_all_objects(result, ids)
+            result = _with_all_objects(result, ids)
+            if refiner is not None:
+                annotated = annotation is not None
+                result = self._refine(tracker, index, image, result, annotated=annotated)
+            yield index, image, result
+
+    def _refine(
+        self,
+        tracker: Tracker,
+        index: int,
+        image: np.ndarray,
+        result: StepResult,
+        *,
+        annotated: bool,
+    ) -> StepResult:
+        """Refine one propagated frame and feed accepted masks back to the tracker."""
+        state = self.refine_state
+        if annotated:
+            self.refiner.observe(state, index, result)
+            return result
+        out = self.refiner.refine(state, index, image, result)
+        if out.accepted and self.refiner.config.feedback:
+            tracker.feedback(index, image, out.result.mask)
+        return out.result
 
     def _frames(
         self, start: int, stop: int | None, *, reverse: bool

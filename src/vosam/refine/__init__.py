@@ -14,6 +14,9 @@ from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegm
 # name -> "module:function" building a PromptableSegmenter from keyword arguments
 _BUILDERS: dict[str, str] = {
     "embedded": "vosam.refine.embedded:build_embedded_segmenter",
+    "sam": "vosam.refine.sam:build_sam_segmenter",
+    "sam-hq": "vosam.refine.sam:build_sam_hq_segmenter",
+    "sam2": "vosam.refine.sam2_image:build_sam2_segmenter",
 }
 
 
