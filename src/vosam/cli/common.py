@@ -52,4 +52,96 @@ def engine_settings(args: argparse.Namespace) -> dict:
         "checkpoint": str(args.checkpoint.resolve()) if args.checkpoint else None,
         "permanent_memory": not args.no_permanent_memory,
         **({"model_config": args.model_config} if getattr(args, "model_config", None) else {}),
+        **refiner_settings(args),
+    }
+
+
+def add_refiner_args(parser: argparse.ArgumentParser) -> None:
+    """``--refiner`` and its options (refinement of propagated masks, VOS-E-SAM)."""
+    from vosam.refine import available_segmenters
+    from vosam.refine.prompts import MODES, POINT_CONVERSIONS
+    from vosam.refine.refiner import REFINE_WHEN, RefinerConfig
+
+    default = RefinerConfig()
+    group = parser.add_argument_group("refinement")
+    group.add_argument(
+        "--refiner",
+        choices=available_segmenters(),
+        help="refine propagated masks with this promptable segmenter (default: none; "
+        "embedded needs no download)",
+    )
+    group.add_argument("--refiner-checkpoint", type=Path, help="weights of sam, sam-hq or sam2")
+    group.add_argument(
+        "--refiner-model",
+        help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h); sam2: a config such as "
+        "configs/sam2.1/sam2.1_hiera_t.yaml (default: from the checkpoint's name)",
+    )
+    group.add_argument("--prompt", default=default.mode, choices=tuple(MODES), help="prompt mode")
+    group.add_argument(
+        "--points",
+        default=default.points,
+        choices=tuple(POINT_CONVERSIONS),
+        help="point conversion",
+    )
+    group.add_argument(
+        "--gate",
+        type=float,
+        default=default.gate,
+        help=f"keep a refined mask only when its predicted quality reaches this "
+        f"(default {default.gate}; 0 keeps all)",
+    )
+    group.add_argument(
+        "--refine",
+        default=default.refine,
+        choices=REFINE_WHEN,
+        help="refine every frame (VOS-E-SAM) or only vanishing/degrading masks (default)",
+    )
+    group.add_argument(
+        "--no-feedback",
+        action="store_true",
+        help="do not write accepted refined masks back into the engine's memory",
+    )
+
+
+def build_refiner(args: argparse.Namespace):  # -> vosam.refine.refiner.Refiner | None
+    """The :class:`~vosam.refine.refiner.Refiner` asked for by ``--refiner``, or None."""
+    if getattr(args, "refiner", None) is None:
+        return None
+    from vosam.refine import build_segmenter
+    from vosam.refine.refiner import Refiner, RefinerConfig
+
+    kwargs: dict[str, object] = {"device": args.device}
+    if args.refiner_checkpoint is not None:
+        kwargs["checkpoint"] = args.refiner_checkpoint
+    if args.refiner_model:
+        if args.refiner not in ("sam", "sam-hq", "sam2"):
+            raise InputError(None, f"--refiner-model does not apply to the {args.refiner} refiner")
+        key = "model_config" if args.refiner == "sam2" else "model_type"
+        kwargs[key] = args.refiner_model
+    config = RefinerConfig(
+        mode=args.prompt,
+        points=args.points,
+        gate=args.gate,
+        refine=args.refine,
+        feedback=not args.no_feedback,
+    )
+    return Refiner(build_segmenter(args.refiner, **kwargs), config)
+
+
+def refiner_settings(args: argparse.Namespace) -> dict:
+    """The refinement settings that decide a run's output (empty without ``--refiner``)."""
+    if getattr(args, "refiner", None) is None:
+        return {}
+    ckpt = args.refiner_checkpoint
+    return {
+        "refiner": {
+            "name": args.refiner,
+            "checkpoint": str(ckpt.resolve()) if ckpt else None,
+            "model": args.refiner_model,
+            "prompt": args.prompt,
+            "points": args.points,
+            "gate": args.gate,
+            "refine": args.refine,
+            "feedback": not args.no_feedback,
+        }
     }

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 import vosam
-from vosam.cli.common import add_engine_args, build_engine, engine_settings
+from vosam.cli.common import (
+    add_engine_args,
+    add_refiner_args,
+    build_engine,
+    build_refiner,
+    engine_settings,
+)
 from vosam.errors import OutputError
 from vosam.io import OverlayVideoWriter, open_source, read_annotations
 from vosam.progress import Progress
@@ -35,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace another run's results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_engine_args(p)
+    add_refiner_args(p)
     p.set_defaults(func=run)
 
 
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         source,
         propagator=build_engine(args),
         config=SessionConfig(permanent_memory=not args.no_permanent_memory),
+        refiner=build_refiner(args),
     )
     for index, mask in annotations.items():
         session.add_annotation(index, mask)
