@@ -46,7 +46,7 @@ class EmbeddedSegmenterConfig:
     self_training: int = 2
     mask_gain: float = 8.0
     classifier_weight: float = 0.0
-    guide_radius: int = 4
+    guide_radius: int = 8
     guide_eps: float = 1e-3
-    guide_scale: int = 2
+    guide_scale: int = 4
     stability_offset: float = 1.0

@@ -57,6 +57,12 @@ class _Labels:
     seeds: np.ndarray  # bool: cells a kept component must touch
 
 
+def _to_image(grid: Grid, grid_map: np.ndarray) -> np.ndarray:
+    """``(gh, gw)`` cell values → ``(H, W)`` at the image's resolution, bilinear."""
+    h, w = grid.size
+    return cv2.resize(grid.to_input(grid_map), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -160,6 +166,7 @@ class EmbeddedSegmenter(PromptableSegmenter):
         prior = np.zeros(shape, np.float32)
         seeds = np.zeros(shape, bool)
         has_mask = False
+        has_click = _has_click(prompt)
 
         if prompt.mask is not None:
             soft = grid.pool(np.clip(np.asarray(prompt.mask, np.float32), 0, 1))
@@ -189,7 +196,7 @@ class EmbeddedSegmenter(PromptableSegmenter):
             far_out = (cx + 0.5 < gx0) | (cx - 0.5 > gx1) | (cy + 0.5 < gy0) | (cy - 0.5 > gy1)
             target[outside], weight[outside] = -1.0, 1.0
             prior[far_out] = -_HARD
-            if not has_mask:
+            if not has_mask and not has_click:
                 # the box's middle is taken as object: a tight box's object reaches its
                 # edges only in places, while its middle is mostly object
                 mx, my = (gx1 - gx0) * cfg.box_core / 2, (gy1 - gy0) * cfg.box_core / 2
@@ -210,15 +217,14 @@ class EmbeddedSegmenter(PromptableSegmenter):
                 sign = 1.0 if positive else -1.0
                 target[disc], weight[disc] = sign, _CLICK_WEIGHT
                 prior[disc] = sign * _HARD
-                if positive:
-                    seeds |= disc
-                else:
-                    seeds &= ~disc
-            if not has_mask and prompt.box is None:
-                # points only: everything unclicked is weak background to start with
+            if not has_mask and has_click:
+                # clicks lead: everything unclicked is weak background to start with
                 rest = weight == 0
                 target[rest], weight[rest] = -1.0, 0.1
-        return _Labels(target, weight, prior, seeds), has_mask
+        clicked = prior >= _HARD
+        if clicked.any():
+            seeds = clicked  # positive clicks name the object better than a box or mask
+        return _Labels(target, weight, prior, seeds & (prior > -_HARD)), has_mask
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -237,7 +243,7 @@ class EmbeddedSegmenter(PromptableSegmenter):
         cfg = self.config
         lab, has_mask = self._labels(feats, prompt)
         z = self._fit(feats.x, lab)
-        if not has_mask and prompt.box is None:
+        if not has_mask and _has_click(prompt):
             # clicks alone label a few cells: the first answer is only the cells most like
             # them; widen it to everything above an Otsu split of the classifier's output
             z = z - _otsu(z[np.abs(lab.prior) < _HARD])
@@ -262,26 +268,28 @@ class EmbeddedSegmenter(PromptableSegmenter):
     def _mask_logits(
         self, feats: _Features, prompt: Prompt, cls: np.ndarray, grid_prior: np.ndarray
     ) -> np.ndarray:
-        """Logits at the backbone's input resolution for a prompt with a mask.
+        """Logits ``(H, W)`` at the image's resolution for a prompt with a mask.
 
         The mask prompt's own soft values lead; the classifier's ``cls (gh, gw)`` corrects them
         where it is sure; the grid prior's hard parts (outside the box, clicks) are kept.
         """
         cfg = self.config
         grid = feats.grid
-        h_in, w_in = grid.input_size
+        h, w = grid.size
         soft = np.clip(np.asarray(prompt.mask, np.float32), 0, 1)
-        soft = cv2.resize(soft, (w_in, h_in), interpolation=cv2.INTER_AREA)
-        z = cfg.mask_gain * (soft - 0.5) + cfg.classifier_weight * grid.to_input(cls)
-        hard = grid.to_input(np.where(np.abs(grid_prior) >= _HARD, grid_prior, 0.0))
+        z = cfg.mask_gain * (soft - 0.5)
+        if cfg.classifier_weight:
+            z += cfg.classifier_weight * _to_image(grid, cls)
+        hard = _to_image(grid, np.where(np.abs(grid_prior) >= _HARD, grid_prior, 0.0))
         z = np.where(np.abs(hard) >= _HARD / 2, hard, z)
         fg = z > 0
-        seeds = cv2.resize(grid_prior, (w_in, h_in), interpolation=cv2.INTER_NEAREST) > 0
-        keep = _connected_to(fg, seeds & fg, min_share=0.1)
+        seeds = cv2.resize(grid.to_input(grid_prior), (w, h), interpolation=cv2.INTER_NEAREST)
+        keep = _connected_to(fg, (seeds > 0) & fg, min_share=0.1)
         return np.where(keep | ~fg, z, -1.0).astype(np.float32)
 
     def _finish(self, feats: _Features, z_in: np.ndarray) -> Prediction:
-        """Edge-aware upsampling of logits ``z_in (h_in, w_in)``, then mask and score."""
+        """Edge-aware upsampling of logits ``z_in`` (any resolution covering the image), then
+        mask and score at the image's resolution."""
         cfg = self.config
         prob_in = _sigmoid(np.clip(z_in, -_MAX_LOGIT, _MAX_LOGIT)).astype(np.float32)
         prob = guided_upsample(
@@ -311,6 +319,10 @@ def _otsu(values: np.ndarray) -> float:
     m1 = (csum[-1] - csum[:-1]) / (n - k)
     best = int(np.argmax(w0 * w1 * (m0 - m1) ** 2))
     return float((v[best] + v[best + 1]) / 2)
+
+
+def _has_click(prompt: Prompt) -> bool:
+    return prompt.points is not None and bool(np.any(np.asarray(prompt.labels) == 1))
 
 
 def _stability(logits: np.ndarray, offset: float) -> float:
