@@ -79,12 +79,14 @@ class FloodSegmenter(PromptableSegmenter):
     def __init__(self, tol: float = 30.0) -> None:
         self.tol = tol
         self.calls = 0
+        self.embeds = 0
 
     @property
     def device(self) -> str:
         return "cpu"
 
     def embed(self, image: np.ndarray) -> ImageEmbedding:
+        self.embeds += 1
         return ImageEmbedding(image.shape[:2], image.astype(np.float32))
 
     def predict(self, embedding: ImageEmbedding, prompt: Prompt) -> Prediction:

@@ -474,3 +474,21 @@ def test_youtube_vis_export_is_ground_truth_for_vis_evaluation(client: Client):
     assert evaluate_vis(ground_truth, tracks(0)).summary["AP"] == pytest.approx(1.0)
     shifted = evaluate_vis(ground_truth, tracks(6)).summary
     assert shifted["AP50"] == pytest.approx(1.0) and shifted["AP75"] == 0.0
+
+
+def test_a_frame_embedded_ahead_serves_the_click(server, client: Client):
+    _, truth = synthetic_video()
+    segmenter = server.models.segmenter
+    client.ok("/api/open", {"path": "clip"})
+    oid = client.ok("/api/objects", {})["id"]
+    assert client.ok("/api/embed", {"frame": 3}) == {"started": True}
+    deadline = time.monotonic() + 20
+    while client.ok("/api/embed", {"frame": 3})["started"] and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the frame's embedding is cached
+    assert client.ok("/api/embed", {"frame": 3}) == {"started": False}
+    assert segmenter.embeds == 1
+    client.ok("/api/prompt", {"frame": 3, "object": oid, "points": [centre(3)], "labels": [1]})
+    assert segmenter.embeds == 1
+    assert np.array_equal(ids(client, 3), np.where(truth[3] == 1, oid, 0))
+    client.ok("/api/prompt", {"frame": 4, "object": oid, "points": [centre(4)], "labels": [1]})
+    assert segmenter.embeds == 2

@@ -17,6 +17,7 @@ API (JSON bodies and answers; errors are ``{"error": "..."}`` with a 4xx status)
 ``POST /api/objects {name}``                new object → ``{id}``
 ``POST /api/objects/<id> {name}``           rename; ``{"delete": true}`` removes it
 ``POST /api/prompt {frame, object, points, labels, box}``  clicks / box → mask
+``POST /api/embed {frame}``                 embed a frame ahead of the first click
 ``POST /api/paint {frame, object, points, radius, erase}`` brush or erase stroke
 ``POST /api/mask?frame=i`` (raw PNG)        upload frame ``i``'s annotation
 ``POST /api/clear {frame}``                 drop frame ``i``'s annotation
@@ -424,6 +425,10 @@ class Handler(BaseHTTPRequestHandler):
         )
         self._state(**result)
 
+    def post_embed(self) -> None:
+        started = self.session.prefetch(self._int(self._body(), "frame"))
+        self._json({"started": started})
+
     def post_paint(self) -> None:
         data = self._body()
         try:
@@ -494,6 +499,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/api/objects", "post_objects"),
         ("POST", r"/api/objects/(\d+)", "post_object"),
         ("POST", r"/api/prompt", "post_prompt"),
+        ("POST", r"/api/embed", "post_embed"),
         ("POST", r"/api/paint", "post_paint"),
         ("POST", r"/api/mask", "post_mask"),
         ("POST", r"/api/clear", "post_clear"),

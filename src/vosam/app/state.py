@@ -209,12 +209,7 @@ class AppSession:
             raise InputError(None, f"bad prompt: {e}") from e
         segmenter = self.models.segmenter
         with self._segmenting:  # one prompt at a time: clicks apply in the order sent
-            cached = self._embedding
-            if cached is not None and cached[:2] == (generation, index):
-                embedding = cached[2]
-            else:
-                embedding = segmenter.embed(image)
-                self._embedding = (generation, index, embedding)
+            embedding = self._embedded(generation, index, image)
             prediction = segmenter.predict(embedding, prompt)
         with self.lock:
             if generation != self.generation:
@@ -224,6 +219,46 @@ class AppSession:
             mask[prediction.mask] = object_id
             self._annotate(index, mask)
         return {"score": float(prediction.score), "area": int(prediction.mask.sum())}
+
+    def _embedded(self, generation: int, index: int, image: np.ndarray) -> ImageEmbedding:
+        """The segmenter's embedding of frame ``index``, reused while the frame stays the
+        same. Call with ``_segmenting`` held."""
+        cached = self._embedding
+        if cached is not None and cached[:2] == (generation, index):
+            return cached[2]
+        embedding = self.models.segmenter.embed(image)
+        self._embedding = (generation, index, embedding)
+        return embedding
+
+    def prefetch(self, index: int) -> bool:
+        """Embed frame ``index`` for clicks on a background thread, so that the first click
+        on a frame does not wait for it. Skipped (False) while a job runs, while a click is
+        being segmented, or when the frame is embedded already."""
+        with self.lock:
+            self._frame(index)
+            if self.job is not None and self.job.active:
+                return False
+            generation = self.generation
+            cached = self._embedding
+            if cached is not None and cached[:2] == (generation, index):
+                return False
+
+        def work() -> None:
+            if not self._segmenting.acquire(blocking=False):
+                return
+            try:
+                with self.lock:
+                    if generation != self.generation:
+                        return
+                    image = self.read(index)
+                self._embedded(generation, index, image)
+            except Exception:  # the click that follows reports any problem
+                log.debug("embedding frame %d ahead of a click failed", index, exc_info=True)
+            finally:
+                self._segmenting.release()
+
+        threading.Thread(target=work, name="vosam-app-embed", daemon=True).start()
+        return True
 
     def paint(
         self, index: int, object_id: int, points: list[list[float]], radius: float, *, erase: bool

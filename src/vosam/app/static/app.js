@@ -72,6 +72,7 @@ function setState(next) {
   render();
   const rev = (s) => (s && s.revisions[String(frame)]) || 0;
   if (videoChanged || rev(previous) !== rev(state) || !maskImage) loadFrame(videoChanged);
+  if (videoChanged) prefetch();
   watchJob();
 }
 
@@ -272,6 +273,17 @@ function draw() {
   }
 }
 
+let prefetchTimer = null;
+
+function prefetch() {
+  // Let the server embed the shown frame while the user looks at it, so a click is quick.
+  clearTimeout(prefetchTimer);
+  if (!state || !state.video || !["pos", "neg", "box"].includes(tool())) return;
+  prefetchTimer = setTimeout(() => {
+    fetch("/api/embed", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ frame }) }).catch(() => {});
+  }, 400);
+}
+
 function goTo(index) {
   if (!state || !state.video) return;
   index = Math.max(0, Math.min(state.video.frames - 1, index));
@@ -279,6 +291,7 @@ function goTo(index) {
   frame = index;
   render();
   loadFrame(true);
+  prefetch();
 }
 
 function tool() { return document.querySelector("input[name=tool]:checked").value; }
@@ -388,6 +401,7 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "ArrowLeft") goTo(frame - 1);
   if (e.key === "ArrowRight") goTo(frame + 1);
 });
+document.querySelectorAll("input[name=tool]").forEach((radio) => { radio.onchange = prefetch; });
 $("radius").oninput = () => { $("radius-value").textContent = $("radius").value; };
 $("clear-clicks").onclick = () => { clicks = []; box = null; draw(); };
 $("clear-frame").onclick = () => api("POST", "/api/clear", { frame }).catch(() => {});
