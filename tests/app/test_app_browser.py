@@ -48,10 +48,13 @@ def page(browser, server):
         viewport={"width": 1200, "height": 800}, accept_downloads=True, base_url=server.url
     )
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.set_default_timeout(30_000)
     page.goto(server.url)
     yield page
     context.close()
+    assert errors == [], "the page raised JavaScript errors"
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
