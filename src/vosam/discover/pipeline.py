@@ -177,14 +177,13 @@ def frame_masks(
     *,
     segmenter: PromptableSegmenter | None = None,
     discovery: Discovery | None = None,
-    threshold: float = 0.45,
+    threshold: float = 0.7,
 ) -> tuple[np.ndarray, dict[int, float]]:
     """One frame's mask from the boxes of ``trajectories`` on it.
 
     With a segmenter each box prompts it; without, the discovered foreground inside the
-    (slightly enlarged) box, above ``threshold`` (the boxes come from regions holding
-    confident pixels), is the mask. Where objects overlap the
-    one with the higher score wins.
+    (slightly enlarged) box, above ``threshold``, is the mask.
+    Where objects overlap the one with the higher score wins.
 
     Returns:
         ``uint8 (H, W)`` ids, and the score of each object present (segmenter's predicted
@@ -282,7 +281,7 @@ def segment_trajectories(
                 trajectories,
                 segmenter=segmenter,
                 discovery=discovery,
-                threshold=cfg.low_threshold,
+                threshold=cfg.threshold,
             )
             if progress is not None:
                 progress.update()
@@ -297,7 +296,7 @@ def segment_trajectories(
             trajectories,
             segmenter=segmenter,
             discovery=discovery,
-            threshold=cfg.low_threshold,
+            threshold=cfg.threshold,
         )
         encoded.append(cv2.imencode(".png", mask)[1].tobytes())
         scores.append(frame_scores)
