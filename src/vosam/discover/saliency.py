@@ -36,8 +36,8 @@ class AppearanceFeatures:
     Args:
         device: torch device.
         short_side: backbone input's shorter side (features are at stride 8 of it).
-        extractor: an existing extractor to share (e.g. the embedded propagator's), whose
-            own input size is then ignored in favour of ``short_side``.
+        extractor: an existing extractor to share (its own input size is used), e.g. one
+            already loaded for another purpose; a new one is built when omitted.
     """
 
     def __init__(
@@ -46,15 +46,7 @@ class AppearanceFeatures:
         short_side: int = 240,
         extractor: FeatureExtractor | None = None,
     ) -> None:
-        device = torch.device(device)
-        if extractor is None:
-            extractor = FeatureExtractor(device, short_side)
-        elif extractor.short_side != short_side:
-            shared = FeatureExtractor.__new__(FeatureExtractor)
-            shared.__dict__.update(extractor.__dict__)
-            shared.short_side = short_side
-            extractor = shared
-        self.extractor = extractor
+        self.extractor = extractor or FeatureExtractor(torch.device(device), short_side)
 
     def __call__(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """``image uint8 (H, W, 3)`` → (dense features float16 ``(C, h8, w8)``, saliency
