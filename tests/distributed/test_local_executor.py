@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tests.distributed.conftest import SEQUENCES, SPEC, same_outputs
-from vosam.cli import main
+from vosam.cli import build_parser, main
+from vosam.cli.executor_args import engine_spec_from_args
 from vosam.datasets.davis import find_davis_sequences
 from vosam.distributed import (
     EngineSpec,
@@ -23,7 +24,7 @@ from vosam.distributed import (
     segment_dataset,
 )
 from vosam.distributed.segment import dataset_settings, plan_dataset
-from vosam.errors import InputError, OutputError
+from vosam.errors import InputError, OutputError, VosamError
 from vosam.eval import evaluate_dataset
 from vosam.io import read_mask
 from vosam.runs import incomplete_reason
@@ -47,6 +48,26 @@ def test_engine_spec_applies_nested_options_and_refuses_unknown_ones():
     assert "options" not in EngineSpec().settings()
     with pytest.raises(ValueError, match="no field 'shortside'"):
         EngineSpec(options=(("shortside", 64),)).config()
+
+
+def test_refiner_and_model_config_reach_the_spec_and_the_manifest(tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        '[[runs]]\nname = "r"\nrefiner = { refine = "every", name = "embedded", gate = 0.5 }\n'
+    )
+    (run,), _ = load_sweep(config)
+    assert run.spec.refiner == (("gate", 0.5), ("name", "embedded"), ("refine", "every"))
+    assert run.spec.settings()["refiner"] == {"gate": 0.5, "name": "embedded", "refine": "every"}
+    refiner = run.spec.build_refiner()
+    assert (refiner.config.refine, refiner.config.gate) == ("every", 0.5)
+    assert EngineSpec().build_refiner() is None and "refiner" not in EngineSpec().settings()
+    with pytest.raises(ValueError, match="needs a 'name'"):
+        EngineSpec(refiner=(("gate", 0.5),))
+    args = build_parser().parse_args(["dataset", "root", "--out", "o", "--model-config", "x.yaml"])
+    with pytest.raises(VosamError, match="option of the sam2 engine"):
+        engine_spec_from_args(args)
+    args.engine = "sam2"
+    assert engine_spec_from_args(args).settings()["model_config"] == "x.yaml"
 
 
 class _Double:

@@ -67,11 +67,19 @@ def executor_from_args(args: argparse.Namespace) -> Executor:
 
 
 def engine_spec_from_args(args: argparse.Namespace) -> EngineSpec:
-    """The :class:`EngineSpec` of ``--engine``, ``--checkpoint``, ``--device`` and
-    ``--no-permanent-memory`` (see :func:`vosam.cli.common.add_engine_args`)."""
+    """The :class:`EngineSpec` of the engine options (``--engine``, ``--checkpoint``,
+    ``--device``, ``--no-permanent-memory``, ``--model-config``) and, when the command has
+    them, the refiner options (see :mod:`vosam.cli.common`)."""
+    from vosam.cli.common import refiner_settings
+
+    if getattr(args, "model_config", None) and args.engine != "sam2":
+        raise VosamError("--model-config is an option of the sam2 engine")
+    refiner = refiner_settings(args).get("refiner") or {}
     return EngineSpec(
         engine=args.engine,
         checkpoint=str(args.checkpoint) if args.checkpoint is not None else None,
         device=args.device,
         permanent_memory=not args.no_permanent_memory,
+        model_config=getattr(args, "model_config", None),
+        refiner=tuple(refiner.items()),
     )

@@ -19,6 +19,9 @@ sweep file (TOML; JSON takes the same keys):
   [[runs]]
   name = "top-k-10"
   options = { memory = { top_k = 10 } }   # fields of the engine's config
+  [[runs]]
+  name = "refined"
+  refiner = { name = "embedded", refine = "every", gate = 0.9 }  # as --refiner ...
   # also: engine = "xmem", checkpoint = "XMem.pth", device = "cuda"
 
 example:

@@ -49,6 +49,11 @@ class EngineSpec:
             :class:`~vosam.session.SessionConfig`.
         options: overrides of the engine's config fields, as ``(name, value)`` pairs; a
             nested config takes a dict (``("memory", {"top_k": 20})``).
+        model_config: the sam2 engine's model config (``configs/sam2.1/...yaml``).
+        refiner: refinement of the propagated masks, as ``(key, value)`` pairs with the keys
+            of the run manifest's ``refiner`` entry: ``name`` (required: ``embedded``,
+            ``sam``, ``sam-hq``, ``sam2``), ``checkpoint``, ``model``, ``prompt``,
+            ``points``, ``gate``, ``refine``, ``feedback``; empty: no refinement.
     """
 
     engine: str = "embedded"
@@ -56,10 +61,16 @@ class EngineSpec:
     device: str = "auto"
     permanent_memory: bool = True
     options: tuple[tuple[str, Any], ...] = ()
+    model_config: str | None = None
+    refiner: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         # one order, so that equal options make equal specs
-        object.__setattr__(self, "options", tuple(sorted(tuple(o) for o in self.options)))
+        for name in ("options", "refiner"):
+            pairs = tuple(sorted(tuple(o) for o in getattr(self, name)))
+            object.__setattr__(self, name, pairs)
+        if self.refiner and "name" not in dict(self.refiner):
+            raise ValueError("a refiner needs a 'name'")
 
     def settings(self) -> dict:
         """The JSON-able settings that decide the masks (the device does not)."""
@@ -70,6 +81,13 @@ class EngineSpec:
         }
         if self.options:
             out["options"] = dict(self.options)
+        if self.model_config:
+            out["model_config"] = self.model_config
+        if self.refiner:
+            refiner = dict(self.refiner)
+            if refiner.get("checkpoint"):
+                refiner["checkpoint"] = str(Path(refiner["checkpoint"]).resolve())
+            out["refiner"] = refiner
         return out
 
     def config(self) -> Any:
@@ -91,7 +109,38 @@ class EngineSpec:
         config = self.config()
         if config is not None:
             kwargs["config"] = config
+        if self.model_config:
+            kwargs["model_config"] = self.model_config
         return build_propagator(self.engine, **kwargs)
+
+    def build_refiner(self, *, device: str | None = None) -> Any:
+        """The :class:`~vosam.refine.refiner.Refiner` of :attr:`refiner`, or None.
+
+        ``device``: where it runs (default: :attr:`device`, ``auto`` meaning CUDA when
+        available); a worker passes its engine's device.
+        """
+        if not self.refiner:
+            return None
+        from vosam.refine import build_segmenter
+        from vosam.refine.refiner import Refiner, RefinerConfig
+
+        if device is None:
+            device = self.device
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        r = dict(self.refiner)
+        kwargs: dict[str, Any] = {"device": device}
+        if r.get("checkpoint"):
+            kwargs["checkpoint"] = r["checkpoint"]
+        if r.get("model"):
+            kwargs["model_config" if r["name"] == "sam2" else "model_type"] = r["model"]
+        fields = {"prompt": "mode", "points": "points", "gate": "gate", "refine": "refine"}
+        config = {attr: r[key] for key, attr in fields.items() if r.get(key) is not None}
+        if "feedback" in r:
+            config["feedback"] = bool(r["feedback"])
+        return Refiner(build_segmenter(r["name"], **kwargs), RefinerConfig(**config))
 
 
 def _with_options(config: Any, options: dict[str, Any]) -> Any:
@@ -161,6 +210,8 @@ class SegmentWorker:
         self.spec = spec
         self.show_progress = show_progress
         self.engine = spec.build()
+        # a refiner holds no per-video state: one serves every sequence
+        self.refiner = spec.build_refiner(device=str(self.engine.device))
 
     def __call__(self, task: SequenceTask) -> SequenceOutcome:
         import os
@@ -196,10 +247,12 @@ class SegmentWorker:
             names=source.names,
             overwrite=True,
         )
+        extra = {} if self.refiner is None else {"refiner": self.refiner}
         session = Session(
             source,
             propagator=self.engine,
             config=SessionConfig(permanent_memory=self.spec.permanent_memory),
+            **extra,
         )
         index = source.names.index(task.annotation.stem)
         session.add_annotation(index, read_mask(task.annotation, expected_size=source.size))

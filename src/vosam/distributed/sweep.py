@@ -15,6 +15,10 @@ A sweep file (JSON or TOML) lists named runs; each run is an :class:`EngineSpec`
     name = "top-k-10"
     options = { memory = { top_k = 10 } }  # fields of the engine's config
 
+    [[runs]]
+    name = "refined"
+    refiner = { name = "embedded", refine = "every" }  # as vosam segment --refiner
+
 (JSON: ``{"sequences": [...], "runs": [{"name": ..., ...}]}``.) Each run segments the dataset
 into ``OUT/<name>/`` on the executor (sequences already complete are skipped, so a stopped
 sweep resumes), is scored with the semi-supervised DAVIS evaluation, and becomes one row of
@@ -42,7 +46,7 @@ from vosam.errors import InputError
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-_SPEC_KEYS = ("engine", "checkpoint", "device", "permanent_memory", "options")
+_SPEC_KEYS = ("engine", "checkpoint", "device", "permanent_memory", "options", "model_config")
 SUMMARY_COLUMNS = (
     "J&F-Mean",
     "J-Mean",
@@ -123,15 +127,15 @@ def _run_of(path: Path, i: int, entry: Any) -> SweepRun:
         raise InputError(
             path, f"runs[{i}] needs a 'name' of letters, digits, '.', '_', '+', '-' (got {name!r})"
         )
-    unknown = set(entry) - {"name", *_SPEC_KEYS}
+    unknown = set(entry) - {"name", "refiner", *_SPEC_KEYS}
     if unknown:
         raise InputError(path, f"run {name!r}: unknown key(s) {', '.join(sorted(unknown))}")
     kwargs = {k: entry[k] for k in _SPEC_KEYS if k in entry}
-    options = kwargs.pop("options", {})
-    if not isinstance(options, dict):
-        raise InputError(path, f"run {name!r}: 'options' must be a table/object")
-    spec = EngineSpec(**kwargs, options=tuple(sorted(options.items())))
+    options, refiner = kwargs.pop("options", {}), entry.get("refiner", {})
+    if not isinstance(options, dict) or not isinstance(refiner, dict):
+        raise InputError(path, f"run {name!r}: 'options' and 'refiner' must be tables/objects")
     try:
+        spec = EngineSpec(**kwargs, options=tuple(options.items()), refiner=tuple(refiner.items()))
         spec.config()
     except (ValueError, TypeError) as exc:
         raise InputError(path, f"run {name!r}: {exc}") from exc
