@@ -195,8 +195,8 @@ def test_remove_object() -> None:
 
 def test_bounded_conditioning_frames_select_as_sam2_does() -> None:
     """``max_conditioning_frames`` gives what SAM 2 gives with ``max_cond_frames_in_attn``."""
-    frames, masks = squares_video(N)
-    annotated = (0, 3, 8)  # frames 4..7 attend to 3 and 8 only
+    frames, masks = squares_video(6)
+    annotated = (0, 2, 5)  # frames 3 and 4 attend to 2 and 5 only
 
     def run(prop: SAM2Propagator) -> list[np.ndarray]:
         tracker = prop.new_tracker()
@@ -204,7 +204,7 @@ def test_bounded_conditioning_frames_select_as_sam2_does() -> None:
             tracker.add_permanent(i, frames[i], masks[i])
         return [
             tracker.step(i, frames[i], annotation=masks[i] if i in annotated else None).probs
-            for i in range(N)
+            for i in range(6)
         ]
 
     ours = run(propagator(64, max_conditioning_frames=2))

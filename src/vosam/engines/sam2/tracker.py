@@ -142,14 +142,16 @@ class SAM2Tracker(Tracker):
             if not self._objects:
                 return _background(image.shape[:2], self.object_ids)
             reverse = self._direction(index)
-            feats = self._features(index, image)
-            logits = [self._predict(oid, feats, reverse) for oid in self.object_ids]
+            tracked = [o for o in self._objects.values() if o.cond and index not in o.cond]
+            # the image encoder runs only when some object is predicted on this frame
+            feats = self._features(index, image) if tracked else None
+            logits = [self._predict(oid, index, feats, reverse) for oid in self.object_ids]
             self._last_index, self._last_reverse = index, reverse
             self._last_logits = dict(zip(self.object_ids, logits, strict=True))
             if annotation is not None:
                 probs = onehot(annotation, self.object_ids)
             else:
-                probs = self._probs(torch.cat(logits), feats.size)
+                probs = self._probs(torch.cat(logits), image.shape[:2])
         return StepResult(probs, self.object_ids, confidence_of(probs))
 
     def feedback(self, index: int, image: np.ndarray, mask: np.ndarray) -> None:
@@ -242,10 +244,12 @@ class SAM2Tracker(Tracker):
 
     # ---- the loop body -----------------------------------------------------------------
 
-    def _predict(self, oid: int, feats: _Features, reverse: bool) -> torch.Tensor:
-        """Low-res logits ``(1, 1, S/4, S/4)`` of object ``oid`` on the frame; memory updated."""
+    def _predict(
+        self, oid: int, index: int, feats: _Features | None, reverse: bool
+    ) -> torch.Tensor:
+        """Low-res logits ``(1, 1, S/4, S/4)`` of object ``oid`` on frame ``index``, from its
+        conditioning output there or by tracking (which updates its memory)."""
         obj = self._objects[oid]
-        index = feats.index
         entry = obj.cond.get(index)
         if entry is not None:
             return entry["pred_masks"].to(self.device)
