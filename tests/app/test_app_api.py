@@ -482,13 +482,49 @@ def test_a_frame_embedded_ahead_serves_the_click(server, client: Client):
     client.ok("/api/open", {"path": "clip"})
     oid = client.ok("/api/objects", {})["id"]
     assert client.ok("/api/embed", {"frame": 3}) == {"started": True}
-    deadline = time.monotonic() + 20
-    while client.ok("/api/embed", {"frame": 3})["started"] and time.monotonic() < deadline:
-        time.sleep(0.01)  # until the frame's embedding is cached
-    assert client.ok("/api/embed", {"frame": 3}) == {"started": False}
-    assert segmenter.embeds == 1
+    # The click waits for (or finds) the embedding made ahead instead of making another.
     client.ok("/api/prompt", {"frame": 3, "object": oid, "points": [centre(3)], "labels": [1]})
     assert segmenter.embeds == 1
+    assert client.ok("/api/embed", {"frame": 3}) == {"started": False}
     assert np.array_equal(ids(client, 3), np.where(truth[3] == 1, oid, 0))
     client.ok("/api/prompt", {"frame": 4, "object": oid, "points": [centre(4)], "labels": [1]})
     assert segmenter.embeds == 2
+
+
+def test_a_click_never_waits_for_another_frame_embedded_ahead(workspace, engine):
+    from tests.app.conftest import FloodSegmenter
+    from vosam.app import AppConfig, create_server, start_in_thread
+
+    class StuckFirst(FloodSegmenter):
+        """The first embedding blocks until ``gate`` is set."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = threading.Event()
+
+        def embed(self, image):
+            if self.embeds == 0:
+                self.embeds += 1
+                assert self.gate.wait(30)
+                return super().embed(image)
+            return super().embed(image)
+
+    segmenter = StuckFirst()
+    config = AppConfig(workspace=workspace, port=0, device="cpu")
+    server = create_server(config, propagator=engine, segmenter=segmenter)
+    start_in_thread(server)
+    try:
+        client = Client(server.url)
+        client.ok("/api/open", {"path": "clip"})
+        oid = client.ok("/api/objects", {})["id"]
+        assert client.ok("/api/embed", {"frame": 3})["started"]
+        deadline = time.monotonic() + 20
+        while segmenter.embeds == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.ok("/api/embed", {"frame": 5}) == {"started": False}  # one at a time
+        client.ok("/api/prompt", {"frame": 4, "object": oid, "points": [centre(4)], "labels": [1]})
+        assert not segmenter.gate.is_set() and (ids(client, 4) == oid).sum() == 900
+    finally:
+        segmenter.gate.set()
+        server.shutdown()
+        server.server_close()

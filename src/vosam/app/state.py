@@ -16,6 +16,7 @@ import logging
 import threading
 import zipfile
 from collections import OrderedDict
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from vosam.session import Session
 log = logging.getLogger(__name__)
 
 MAX_OBJECTS = 254
+EMBEDDINGS_KEPT = 2  # frames whose segmenter embedding is kept for further clicks
 EXPORT_KINDS = ("masks", "overlay", "ytvis")
 
 
@@ -74,7 +76,8 @@ class AppSession:
         self.suggested: list[int] = []
         self.revisions: dict[int, int] = {}
         self.job: Job | None = None
-        self._embedding: tuple[int, int, ImageEmbedding] | None = None
+        self._embeddings: OrderedDict[tuple[int, int], ImageEmbedding] = OrderedDict()
+        self._ahead: tuple[tuple[int, int], Future[ImageEmbedding]] | None = None
         self._segmenting = threading.Lock()
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
 
@@ -105,7 +108,7 @@ class AppSession:
             self.suggested = []
             self.revisions.clear()
             self.job = None
-            self._embedding = None
+            self._embeddings.clear()
             self._jpegs.clear()
         log.info("opened %s (%d frames)", path, len(source))
 
@@ -221,41 +224,59 @@ class AppSession:
         return {"score": float(prediction.score), "area": int(prediction.mask.sum())}
 
     def _embedded(self, generation: int, index: int, image: np.ndarray) -> ImageEmbedding:
-        """The segmenter's embedding of frame ``index``, reused while the frame stays the
-        same. Call with ``_segmenting`` held."""
-        cached = self._embedding
-        if cached is not None and cached[:2] == (generation, index):
-            return cached[2]
+        """The segmenter's embedding of frame ``index``: cached, or being made ahead of the
+        click (then waited for), or made now."""
+        key = (generation, index)
+        with self.lock:
+            embedding = self._embeddings.get(key)
+            ahead = self._ahead if self._ahead is not None and self._ahead[0] == key else None
+        if embedding is not None:
+            return embedding
+        if ahead is not None:
+            try:
+                return ahead[1].result()
+            except Exception:
+                log.debug("embedding ahead of the click failed; embedding again")
         embedding = self.models.segmenter.embed(image)
-        self._embedding = (generation, index, embedding)
+        self._remember(key, embedding)
         return embedding
+
+    def _remember(self, key: tuple[int, int], embedding: ImageEmbedding) -> None:
+        with self.lock:
+            if key[0] != self.generation:
+                return
+            self._embeddings[key] = embedding
+            self._embeddings.move_to_end(key)
+            while len(self._embeddings) > EMBEDDINGS_KEPT:
+                self._embeddings.popitem(last=False)
 
     def prefetch(self, index: int) -> bool:
         """Embed frame ``index`` for clicks on a background thread, so that the first click
-        on a frame does not wait for it. Skipped (False) while a job runs, while a click is
-        being segmented, or when the frame is embedded already."""
+        on it need not wait. Skipped (False) while a job runs, while another frame is being
+        embedded ahead, or when the frame is embedded already. A click on another frame
+        never waits for it."""
         with self.lock:
             self._frame(index)
-            if self.job is not None and self.job.active:
+            key = (self.generation, index)
+            busy = self._ahead is not None and not self._ahead[1].done()
+            if (self.job is not None and self.job.active) or busy or key in self._embeddings:
                 return False
-            generation = self.generation
-            cached = self._embedding
-            if cached is not None and cached[:2] == (generation, index):
-                return False
+            future: Future[ImageEmbedding] = Future()
+            self._ahead = (key, future)
 
         def work() -> None:
-            if not self._segmenting.acquire(blocking=False):
-                return
             try:
                 with self.lock:
-                    if generation != self.generation:
-                        return
+                    if key[0] != self.generation:
+                        raise InputError(None, "the video changed")
                     image = self.read(index)
-                self._embedded(generation, index, image)
-            except Exception:  # the click that follows reports any problem
+                embedding = self.models.segmenter.embed(image)
+            except Exception as e:  # the click that follows reports any problem
                 log.debug("embedding frame %d ahead of a click failed", index, exc_info=True)
-            finally:
-                self._segmenting.release()
+                future.set_exception(e)
+                return
+            self._remember(key, embedding)
+            future.set_result(embedding)
 
         threading.Thread(target=work, name="vosam-app-embed", daemon=True).start()
         return True
