@@ -8,6 +8,7 @@ from pathlib import Path
 
 from vosam.cli.common import add_engine_args
 from vosam.cli.executor_args import add_executor_args, engine_spec_from_args, executor_from_args
+from vosam.datasets import available_formats
 from vosam.datasets.davis import find_davis_sequences
 from vosam.distributed.segment import segment_dataset
 
@@ -24,6 +25,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--sequences", help="comma-separated sequence names (default: all)")
     p.add_argument("--resolution", default="480p", help="resolution folder (default 480p)")
+    p.add_argument(
+        "--format",
+        default="davis",
+        choices=available_formats(),
+        help="layout of ROOT (default davis); youtube-vos writes OUT/Annotations/<video>/ "
+        "with only the frames meta.json lists, the others OUT/<video>/ with every frame",
+    )
+    p.add_argument(
+        "--split", help="youtube-vos/lvos: train, valid (default) or test; davis: e.g. 2017/val"
+    )
+    p.add_argument(
+        "--long-video-x3",
+        action="store_true",
+        help="play each video forward, backward and forward again (Long-time Video x3)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace other runs' results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_engine_args(p)
@@ -32,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format != "davis" or args.split or args.long_video_x3:
+        return run_format(args)
     wanted = args.sequences.split(",") if args.sequences else None
     sequences = find_davis_sequences(args.root, resolution=args.resolution, names=wanted)
     # one task per sequence; each is written to a hidden folder and renamed into place
@@ -47,5 +65,34 @@ def run(args: argparse.Namespace) -> int:
     for name in complete:
         print(f"{name}: already complete", file=sys.stderr)
     done = sum(o.status == "segmented" for o in outcomes)
+    print(f"segmented {done} of {len(sequences)} sequences into {args.out}", file=sys.stderr)
+    return 0
+
+
+def run_format(args: argparse.Namespace) -> int:
+    """Any registered format, sequences one after another in this process."""
+    from vosam.cli.common import build_engine, engine_settings
+    from vosam.datasets import open_dataset
+    from vosam.datasets.runner import segment_sequence
+
+    wanted = args.sequences.split(",") if args.sequences else None
+    sequences = open_dataset(args.format, args.root, split=args.split, names=wanted)
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = {"command": "dataset", "format": args.format, **engine_settings(args)}
+    engine = build_engine(args)
+    done = 0
+    for seq in sequences:
+        written = segment_sequence(
+            seq,
+            engine,
+            args.out,
+            settings=settings,
+            overwrite=args.overwrite,
+            x3=args.long_video_x3,
+            progress=not args.quiet,
+        )
+        if written == 0:
+            print(f"{seq.name}: already complete", file=sys.stderr)
+        done += written > 0
     print(f"segmented {done} of {len(sequences)} sequences into {args.out}", file=sys.stderr)
     return 0

@@ -1,1 +1,63 @@
-"""Readers of published dataset layouts."""
+"""Readers of published dataset layouts, and writers of their official result layouts.
+
+One module per format, each a function ``read(root, *, split=None, names=None)`` returning
+:class:`~vosam.datasets.base.DatasetSequence` descriptions; choose one by name with
+:func:`open_dataset`. :func:`~vosam.datasets.runner.segment_sequence` segments a sequence
+and writes its results where the format's evaluation expects them.
+
+| name | module |
+|---|---|
+| ``davis`` | :mod:`vosam.datasets.davis` (2016: 0/255 masks, 2017: palettes) |
+| ``youtube-vos`` | :mod:`vosam.datasets.youtube_vos` (2018, 2019) |
+| ``lvos`` | :mod:`vosam.datasets.lvos` (v1, v2) |
+| ``long-video`` | :mod:`vosam.datasets.long_video` (Long-time Video, ×3 protocol) |
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+
+from vosam.datasets.base import AnnotationInput, DatasetSequence, LayoutMismatch
+
+__all__ = [
+    "FORMATS",
+    "AnnotationInput",
+    "DatasetSequence",
+    "LayoutMismatch",
+    "available_formats",
+    "open_dataset",
+]
+
+FORMATS: dict[str, str] = {
+    "davis": "vosam.datasets.davis:read_davis",
+    "youtube-vos": "vosam.datasets.youtube_vos:read_youtube_vos",
+    "lvos": "vosam.datasets.lvos:read_lvos",
+    "long-video": "vosam.datasets.long_video:read_long_video",
+}
+"""Format name → ``module:function`` of its reader."""
+
+
+def available_formats() -> tuple[str, ...]:
+    return tuple(FORMATS)
+
+
+def open_dataset(
+    fmt: str,
+    root: str | Path,
+    *,
+    split: str | None = None,
+    names: list[str] | None = None,
+) -> list[DatasetSequence]:
+    """The sequences of ``root`` read as format ``fmt`` (see the table above).
+
+    Raises:
+        ValueError: an unknown format name.
+        LayoutMismatch: ``root`` is not in that format's layout (the message lists what
+            was expected and what was found).
+        InputError: a file of the dataset is missing or unreadable.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown dataset format {fmt!r}; choose from {', '.join(FORMATS)}")
+    module, func = FORMATS[fmt].split(":")
+    return getattr(import_module(module), func)(root, split=split, names=names)

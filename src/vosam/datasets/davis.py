@@ -1,7 +1,11 @@
 """The DAVIS layout: ``JPEGImages/<res>/<seq>/*.jpg`` and ``Annotations/<res>/<seq>/*.png``.
 
 Also accepted without the resolution level (``JPEGImages/<seq>``), as in DAVIS-style
-subsets.
+subsets. DAVIS 2016 masks are greyscale 0/255 (one object), DAVIS 2017 masks palette PNGs
+whose indices are object ids (255 void); :func:`vosam.io.read_mask` reads both. Splits are
+listed in ``ImageSets/2016/val.txt``, ``ImageSets/2017/val.txt`` (one name per line).
+Results: ``OUT/<seq>/<frame>.png`` for every frame (the evaluation skips the first and the
+last frame).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vosam.datasets.base import AnnotationInput, DatasetSequence, mismatch
 from vosam.errors import InputError
 from vosam.io import natural_sorted
 
@@ -62,4 +67,50 @@ def find_davis_sequences(
         if not annotations.is_dir():
             raise InputError(annotations, "sequence has frames but no annotation folder")
         out.append(DavisSequence(name, frames_dir / name, annotations))
+    return out
+
+
+def _split_names(root: Path, split: str | None) -> list[str] | None:
+    """Names of ``ROOT/ImageSets/<split>.txt`` (``2017/val``, ``2016/val``) or of a file."""
+    if split is None:
+        return None
+    path = Path(split)
+    if not path.is_file():
+        path = root / "ImageSets" / f"{split}.txt"
+    if not path.is_file():
+        raise InputError(path, f"no list of the split '{split}' (expected ImageSets/<split>.txt)")
+    return [s.strip() for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
+
+
+def read_davis(
+    root: str | Path,
+    *,
+    split: str | None = None,
+    names: list[str] | None = None,
+    resolution: str = "480p",
+) -> list[DatasetSequence]:
+    """DAVIS 2016 (0/255 masks) and 2017 (palette PNGs), semi-supervised.
+
+    The input is the first annotation of each sequence (every object of it); every frame
+    is written to ``OUT/<seq>/<frame>.png``, the layout the DAVIS evaluation reads. ``split``
+    names a list under ``ROOT/ImageSets`` (``2017/val``) or a file of names.
+    """
+    root = Path(root)
+    if not (root / "JPEGImages").is_dir() or not (root / "Annotations").is_dir():
+        mismatch(root, "DAVIS", ["JPEGImages/<res>/<seq>/*.jpg", "Annotations/<res>/<seq>/*.png"])
+    wanted = names if names is not None else _split_names(root, split)
+    out = []
+    for seq in find_davis_sequences(root, resolution=resolution, names=wanted):
+        first = seq.first_annotation()
+        out.append(
+            DatasetSequence(
+                name=seq.name,
+                frames=seq.frames,
+                inputs={first.stem: AnnotationInput(first)},
+                starts={},
+                write=None,
+                output=Path(seq.name),
+                annotations=seq.annotations,
+            )
+        )
     return out
