@@ -14,6 +14,7 @@ class EmbeddedSegmenterConfig:
             backbone; features come at stride 8 of that (320 → a 40-cell-high grid).
         dims: principal components of the backbone features kept per image (fewer
             dimensions fit a prompt's few labelled cells without overfitting).
+        click_dims: principal components used when clicks lead the prompt (no mask).
         colour_weight: weight of the Lab colour of each cell next to the backbone features
             (the features are standardised, so 1.0 makes colour count like one feature).
         ridge: ridge penalty of the per-prompt linear classifier, relative to the total
@@ -37,6 +38,7 @@ class EmbeddedSegmenterConfig:
 
     short_side: int = 320
     dims: int = 64
+    click_dims: int = 32
     colour_weight: float = 2.0
     ridge: float = 1.0
     gain: float = 4.0

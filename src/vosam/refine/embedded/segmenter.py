@@ -1,13 +1,19 @@
 """The embedded promptable segmenter: a linear classifier per prompt on frozen features.
 
-``embed`` runs EfficientNet-Lite0 once per image and keeps its stride-8 features (plus the
-cells' Lab colour), standardised. ``predict`` turns the prompt into labelled cells (inside
-a mask prompt's core or at positive clicks: object; outside the box, outside the mask's
-band or at negative clicks: background), fits a weighted ridge classifier on them in closed
-form, adds the prompt's own evidence as a prior, keeps the parts connected to the prompt,
-and upsamples with an edge-aware guided filter so the boundary follows the image's edges.
-Box- and point-only prompts refit the classifier on its own answer a few times, as GrabCut
-refits its colour models.
+``embed`` runs EfficientNet-Lite0 once per image and keeps its stride-8 features (their
+principal components, and the stride-8 level alone) with the cells' Lab colour,
+standardised. ``predict`` turns a box or clicks into labelled cells (the box's middle or the
+clicked cells: object; outside the box or at negative clicks: background), fits a weighted
+ridge classifier on them in closed form, refits it on its own connected answer a few times
+(as GrabCut refits its colour models), and upsamples with an edge-aware guided filter so the
+boundary follows the image's edges. A mask prompt leads where it is given: its soft values,
+with the box and clicks as hard evidence, go through the same edge-aware filter (the
+classifier joins in with ``classifier_weight > 0``), and only the parts connected to the
+prompt are kept.
+
+The score is SAM's stability (IoU of the masks at logits +1 and -1), times the IoU with the
+mask prompt when there is one, so a gate keeps refinements that stay close to what they
+were given.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 
+from vosam.backbones.efficientnet_lite import LEVEL_ENDS
 from vosam.ops.guided_filter import guided_upsample
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
 from vosam.refine.embedded.classifier import apply_ridge, balanced_weights, fit_ridge
@@ -39,12 +46,16 @@ class _Features:
     Attributes:
         image: uint8 ``(H, W, 3)`` RGB, the guide of the edge-aware upsampling.
         grid: geometry of the feature grid.
-        x: float32 ``(gh * gw, C)`` standardised features of the cells, row-major.
+        x: float32 ``(gh * gw, dims + 3)`` principal components of the cells' multi-scale
+            features, then their colour; standardised, row-major.
+        local: float32 ``(gh * gw, C8 + 3)`` the stride-8 features alone, then colour: without
+            the coarse levels' context, a box cannot be learnt as a place.
     """
 
     image: np.ndarray
     grid: Grid
     x: np.ndarray
+    local: np.ndarray
 
 
 @dataclass
@@ -133,6 +144,9 @@ class EmbeddedSegmenter(PromptableSegmenter):
         self.config = config or EmbeddedSegmenterConfig()
         self._device = torch.device(device)
         self._extractor = FeatureExtractor(self._device, self.config.short_side)
+        # the dense features start with the stride-8 level's channels
+        block = self._extractor.net._blocks[LEVEL_ENDS[8]]
+        self._stride8_channels = block._project_conv.out_channels
 
     @property
     def device(self) -> str:
@@ -148,10 +162,16 @@ class EmbeddedSegmenter(PromptableSegmenter):
         dense = self._extractor(image).dense.float().cpu().numpy()  # (C, gh, gw)
         lab = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
         colour = np.stack([grid.pool(lab[..., c]) for c in range(3)], 0)
-        x = _standardise(_principal(dense.reshape(dense.shape[0], -1).T, self.config.dims))
+        flat = dense.reshape(dense.shape[0], -1).T
         c = _standardise(colour.reshape(3, -1).T) * self.config.colour_weight
-        x = np.concatenate([x, c], 1)
-        feats = _Features(image=image, grid=grid, x=np.ascontiguousarray(x, np.float32))
+        x = np.concatenate([_standardise(_principal(flat, self.config.dims)), c], 1)
+        local = np.concatenate([_standardise(flat[:, : self._stride8_channels]), c], 1)
+        feats = _Features(
+            image=image,
+            grid=grid,
+            x=np.ascontiguousarray(x, np.float32),
+            local=np.ascontiguousarray(local, np.float32),
+        )
         return ImageEmbedding(size=size, data=feats)
 
     # -- prompt → labels -------------------------------------------------------------------
@@ -242,7 +262,15 @@ class EmbeddedSegmenter(PromptableSegmenter):
         feats: _Features = embedding.data
         cfg = self.config
         lab, has_mask = self._labels(feats, prompt)
-        z = self._fit(feats.x, lab)
+        x = feats.x
+        if not has_mask and not _has_click(prompt):
+            x = feats.local  # box alone
+        elif not has_mask and cfg.click_dims < x.shape[1] - 3:
+            # a few clicked cells fit fewer dimensions better: the leading principal
+            # components and the colour
+            x = np.concatenate([x[:, : cfg.click_dims], x[:, -3:]], 1)
+        # with a mask prompt and no classifier weight, the classifier has no say
+        z = lab.prior if has_mask and not cfg.classifier_weight else self._fit(x, lab)
         if not has_mask and _has_click(prompt):
             # clicks alone label a few cells: the first answer is only the cells most like
             # them; widen it to everything above an Otsu split of the classifier's output
@@ -257,13 +285,20 @@ class EmbeddedSegmenter(PromptableSegmenter):
                 w = np.ones_like(t)
                 t[strong], w[strong] = lab.target[strong], _CLICK_WEIGHT
                 w[hard_out], t[hard_out] = 1.0, -1.0
-                z = self._fit(feats.x, _Labels(t, w, lab.prior, lab.seeds))
+                z = self._fit(x, _Labels(t, w, lab.prior, lab.seeds))
             keep = _connected_to(z > 0, lab.seeds, min_share=0.1)
             z = np.where(keep | (z <= 0), z, -1.0).astype(np.float32)
             z_in = feats.grid.to_input(np.clip(z, -_MAX_LOGIT, _MAX_LOGIT))
         else:
             z_in = self._mask_logits(feats, prompt, z - lab.prior, lab.prior)
-        return self._finish(feats, z_in)
+        pred = self._finish(feats, z_in)
+        if has_mask and pred.mask.any():
+            # a refinement far from the mask it was given is less likely right: the score
+            # also carries the IoU with the prompt's mask, so a gate keeps close refinements
+            given = np.asarray(prompt.mask) > 0.5
+            agree = np.count_nonzero(given & pred.mask) / np.count_nonzero(given | pred.mask)
+            pred = Prediction(mask=pred.mask, score=pred.score * agree, logits=pred.logits)
+        return pred
 
     def _mask_logits(
         self, feats: _Features, prompt: Prompt, cls: np.ndarray, grid_prior: np.ndarray
