@@ -110,6 +110,12 @@ def load_strict(
     log.info("%s weights loaded from %s", what, path)
 
 
+def check_file(path: str | Path | None, what: str) -> None:
+    """Fail early, before a model is built, when a checkpoint path names no file."""
+    if path is not None and not Path(path).is_file():
+        raise CheckpointError(path, f"no such file; pass the path of a {what} checkpoint")
+
+
 def resolve_device(device: str) -> str:
     """``"auto"`` → ``"cuda"`` when available else ``"cpu"``; other names unchanged."""
     if device == "auto":
@@ -201,6 +207,7 @@ def _build(
 ) -> SamSegmenter:
     if model_type not in MODEL_TYPES:
         raise ValueError(f"unknown SAM model type {model_type!r}; choose one of {MODEL_TYPES}")
+    check_file(checkpoint, f"{name} {model_type}")
     from importlib import import_module
 
     module = import_module(package)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
-from vosam.refine.sam import load_strict, pick_best, prob_to_logit, resolve_device
+from vosam.refine.sam import check_file, load_strict, pick_best, prob_to_logit, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def build_sam2_segmenter(
 
     if model_config is None and model_type and model_type.endswith(".yaml"):
         model_config = model_type
+    check_file(checkpoint, "SAM 2")
     if model_config is None:
         model_config = config_for_checkpoint(checkpoint) if checkpoint else DEFAULT_CONFIG
     with sam2_hydra_scope():
