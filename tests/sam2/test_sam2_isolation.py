@@ -1,5 +1,6 @@
 """sam2's global state stays contained: importing vosam does not load sam2 or Hydra, building
-a SAM 2 engine leaves Hydra as it found it, and several SAM 2 models share one process."""
+a SAM 2 engine (or the SAM 2 refiner) leaves Hydra as it found it, and several SAM 2 models
+share one process."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ SCRIPT = textwrap.dedent(
     initialize(version_base="1.2", config_path=None)
     before = sources()
     build_model(CONFIG, overrides=["++model.image_size=32"])
+    from vosam.refine import build_segmenter
+    build_segmenter("sam2", model_config=CONFIG, device="cpu")  # the SAM 2 refiner
     assert sources() == before and "pkg://sam2" not in before, (before, sources())
     print("isolated")
     """
