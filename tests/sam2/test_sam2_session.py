@@ -241,3 +241,34 @@ def test_encode_key_shape() -> None:
 def test_config_checks() -> None:
     with pytest.raises(ValueError):
         SAM2Config(max_conditioning_frames=1)
+
+
+def test_refiner_feedback_reaches_the_sam2_memory(tmp_path: Path) -> None:
+    from vosam.refine import build_segmenter
+    from vosam.refine.refiner import Refiner, RefinerConfig
+
+    frames, masks = squares_video(4)
+    write_frames(tmp_path, frames)
+    engine = _Recording()
+    fed: list[int] = []
+    new_tracker = engine.new_tracker
+
+    def recording_tracker(**kwargs: object) -> SAM2Tracker:
+        tracker = new_tracker(**kwargs)
+        feedback = tracker.feedback
+
+        def recorded(index: int, image: np.ndarray, mask: np.ndarray) -> None:
+            fed.append(index)
+            feedback(index, image, mask)
+            assert tracker.memory_frames(1)[1][-1] == index  # re-encoded in place
+
+        tracker.feedback = recorded
+        return tracker
+
+    engine.new_tracker = recording_tracker
+    refiner = Refiner(build_segmenter("embedded"), RefinerConfig(refine="every", gate=0))
+    session = Session(tmp_path, propagator=engine, refiner=refiner)
+    session.add_annotation(0, masks[0])
+    results = dict(session.propagate())
+    assert list(results) == [0, 1, 2, 3] and results[3].object_ids == (1, 2)
+    assert fed and set(fed) <= {1, 2, 3}
