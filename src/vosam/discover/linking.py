@@ -85,7 +85,8 @@ def link_detections(
         link_iou: least IoU between a trajectory's predicted box and a detection to link them.
         max_gap: frames a trajectory may go unseen and still be continued.
         min_length: trajectories seen on fewer than ``max(3, min_length × frames)`` frames
-            are dropped (never more than half the video's frames are required).
+            are dropped (never more than half the video's frames are required); when that
+            leaves none, the longest one is kept.
         max_objects: keep at most this many trajectories, by total score.
 
     Returns:
@@ -119,6 +120,8 @@ def link_detections(
     n = len(detections)
     need = max(1, min(max(3, round(min_length * n)), (n + 1) // 2))
     kept = [tr for tr in done if len(tr.boxes) >= need]
+    if not kept and done:  # nothing lasts: the longest trajectory is still the best guess
+        kept = [max(done, key=lambda tr: (len(tr.boxes), sum(s for _, s in tr.boxes.values())))]
     kept.sort(key=lambda tr: (-sum(s for _, s in tr.boxes.values()), min(tr.boxes)))
     if max_objects is not None:
         kept = kept[:max_objects]

@@ -138,9 +138,16 @@ def discover_objects(
     model = ForegroundModel.fit(feats, labels, seed=0)
     if model is None:
         log.info("%s: too few confident pixels for a foreground model; saliency used", source.path)
-        foreground = [f.astype(np.float16) for f in fused_maps]
+        foreground = fused_maps
     else:
-        foreground = [model(f).astype(np.float16) for f in feats]
+        foreground = [model(f) for f in feats]
+    # unsure everywhere (weak motion, or no model) would find nothing: scale the maps so
+    # that the video's most confident pixels reach the proposal threshold
+    peak = float(np.percentile(np.stack(foreground), 99.9))
+    if 0 < peak < cfg.threshold:
+        log.info("%s: foreground peaks at %.2f; rescaled", source.path, peak)
+        foreground = [np.minimum(f * (cfg.threshold / peak), 1.0) for f in foreground]
+    foreground = [f.astype(np.float16) for f in foreground]
     feats.clear()
     result = Discovery([], foreground, input_size, source.size)
     detections = [
