@@ -123,3 +123,45 @@ def tiny_engine() -> EmbeddedPropagator:
     return EmbeddedPropagator(
         EmbeddedConfig(short_side=64, head_iters=40, guided_radius=2), device="cpu"
     )
+
+
+def rle(mask: np.ndarray) -> dict:
+    import pycocotools.mask as api
+
+    out = api.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": out["size"], "counts": out["counts"].decode()}
+
+
+def polygon(ys: slice, xs: slice) -> list[list[float]]:
+    """The rectangle ``ys × xs`` as a COCO polygon (pixel corners)."""
+    y0, y1, x0, x1 = ys.start, ys.stop, xs.start, xs.stop
+    return [[x0, y0, x1, y0, x1, y1, x0, y1]]
+
+
+@pytest.fixture
+def youtube_vis(tmp_path: Path) -> Path:
+    """A 2019-style YouTube-VIS root: ``train.json`` and ``train/JPEGImages/v/``; track 1
+    (RLE) from frame 0, track 2 (polygons) entering on frame 2."""
+    root = tmp_path / "ytvis"
+    names = [f"{t:05d}" for t in range(6)]
+    write_frames(root / "train" / "JPEGImages" / "v", names, list(range(6)))
+    first = [rle(truth(t, (1,)) == 1) for t in range(6)]
+    late = [None, None] + [polygon(*square(t, 2)) for t in range(2, 6)]
+    data = {
+        "videos": [
+            {
+                "id": 7,
+                "file_names": [f"v/{n}.jpg" for n in names],
+                "height": H,
+                "width": W,
+                "length": 6,
+            }
+        ],
+        "categories": [{"id": 1, "name": "person"}, {"id": 3, "name": "car"}],
+        "annotations": [
+            {"id": 1, "video_id": 7, "category_id": 3, "iscrowd": 0, "segmentations": first},
+            {"id": 2, "video_id": 7, "category_id": 1, "iscrowd": 0, "segmentations": late},
+        ],
+    }
+    (root / "train.json").write_text(json.dumps(data))
+    return root

@@ -30,10 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="davis",
         choices=available_formats(),
         help="layout of ROOT (default davis); youtube-vos writes OUT/Annotations/<video>/ "
-        "with only the frames meta.json lists, the others OUT/<video>/ with every frame",
+        "with only the frames meta.json lists, youtube-vis also OUT/results.json, the others "
+        "OUT/<video>/ with every frame",
     )
     p.add_argument(
-        "--split", help="youtube-vos/lvos: train, valid (default) or test; davis: e.g. 2017/val"
+        "--split",
+        help="youtube-vos/lvos: train, valid (default) or test; youtube-vis: train (default); "
+        "davis: e.g. 2017/val",
     )
     p.add_argument(
         "--long-video-x3",
@@ -95,4 +98,9 @@ def run_format(args: argparse.Namespace) -> int:
             print(f"{seq.name}: already complete", file=sys.stderr)
         done += written > 0
     print(f"segmented {done} of {len(sequences)} sequences into {args.out}", file=sys.stderr)
+    if args.format == "youtube-vis":
+        from vosam.datasets.youtube_vis import write_vis_results
+
+        tracks = write_vis_results(args.out / "results.json", args.root, args.out, split=args.split)
+        print(f"{tracks} tracks in {args.out / 'results.json'}", file=sys.stderr)
     return 0

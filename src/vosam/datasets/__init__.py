@@ -11,6 +11,7 @@ and writes its results where the format's evaluation expects them.
 | ``youtube-vos`` | :mod:`vosam.datasets.youtube_vos` (2018, 2019) |
 | ``lvos`` | :mod:`vosam.datasets.lvos` (v1, v2) |
 | ``long-video`` | :mod:`vosam.datasets.long_video` (Long-time Video, ×3 protocol) |
+| ``youtube-vis`` | :mod:`vosam.datasets.youtube_vis` (YouTube-VIS 2019/2021, OVIS) |
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ FORMATS: dict[str, str] = {
     "youtube-vos": "vosam.datasets.youtube_vos:read_youtube_vos",
     "lvos": "vosam.datasets.lvos:read_lvos",
     "long-video": "vosam.datasets.long_video:read_long_video",
+    "youtube-vis": "vosam.datasets.youtube_vis:read_youtube_vis",
 }
 """Format name → ``module:function`` of its reader."""
 

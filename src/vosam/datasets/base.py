@@ -35,11 +35,28 @@ class AnnotationInput:
         partial: True when the objects already tracked are not drawn in this file and keep
             their prediction on this frame (YouTube-VOS, LVOS); False when the file is the
             whole truth of the frame.
+        vis: YouTube-VIS only: ``(image folder, video id, frame index)`` of the frame in the
+            JSON ``path``; None for a mask file.
     """
 
     path: Path
     keep: tuple[int, ...] | None = None
     partial: bool = False
+    vis: tuple[str, int, int] | None = None
+
+    def load(self, size: tuple[int, int]) -> np.ndarray:
+        """The annotation ``uint8 (H, W)``, restricted to :attr:`keep`."""
+        if self.vis is None:
+            from vosam.io import read_mask
+
+            return self.select(read_mask(self.path, expected_size=size))
+        from vosam.datasets.youtube_vis import load_vis, vis_frame_mask
+
+        images, video_id, frame = self.vis
+        mask = vis_frame_mask(load_vis(self.path, Path(images)), video_id, frame)
+        if mask.shape != tuple(size):
+            raise InputError(self.path, f"video {video_id}: size {mask.shape} but frames {size}")
+        return self.select(mask)
 
     def select(self, mask: np.ndarray) -> np.ndarray:
         """``uint8 (H, W)`` ids → the same with every id outside :attr:`keep` set to 0."""

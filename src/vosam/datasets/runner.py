@@ -23,7 +23,7 @@ from vosam.datasets.base import DatasetSequence
 from vosam.datasets.long_video import x3_order
 from vosam.engines import Propagator
 from vosam.errors import OutputError
-from vosam.io import FolderSource, read_mask, write_mask
+from vosam.io import FolderSource, write_mask
 from vosam.progress import Progress
 from vosam.runs import finish_output, is_complete, prepare_output
 
@@ -60,7 +60,7 @@ def propagate_sequence(
         given = inputs.get(index) if index not in used else None
         if given is not None:
             used.add(index)
-            ann = given.select(read_mask(given.path, expected_size=source.size))
+            ann = given.load(source.size)
             if given.partial and tracker.object_ids:
                 predicted = tracker.step(step, image).mask
                 ann = np.where(ann > 0, ann, predicted).astype(np.uint8)
