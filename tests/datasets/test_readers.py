@@ -148,3 +148,20 @@ def test_davis_2016_binary_masks_and_split(tmp_path: Path):
     assert set(np.unique(mask)) == {0, 1}
     with pytest.raises(InputError, match="no list of the split '2017/val'"):
         open_dataset("davis", root, split="2017/val")
+
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+def test_real_davis_and_multiobject_layouts():
+    davis, multi = DATA / "davis2016-train", DATA / "multiobject"
+    if not davis.is_dir() or not multi.is_dir():
+        pytest.skip(f"needs the development data in {DATA}")
+    seqs = open_dataset("davis", davis, names=["tennis"])
+    assert [s.name for s in seqs] == ["tennis"] and list(seqs[0].inputs) == ["00000"]
+    assert set(np.unique(read_mask(seqs[0].inputs["00000"].path))) == {0, 1}
+    # the multi-object folder has the Long-time Video layout (JPEGImages/<seq>)
+    by_name = {s.name: s for s in open_dataset("long-video", multi)}
+    assert set(by_name) == {"dogs-jump", "schoolgirls"}
+    first = read_mask(by_name["dogs-jump"].inputs["00000"].path)
+    assert {1, 2, 3} <= set(np.unique(first).tolist())

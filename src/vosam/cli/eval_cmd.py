@@ -14,6 +14,10 @@ _EPILOG = """\
 ground truth layouts (GT_ROOT): Annotations/480p/<seq>/*.png (DAVIS), Annotations/<seq>/*.png
 (LVOS), <seq>/Annotations/*.png, <seq>/*.png; predictions (PRED_ROOT): <seq>/<frame>.png.
 With --task vis, GT_ROOT is a YouTube-VIS ground-truth JSON and PRED_ROOT a results JSON.
+Outputs of `vosam dataset --format F`: davis, long-video (also with --long-video-x3) and lvos
+write PRED_ROOT/<seq>/; youtube-vos writes OUT/Annotations/<video>/ (PRED_ROOT is
+OUT/Annotations; with full ground truth, as in train, score it with --task lvos: every object
+from its first appearance); youtube-vis writes OUT/results.json.
 
 examples:
   vosam eval DAVIS results/osvos --sequences DAVIS/ImageSets/2017/val.txt --out report/
