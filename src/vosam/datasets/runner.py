@@ -22,7 +22,7 @@ import numpy as np
 from vosam.datasets.base import DatasetSequence
 from vosam.datasets.long_video import x3_order
 from vosam.engines import Propagator
-from vosam.errors import OutputError
+from vosam.errors import InputError, OutputError
 from vosam.io import FolderSource, write_mask
 from vosam.progress import Progress
 from vosam.runs import finish_output, is_complete, prepare_output
@@ -51,7 +51,7 @@ def propagate_sequence(
     inputs = {}
     for frame, given in seq.inputs.items():
         if frame not in position:
-            raise OutputError(given.path, f"annotates frame '{frame}', which the video lacks")
+            raise InputError(given.path, f"annotates frame '{frame}', which the video lacks")
         inputs[position[frame]] = given
     tracker = engine.new_tracker()
     used: set[int] = set()
