@@ -3,8 +3,8 @@
 The embedded engine propagates from the first annotation; the embedded segmenter refines
 (or not). Configurations are ``none`` (no refinement) or ``WHEN:MODE[:POINTS][:nofb]`` with
 WHEN ``every`` (VOS-E-SAM) or ``vanishing``, MODE a prompt mode, POINTS C/CP/CPS (default
-CP) and ``nofb`` to leave the engine's memory alone. ``default`` is the library's default
-:class:`~vosam.refine.refiner.RefinerConfig`.
+CP), ``gX`` a gate of X and ``nofb`` to leave the engine's memory alone. ``default`` is
+the library's default :class:`~vosam.refine.refiner.RefinerConfig`.
 
     python benchmarks/bench_refine.py [--data ../shared/data] [--set davis2016-train]
         [--sequences a,b] [--configs none,default,every:mask_bbox_pos_neg:CP:nofb]
@@ -43,7 +43,12 @@ def parse_config(text: str) -> RefinerConfig | None:
     parts = text.split(":")
     cfg = RefinerConfig(refine=parts[0], mode=parts[1])
     for extra in parts[2:]:
-        cfg = replace(cfg, feedback=False) if extra == "nofb" else replace(cfg, points=extra)
+        if extra == "nofb":
+            cfg = replace(cfg, feedback=False)
+        elif extra.startswith("g"):
+            cfg = replace(cfg, gate=float(extra[1:]))
+        else:
+            cfg = replace(cfg, points=extra)
     return cfg
 
 

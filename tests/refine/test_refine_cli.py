@@ -63,12 +63,13 @@ def test_defaults_are_the_library_defaults():
     )
     settings = refiner_settings(args)["refiner"]
     default = RefinerConfig()
-    assert (settings["prompt"], settings["points"], settings["gate"], settings["refine"]) == (
+    assert (settings["prompt"], settings["points"], settings["refine"]) == (
         default.mode,
         default.points,
-        default.gate,
         default.refine,
     )
+    assert settings["gate"] == 0.94  # SAM's predicted-IoU gate
+    assert refiner_settings(parse("--refiner", "embedded"))["refiner"]["gate"] == 0.6
     assert settings["checkpoint"] == str(Path("sam_vit_b.pth").resolve())
     assert settings["model"] == "vit_b" and settings["feedback"] is True
 

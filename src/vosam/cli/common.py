@@ -86,9 +86,8 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--gate",
         type=float,
-        default=default.gate,
-        help=f"keep a refined mask only when its predicted quality reaches this "
-        f"(default {default.gate}; 0 keeps all)",
+        help="keep a refined mask only when its predicted quality reaches this (0 keeps all; "
+        "default: 0.94 for sam, sam-hq and sam2, 0.6 for embedded)",
     )
     group.add_argument(
         "--refine",
@@ -132,6 +131,8 @@ def refiner_settings(args: argparse.Namespace) -> dict:
     """The refinement settings that decide a run's output (empty without ``--refiner``)."""
     if getattr(args, "refiner", None) is None:
         return {}
+    from vosam.refine.refiner import default_gate
+
     ckpt = args.refiner_checkpoint
     return {
         "refiner": {
@@ -140,7 +141,7 @@ def refiner_settings(args: argparse.Namespace) -> dict:
             "model": args.refiner_model,
             "prompt": args.prompt,
             "points": args.points,
-            "gate": args.gate,
+            "gate": args.gate if args.gate is not None else default_gate(args.refiner),
             "refine": args.refine,
             "feedback": not args.no_feedback,
         }

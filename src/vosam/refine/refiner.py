@@ -35,6 +35,18 @@ log = logging.getLogger(__name__)
 
 REFINE_WHEN = ("every", "vanishing")
 
+SAM_GATE = 0.94
+"""VOS-E-SAM's "optimized" gate on SAM's predicted IoU."""
+DEFAULT_GATES: dict[str, float] = {"embedded": 0.6}
+"""Gates of segmenters whose score is not SAM's predicted IoU. The embedded segmenter's
+score (mask stability) stays below about 0.85 even on good masks (measured on
+davis2016-train, benchmarks/bench_refine.py); 0.6 keeps its confident answers."""
+
+
+def default_gate(segmenter_name: str) -> float:
+    """The gate used when :attr:`RefinerConfig.gate` is None: 0.94 for the SAM family."""
+    return DEFAULT_GATES.get(segmenter_name, SAM_GATE)
+
 
 @dataclass(frozen=True)
 class RefinerConfig:
@@ -43,8 +55,9 @@ class RefinerConfig:
     Attributes:
         mode: prompt mode, a key of :data:`vosam.refine.prompts.MODES`.
         points: point conversion, ``C``, ``CP`` or ``CPS``.
-        gate: keep a refined mask only when its predicted quality is at least this
-            (VOS-E-SAM's "optimized" setting: 0.94); 0 keeps every refined mask.
+        gate: keep a refined mask only when its predicted quality is at least this; 0
+            keeps every refined mask; None: the segmenter's default (:func:`default_gate`:
+            VOS-E-SAM's "optimized" 0.94 for SAM, HQ-SAM and SAM 2).
         refine: ``"every"`` frame and object (VOS-E-SAM) or only ``"vanishing"`` ones.
         feedback: write frames with an accepted refined mask back into the tracker's memory.
         refind: look for a vanished object in the propagator's low probabilities.
@@ -57,7 +70,7 @@ class RefinerConfig:
 
     mode: str = "mask_bbox_pos_neg"
     points: str = "CP"
-    gate: float = 0.94
+    gate: float | None = None
     refine: str = "vanishing"
     feedback: bool = True
     refind: bool = True
@@ -74,7 +87,7 @@ class RefinerConfig:
             raise ValueError(f"unknown point conversion {self.points!r}; choose C, CP or CPS")
         if self.refine not in REFINE_WHEN:
             raise ValueError(f"refine must be one of {REFINE_WHEN}, got {self.refine!r}")
-        if not 0.0 <= self.gate <= 1.0:
+        if self.gate is not None and not 0.0 <= self.gate <= 1.0:
             raise ValueError(f"the gate is a quality in [0, 1], got {self.gate}")
 
 
@@ -116,12 +129,20 @@ class Refiner:
 
     Args:
         segmenter: any :class:`~vosam.refine.base.PromptableSegmenter`.
-        config: settings (defaults: ``mask_bbox_pos_neg``, ``CP``, gate 0.94, vanishing).
+        config: settings (defaults: ``mask_bbox_pos_neg``, ``CP``, the segmenter's gate,
+            vanishing).
     """
 
     def __init__(self, segmenter: PromptableSegmenter, config: RefinerConfig | None = None):
         self.segmenter = segmenter
         self.config = config or RefinerConfig()
+
+    @property
+    def gate(self) -> float:
+        """The quality a refined mask needs to be kept."""
+        if self.config.gate is not None:
+            return self.config.gate
+        return default_gate(self.segmenter.name)
 
     def new_state(self) -> RefineState:
         """Fresh per-video state."""
@@ -182,7 +203,7 @@ class Refiner:
                 for oid, prompt in prompts.items():
                     pred = self.segmenter.predict(embedding, prompt)
                     scores[oid] = pred.score
-                    if pred.score >= cfg.gate and pred.mask.any():
+                    if pred.score >= self.gate and pred.mask.any():
                         refined_masks[oid] = pred.mask
         accepted = tuple(sorted(refined_masks))
         state.masks_accepted += len(accepted)
