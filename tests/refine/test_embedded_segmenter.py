@@ -102,6 +102,12 @@ def test_empty_mask_prompt_gives_an_empty_answer(seg, scene):
     assert not pred.mask.any() and pred.score == 0.0
 
 
+def test_mask_prompt_of_another_size_is_refused(seg, scene):
+    image = scene[0]
+    with pytest.raises(ValueError, match="mask prompt is"):
+        seg.segment(image, Prompt(mask=np.zeros((H // 2, W), np.float32)))
+
+
 def test_config_overrides_reach_the_segmenter():
     seg = build_segmenter("embedded", short_side=128)
     assert seg.config == EmbeddedSegmenterConfig(short_side=128)

@@ -8,8 +8,7 @@ ridge classifier on them in closed form, refits it on its own connected answer a
 (as GrabCut refits its colour models), and upsamples with an edge-aware guided filter so the
 boundary follows the image's edges. A mask prompt leads where it is given: its soft values,
 with the box and clicks as hard evidence, go through the same edge-aware filter (the
-classifier joins in with ``classifier_weight > 0``), and only the parts connected to the
-prompt are kept.
+classifier joins in with ``classifier_weight > 0``); every part of the mask is kept.
 
 The score is SAM's stability (IoU of the masks at logits +1 and -1), times the IoU with the
 mask prompt when there is one, so a gate keeps refinements that stay close to what they
@@ -189,6 +188,10 @@ class EmbeddedSegmenter(PromptableSegmenter):
         has_click = _has_click(prompt)
 
         if prompt.mask is not None:
+            if np.shape(prompt.mask) != tuple(grid.size):
+                raise ValueError(
+                    f"mask prompt is {np.shape(prompt.mask)} but the image is {grid.size}"
+                )
             soft = grid.pool(np.clip(np.asarray(prompt.mask, np.float32), 0, 1))
             inside = soft > 0.5
             if inside.any():
@@ -288,10 +291,10 @@ class EmbeddedSegmenter(PromptableSegmenter):
                 z = self._fit(x, _Labels(t, w, lab.prior, lab.seeds))
             keep = _connected_to(z > 0, lab.seeds, min_share=0.1)
             z = np.where(keep | (z <= 0), z, -1.0).astype(np.float32)
-            z_in = feats.grid.to_input(np.clip(z, -_MAX_LOGIT, _MAX_LOGIT))
+            prob_in = feats.grid.to_input(_sigmoid(np.clip(z, -_MAX_LOGIT, _MAX_LOGIT)))
         else:
-            z_in = self._mask_logits(feats, prompt, z - lab.prior, lab.prior)
-        pred = self._finish(feats, z_in)
+            prob_in = self._mask_probs(feats, prompt, z - lab.prior, lab.prior)
+        pred = self._finish(feats, prob_in.astype(np.float32))
         if has_mask and pred.mask.any():
             # a refinement far from the mask it was given is less likely right: the score
             # also carries the IoU with the prompt's mask, so a gate keeps close refinements
@@ -300,33 +303,30 @@ class EmbeddedSegmenter(PromptableSegmenter):
             pred = Prediction(mask=pred.mask, score=pred.score * agree, logits=pred.logits)
         return pred
 
-    def _mask_logits(
+    def _mask_probs(
         self, feats: _Features, prompt: Prompt, cls: np.ndarray, grid_prior: np.ndarray
     ) -> np.ndarray:
-        """Logits ``(H, W)`` at the image's resolution for a prompt with a mask.
+        """Probabilities ``(H, W)`` at the image's resolution for a prompt with a mask.
 
-        The mask prompt's own soft values lead; the classifier's ``cls (gh, gw)`` corrects them
-        where it is sure; the grid prior's hard parts (outside the box, clicks) are kept.
+        The mask prompt's own soft values lead (every part of it is kept: thin and detached
+        parts of a propagated mask are usually right); with ``classifier_weight > 0`` the
+        classifier's ``cls (gh, gw)`` shifts them; the grid prior's hard parts (outside the
+        box, at clicks) are imposed.
         """
         cfg = self.config
         grid = feats.grid
-        h, w = grid.size
-        soft = np.clip(np.asarray(prompt.mask, np.float32), 0, 1)
-        z = cfg.mask_gain * (soft - 0.5)
+        prob = np.clip(np.asarray(prompt.mask, np.float32), 0, 1)
         if cfg.classifier_weight:
-            z += cfg.classifier_weight * _to_image(grid, cls)
+            z = cfg.mask_gain * (prob - 0.5) + cfg.classifier_weight * _to_image(grid, cls)
+            prob = _sigmoid(z).astype(np.float32)
         hard = _to_image(grid, np.where(np.abs(grid_prior) >= _HARD, grid_prior, 0.0))
-        z = np.where(np.abs(hard) >= _HARD / 2, hard, z)
-        fg = z > 0
-        seeds = cv2.resize(grid.to_input(grid_prior), (w, h), interpolation=cv2.INTER_NEAREST)
-        keep = _connected_to(fg, (seeds > 0) & fg, min_share=0.1)
-        return np.where(keep | ~fg, z, -1.0).astype(np.float32)
+        prob = np.where(hard >= _HARD / 2, 1.0, prob)
+        return np.where(hard <= -_HARD / 2, 0.0, prob).astype(np.float32)
 
-    def _finish(self, feats: _Features, z_in: np.ndarray) -> Prediction:
-        """Edge-aware upsampling of logits ``z_in`` (any resolution covering the image), then
-        mask and score at the image's resolution."""
+    def _finish(self, feats: _Features, prob_in: np.ndarray) -> Prediction:
+        """Edge-aware upsampling of probabilities ``prob_in`` (any resolution covering the
+        image), then mask and score at the image's resolution."""
         cfg = self.config
-        prob_in = _sigmoid(np.clip(z_in, -_MAX_LOGIT, _MAX_LOGIT)).astype(np.float32)
         prob = guided_upsample(
             feats.image,
             prob_in[None],
