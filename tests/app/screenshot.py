@@ -25,6 +25,19 @@ ANNOTATED = (0, 12)
 OBJECT_NAMES = {1: "small dog", 2: "big dog", 3: "owner"}
 
 
+def finished(page, kind: str = "propagate") -> None:
+    """Wait for the page's job of ``kind`` to end; stop on a failed or cancelled job."""
+    page.wait_for_function(
+        "(kind) => { const j = document.querySelector('#job');"
+        " return j.dataset.state && !['queued', 'running'].includes(j.dataset.state)"
+        " && document.querySelector('#job-text').textContent.startsWith(kind); }",
+        arg=kind,
+    )
+    state = page.get_attribute("#job", "data-state")
+    if state != "done":
+        raise RuntimeError(f"{kind} ended {state}: {page.inner_text('#error-text')}")
+
+
 def main(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -43,11 +56,12 @@ def main(out: Path) -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 760})
-                page.set_default_timeout(300_000)
+                page.set_default_timeout(580_000)
                 page.goto(server.url)
                 page.fill("#path", NAME)
                 page.click("#open")
                 page.wait_for_selector("#canvas[data-frame='0']")
+                page.check("input[name=tool][value=brush]")  # no clicks: nothing to embed
                 for index in ANNOTATED:
                     page.click(f"#timeline div[data-frame='{index}']")
                     page.wait_for_selector(f"#canvas[data-frame='{index}']")
@@ -62,13 +76,14 @@ def main(out: Path) -> None:
                 page.click("#timeline div[data-frame='0']")
                 started = time.perf_counter()
                 page.click("#propagate-forward")
-                page.wait_for_selector("#job[data-state='done']")
+                finished(page)
                 print(f"propagated {FRAMES} frames in {time.perf_counter() - started:.1f} s")
                 page.click("#suggest")
-                page.wait_for_selector("#job[data-state='done'] >> text=suggest")
+                finished(page, "suggest")
                 page.click(f"#timeline div[data-frame='{SHOWN}']")
                 page.wait_for_selector(f"#canvas[data-frame='{SHOWN}']")
                 page.click("#objects li[data-id='1']")
+                page.check("input[name=tool][value=pos]")
                 page.screenshot(path=str(out))
                 browser.close()
         finally:
