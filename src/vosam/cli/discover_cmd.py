@@ -17,7 +17,7 @@ TRAJECTORIES_FILE = "trajectories.json"
 
 
 def add_refiner_arguments(parser: argparse.ArgumentParser, *, default: str | None) -> None:
-    """``--refiner NAME --refiner-checkpoint PATH --device D``."""
+    """``--refiner NAME --refiner-checkpoint PATH --refiner-model M --device D``."""
     from vosam.refine import available_segmenters
 
     group = parser.add_argument_group("refiner")
@@ -30,6 +30,11 @@ def add_refiner_arguments(parser: argparse.ArgumentParser, *, default: str | Non
     )
     group.add_argument(
         "--refiner-checkpoint", type=Path, help="weights of refiners that need them (SAM family)"
+    )
+    group.add_argument(
+        "--refiner-model",
+        help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h); sam2: a config such as "
+        "configs/sam2.1/sam2.1_hiera_t.yaml (default: from the checkpoint's name)",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
 
@@ -46,6 +51,10 @@ def make_refiner(args: argparse.Namespace):
         if not args.refiner_checkpoint.is_file():
             raise InputError(args.refiner_checkpoint, "checkpoint file does not exist")
         kwargs["checkpoint"] = args.refiner_checkpoint
+    if args.refiner_model:
+        if args.refiner not in ("sam", "sam-hq", "sam2"):
+            raise InputError(None, f"--refiner-model does not apply to the {args.refiner} refiner")
+        kwargs["model_config" if args.refiner == "sam2" else "model_type"] = args.refiner_model
     return build_segmenter(args.refiner, **kwargs)
 
 
@@ -117,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         "boxes": str(args.boxes.resolve()) if args.boxes else None,
         "refiner": args.refiner,
         "refiner_checkpoint": str(args.refiner_checkpoint) if args.refiner_checkpoint else None,
+        "refiner_model": args.refiner_model,
         "max_objects": args.max_objects,
         "keyframes": args.keyframes,
         "propagate": config.propagate,
