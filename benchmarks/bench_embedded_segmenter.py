@@ -145,7 +145,7 @@ def main() -> None:
     q = np.array(quality)
     corr = float(np.corrcoef(q[:, 0], q[:, 1])[0, 1]) if len(q) > 2 else float("nan")
     print(f"\npredicted score vs true J: correlation {corr:.3f} over {len(q)} predictions")
-    for lo, hi in ((0.0, 0.8), (0.8, 0.9), (0.9, 0.94), (0.94, 1.01)):
+    for lo, hi in ((0.0, 0.4), (0.4, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)):
         sel = (q[:, 0] >= lo) & (q[:, 0] < hi)
         if sel.any():
             print(f"  score in [{lo:.2f}, {hi:.2f}): mean J {q[sel, 1].mean():.3f}, n {sel.sum()}")
