@@ -125,12 +125,11 @@ def main() -> None:
                 scores[f"{kind} before"].append((jaccard(gt, before), f_measure(gt, before)))
                 refined = run(Prompt(mask=prob))
                 scores[f"{kind} mask"].append((jaccard(gt, refined), f_measure(gt, refined)))
+                # an empty coarse mask has no box: scored with the mask alone, so that every
+                # row averages over the same frames
                 box = box_of(before)
-                if box is not None:
-                    refined = run(Prompt(mask=prob, box=box))
-                    scores[f"{kind} mask+box"].append(
-                        (jaccard(gt, refined), f_measure(gt, refined))
-                    )
+                refined = run(Prompt(mask=prob, box=box)) if box is not None else refined
+                scores[f"{kind} mask+box"].append((jaccard(gt, refined), f_measure(gt, refined)))
             for kind, prompt in (
                 ("box only", Prompt(box=box_of(gt))),
                 ("one click", Prompt(points=inner_point(gt), labels=np.array([1], np.int32))),
