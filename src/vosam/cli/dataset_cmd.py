@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from vosam.cli.common import add_engine_args
+from vosam.cli.common import add_engine_args, add_refiner_args
 from vosam.cli.executor_args import add_executor_args, engine_spec_from_args, executor_from_args
 from vosam.datasets import available_formats
 from vosam.datasets.davis import find_davis_sequences
 from vosam.distributed.segment import segment_dataset
+from vosam.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace other runs' results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_engine_args(p)
+    add_refiner_args(p)
     add_executor_args(p)
     p.set_defaults(func=run)
 
@@ -78,6 +80,8 @@ def run_format(args: argparse.Namespace) -> int:
     from vosam.datasets import open_dataset
     from vosam.datasets.runner import segment_sequence
 
+    if args.refiner is not None:
+        raise InputError(args.root, f"--refiner is not available with --format {args.format} yet")
     wanted = args.sequences.split(",") if args.sequences else None
     sequences = open_dataset(args.format, args.root, split=args.split, names=wanted)
     args.out.mkdir(parents=True, exist_ok=True)
