@@ -171,7 +171,7 @@ def test_vanishing_mode_refines_only_degrading_frames():
     broken = rect(20, 40, 20, 40) & ~rect(0, H, 26, 28) & ~rect(0, H, 32, 34)  # 3 pieces
     seq = [*steady, collapse, *steady[:2], faint, *steady[:2], result_of({1: broken})]
     seg = ScriptedSegmenter(grow(0.5))
-    outs, state = run_sequence(Refiner(seg, RefinerConfig()), seq)
+    outs, state = run_sequence(Refiner(seg, RefinerConfig(refine="vanishing")), seq)
     reasons = {i: o.refined[1] for i, o in enumerate(outs, 1) if o.refined}
     assert reasons == {6: "area", 9: "confidence", 12: "fragments"}
     assert seg.embedded == 3 == state.frames_refined
@@ -193,7 +193,7 @@ def test_a_vanished_object_is_found_again_where_the_tracker_still_sees_it():
     seq = [result_of({1: rect(20, 40, 20, 40)}) for _ in range(4)]
     seq.append(faded(rect(30, 45, 50, 70), 0.3))  # it moved and faded below 0.5
     seg = ScriptedSegmenter(grow(0.97, by=0))
-    outs, _ = run_sequence(Refiner(seg, RefinerConfig()), seq)
+    outs, _ = run_sequence(Refiner(seg, RefinerConfig(refine="vanishing")), seq)
     last = outs[-1]
     assert last.refined == {1: "vanished"} and last.accepted == (1,)
     np.testing.assert_array_equal(seg.prompts[-1].box, [50, 30, 69, 44])
@@ -204,17 +204,19 @@ def test_no_refinding_without_a_trace_or_too_long_after():
     seq = [result_of({1: rect(20, 40, 20, 40)}) for _ in range(2)]
     seq.append(faded(rect(30, 45, 50, 70), 0.1))  # below the re-finding threshold
     seg = ScriptedSegmenter(grow(0.97))
-    outs, _ = run_sequence(Refiner(seg, RefinerConfig()), seq)
+    outs, _ = run_sequence(Refiner(seg, RefinerConfig(refine="vanishing")), seq)
     assert outs[-1].refined == {} and seg.prompts == []
     seq = [result_of({1: rect(20, 40, 20, 40)}), *[faded(rect(30, 45, 50, 70), 0.3)] * 4]
     # rejected answers leave the last good mask at frame 0: looked for on frames 1 and 2 only
     rejecting = ScriptedSegmenter(grow(0.5))
-    outs, _ = run_sequence(Refiner(rejecting, RefinerConfig(refind_frames=2)), seq)
+    outs, _ = run_sequence(
+        Refiner(rejecting, RefinerConfig(refine="vanishing", refind_frames=2)), seq
+    )
     assert [bool(o.refined) for o in outs] == [True, True, False, False]
     # an accepted re-found mask is the new last good one: the object stays found
-    outs, _ = run_sequence(Refiner(seg, RefinerConfig(refind_frames=2)), seq)
+    outs, _ = run_sequence(Refiner(seg, RefinerConfig(refine="vanishing", refind_frames=2)), seq)
     assert [o.accepted for o in outs] == [(1,)] * 4
-    outs, _ = run_sequence(Refiner(seg, RefinerConfig(refind=False)), seq)
+    outs, _ = run_sequence(Refiner(seg, RefinerConfig(refine="vanishing", refind=False)), seq)
     assert not any(o.refined for o in outs)
 
 

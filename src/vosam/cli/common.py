@@ -93,7 +93,8 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
         "--refine",
         default=default.refine,
         choices=REFINE_WHEN,
-        help="refine every frame (VOS-E-SAM) or only vanishing/degrading masks (default)",
+        help="refine every frame (VOS-E-SAM; default) or only vanishing/degrading masks "
+        "(about three times cheaper)",
     )
     group.add_argument(
         "--no-feedback",
