@@ -96,3 +96,11 @@ def test_bad_refiner_options_are_refused(tmp_path):
                 str(tmp_path / "absent.pth"),
             )
         )
+
+
+def test_the_default_auto_device_builds_the_embedded_refiner():
+    import torch
+
+    refiner = build_refiner(parse("--refiner", "embedded"))  # --device auto, the default
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert refiner.segmenter.device == want

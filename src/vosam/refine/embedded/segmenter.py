@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from vosam.backbones.efficientnet_lite import LEVEL_ENDS
 from vosam.ops.guided_filter import guided_upsample
@@ -139,9 +138,10 @@ class EmbeddedSegmenter(PromptableSegmenter):
         self, config: EmbeddedSegmenterConfig | None = None, *, device: str = "cpu"
     ) -> None:
         from vosam.engines.embedded.features import FeatureExtractor
+        from vosam.engines.embedded.propagator import resolve_device
 
         self.config = config or EmbeddedSegmenterConfig()
-        self._device = torch.device(device)
+        self._device = resolve_device(device)
         self._extractor = FeatureExtractor(self._device, self.config.short_side)
         # the dense features start with the stride-8 level's channels
         block = self._extractor.net._blocks[LEVEL_ENDS[8]]
