@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 
+from vosam.engines.state_dict import state_dict_problems
 from vosam.errors import CheckpointError
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
 
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 MODEL_TYPES = ("vit_h", "vit_l", "vit_b")
 LOGIT_CLIP = 10.0
 """Mask prompts are probabilities turned into logits clipped to ± this value."""
-_SHOWN = 8
 
 
 def prob_to_logit(prob: np.ndarray) -> np.ndarray:
@@ -58,11 +58,6 @@ def sam_mask_input(prob: np.ndarray, input_size: tuple[int, int], size: int = 10
     return out
 
 
-def _listing(kind: str, names: list[str]) -> str:
-    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
-    return f"{len(names)} {kind}: {', '.join(names[:_SHOWN])}{more}"
-
-
 def load_strict(
     model: torch.nn.Module, path: str | Path, *, what: str, unwrap: str | None = None
 ) -> None:
@@ -88,22 +83,7 @@ def load_strict(
     ):
         raise CheckpointError(path, f"is not a {what} checkpoint (no state dict of tensors)")
     expected = model.state_dict()
-    missing = [k for k in expected if k not in content]
-    unexpected = [k for k in content if k not in expected]
-    wrong = [
-        f"{k} {tuple(content[k].shape)} (expected {tuple(v.shape)})"
-        for k, v in expected.items()
-        if k in content and content[k].shape != v.shape
-    ]
-    problems = [
-        _listing(kind, names)
-        for kind, names in (
-            ("missing keys", missing),
-            ("unexpected keys", unexpected),
-            ("shape mismatches", wrong),
-        )
-        if names
-    ]
+    problems = state_dict_problems(expected, content)
     if problems:
         raise CheckpointError(path, f"does not match {what}: " + "; ".join(problems))
     model.load_state_dict(content, strict=True)

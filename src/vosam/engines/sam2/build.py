@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
+from vosam.engines.state_dict import state_dict_problems
 from vosam.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
-_SHOWN = 8  # names listed per kind of problem
 
 # size word in official checkpoint names -> size suffix of the config files
 _SIZES = {
@@ -144,12 +144,6 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _listing(kind: str, names: list[str]) -> str:
-    shown = ", ".join(names[:_SHOWN])
-    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
-    return f"{len(names)} {kind}: {shown}{more}"
-
-
 def load_weights(
     model: torch.nn.Module,
     state: Mapping[str, torch.Tensor],
@@ -164,22 +158,7 @@ def load_weights(
             lists them and the config they were checked against.
     """
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [
-        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    problems = [
-        _listing(kind, names)
-        for kind, names in (
-            ("missing keys", missing),
-            ("unexpected keys", unexpected),
-            ("shape mismatches", wrong),
-        )
-        if names
-    ]
+    problems = state_dict_problems(expected, state)
     if problems:
         raise CheckpointError(
             path, f"does not match the SAM 2 model {model_config or '?'}: " + "; ".join(problems)

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import torch
 
+from vosam.engines.state_dict import state_dict_problems
 from vosam.engines.xmem.arch import XMemArch
 from vosam.engines.xmem.network import XMemNetwork
 from vosam.errors import CheckpointError
 
 log = logging.getLogger(__name__)
-
-_SHOWN = 8  # names listed per kind of problem
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -38,12 +37,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _listing(kind: str, names: list[str]) -> str:
-    shown = ", ".join(names[:_SHOWN])
-    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
-    return f"{len(names)} {kind}: {shown}{more}"
-
-
 def check_state_dict(state: Mapping[str, torch.Tensor], path: str | Path | None = None) -> XMemArch:
     """Read the architecture of ``state`` and check it strictly.
 
@@ -58,22 +51,7 @@ def check_state_dict(state: Mapping[str, torch.Tensor], path: str | Path | None 
         arch = XMemArch()
     with torch.device("meta"):  # names and shapes only, no weights allocated
         expected = XMemNetwork(arch).state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [
-        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    problems = [
-        _listing(kind, names)
-        for kind, names in (
-            ("missing keys", missing),
-            ("unexpected keys", unexpected),
-            ("shape mismatches", wrong),
-        )
-        if names
-    ]
+    problems = state_dict_problems(expected, state)
     if problems:
         raise CheckpointError(path, "not an XMem checkpoint: " + "; ".join(problems))
     return arch
