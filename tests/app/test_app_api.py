@@ -528,3 +528,16 @@ def test_a_click_never_waits_for_another_frame_embedded_ahead(workspace, engine)
         segmenter.gate.set()
         server.shutdown()
         server.server_close()
+
+
+def test_state_snapshots_are_numbered_in_the_order_they_are_taken(client: Client):
+    first = client.ok("/api/open", {"path": "clip"})["state"]
+    status, data = client.get("/api/state")
+    assert status == 200
+    second = data["state"]
+    status, data = client.get("/api/state")
+    assert status == 200
+    third = data["state"]
+    serials = [first["serial"], second["serial"], third["serial"]]
+    assert serials[0] < serials[1] < serials[2]
+    assert first["boot"] == second["boot"] == third["boot"]

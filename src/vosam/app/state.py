@@ -12,8 +12,10 @@ so a corrected frame steers every later propagation.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import uuid
 import zipfile
 from collections import OrderedDict
 from concurrent.futures import Future
@@ -43,6 +45,10 @@ from vosam.refine import ImageEmbedding, Prompt
 from vosam.session import Session
 
 log = logging.getLogger(__name__)
+
+# numbers every state snapshot of this server; with _BOOT, tells a page which is newest
+_SERIALS = itertools.count(1)
+_BOOT = uuid.uuid4().hex[:12]
 
 MAX_OBJECTS = 254
 EMBEDDINGS_KEPT = 2  # frames whose segmenter embedding is kept for further clicks
@@ -505,6 +511,10 @@ class AppSession:
                     "names": list(self.source.names),
                 }
             return {
+                # snapshots are numbered in the order they are taken, so a page can drop a
+                # response that overtook a newer one on the way
+                "serial": next(_SERIALS),
+                "boot": _BOOT,
                 "video": video,
                 "objects": [
                     {"id": i, "name": n, "color": _hex(DAVIS_COLORS[i])}

@@ -53,6 +53,8 @@ async function api(method, path, body, raw) {
 }
 
 function setState(next) {
+  // responses can arrive out of order: never go back to an older snapshot of this server
+  if (state && next.boot === state.boot && next.serial < state.serial) return;
   const previous = state;
   state = next;
   const video = state.video;
