@@ -1,13 +1,45 @@
-"""Strict comparison of a checkpoint's state dict with the one a model expects."""
+"""Checkpoint files: reading a state dict of tensors, and comparing it strictly with the one a
+model expects."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 
+from vosam.errors import CheckpointError
+
 # names listed per kind of problem before "and N more"
 SHOWN = 8
+
+
+def read_tensor_dict(
+    path: str | Path, *, kind: str, malformed: str, unwrap: str | None = None
+) -> dict[str, torch.Tensor]:
+    """The state dict stored at ``path``, read onto the CPU (tensors only, no pickled code).
+
+    Args:
+        kind: what the file should be, for messages (``"an XMem .pth"``).
+        malformed: the problem reported when the file holds no state dict of tensors.
+        unwrap: key of the state dict inside the file (``"model"`` for SAM 2), if any.
+    Raises:
+        CheckpointError: no such file, not a PyTorch file, or no state dict of tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, f"no such file; pass the path of {kind} checkpoint")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
+        raise CheckpointError(path, f"cannot be read as a PyTorch checkpoint ({exc})") from exc
+    if unwrap is not None:
+        content = content.get(unwrap) if isinstance(content, Mapping) else None
+    if not isinstance(content, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in content.values()
+    ):
+        raise CheckpointError(path, malformed)
+    return dict(content)
 
 
 def state_dict_problems(

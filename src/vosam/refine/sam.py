@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from vosam.engines.state_dict import state_dict_problems
+from vosam.engines.state_dict import read_tensor_dict, state_dict_problems
 from vosam.errors import CheckpointError
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
 
@@ -69,19 +68,12 @@ def load_strict(
     Raises:
         CheckpointError: no such file, not a checkpoint, or keys/shapes that do not match.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, f"no such file; pass the path of a {what} checkpoint")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
-        raise CheckpointError(path, f"cannot be read as a PyTorch checkpoint ({exc})") from exc
-    if unwrap is not None and isinstance(content, Mapping):
-        content = content.get(unwrap)
-    if not isinstance(content, Mapping) or not all(
-        isinstance(v, torch.Tensor) for v in content.values()
-    ):
-        raise CheckpointError(path, f"is not a {what} checkpoint (no state dict of tensors)")
+    content = read_tensor_dict(
+        path,
+        kind=f"a {what}",
+        malformed=f"is not a {what} checkpoint (no state dict of tensors)",
+        unwrap=unwrap,
+    )
     expected = model.state_dict()
     problems = state_dict_problems(expected, content)
     if problems:

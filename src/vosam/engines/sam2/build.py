@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from vosam.engines.state_dict import state_dict_problems
+from vosam.engines.state_dict import read_tensor_dict, state_dict_problems
 from vosam.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -127,21 +127,12 @@ def build_model(
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """The model weights of an official SAM 2 checkpoint (``{"model": state_dict}``), on CPU."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "no such file; pass the path of a SAM 2 .pt checkpoint")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
-        raise CheckpointError(path, f"cannot be read as a PyTorch checkpoint ({exc})") from exc
-    state = content.get("model") if isinstance(content, Mapping) else None
-    if not isinstance(state, Mapping) or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
-        raise CheckpointError(
-            path, 'is not a SAM 2 checkpoint (expected {"model": state dict of tensors})'
-        )
-    return dict(state)
+    return read_tensor_dict(
+        path,
+        kind="a SAM 2 .pt",
+        malformed='is not a SAM 2 checkpoint (expected {"model": state dict of tensors})',
+        unwrap="model",
+    )
 
 
 def load_weights(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from vosam.engines.state_dict import state_dict_problems
+from vosam.engines.state_dict import read_tensor_dict, state_dict_problems
 from vosam.engines.xmem.arch import XMemArch
 from vosam.engines.xmem.network import XMemNetwork
 from vosam.errors import CheckpointError
@@ -23,18 +23,11 @@ log = logging.getLogger(__name__)
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state dict from ``path`` onto the CPU (tensors only, no pickled code)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "no such file; pass the path of an XMem .pth checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
-        raise CheckpointError(path, f"cannot be read as a PyTorch checkpoint ({exc})") from exc
-    if not isinstance(state, Mapping) or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
-        raise CheckpointError(path, "is not a plain state dict of tensors (name -> tensor)")
-    return dict(state)
+    return read_tensor_dict(
+        path,
+        kind="an XMem .pth",
+        malformed="is not a plain state dict of tensors (name -> tensor)",
+    )
 
 
 def check_state_dict(state: Mapping[str, torch.Tensor], path: str | Path | None = None) -> XMemArch:
