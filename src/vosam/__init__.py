@@ -10,7 +10,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from vosam.threads import limit_blas_threads
+
 __version__ = "0.1.0"
+
+limit_blas_threads()  # numpy's BLAS beside torch: see vosam.threads
 
 _LAZY = {
     "Session": "vosam.session",
