@@ -125,6 +125,15 @@ def tiny_engine() -> EmbeddedPropagator:
     )
 
 
+@pytest.fixture
+def cli_tiny_engine(monkeypatch, tiny_engine) -> EmbeddedPropagator:
+    """``vosam dataset`` builds :func:`tiny_engine` instead of the default engine."""
+    from vosam.distributed.segment import EngineSpec
+
+    monkeypatch.setattr(EngineSpec, "build", lambda self: tiny_engine)
+    return tiny_engine
+
+
 def rle(mask: np.ndarray) -> dict:
     import pycocotools.mask as api
 

@@ -106,6 +106,31 @@ def test_lvos_start_without_frame_and_unlisted_video(lvos: Path):
         open_dataset("lvos", lvos, names=["v2"])
 
 
+def test_lvos_v2_val_split_and_v1_caption_meta_beside_the_object_meta(lvos: Path):
+    """v2 names the validation split ``val`` and adds ``val_meta_attribute.json``; v1's
+    train split holds ``train_expression_meta.json`` beside ``train_meta.json``."""
+    split = lvos / "valid"
+    meta = json.loads((split / "valid_meta.json").read_text())
+    (split / "valid_meta.json").unlink()
+    v2 = split.rename(lvos / "val")
+    (v2 / "val_meta.json").write_text(json.dumps(meta))
+    attributes = {"sets": ["val"], "attributes": [], "videos": {"v1": {"objects": {}}}}
+    (v2 / "val_meta_attribute.json").write_text(json.dumps(attributes))
+    (seq,) = open_dataset("lvos", lvos)
+    assert seq.frames == v2 / "JPEGImages" / "v1"
+    assert dict(seq.starts) == {1: "00000001", 2: "00000006"}
+    # the start of object 2 moved in the meta: read from it, not from the first appearance
+    meta["videos"]["v1"]["objects"]["2"]["frame_range"]["start"] = 11
+    train = v2.rename(lvos / "train")
+    (train / "val_meta.json").unlink()
+    (train / "val_meta_attribute.json").unlink()
+    (train / "train_meta.json").write_text(json.dumps(meta))
+    captions = {"videos": {"v1": {"objects": {"1": {"caption": "a square"}}}}}
+    (train / "train_expression_meta.json").write_text(json.dumps(captions))
+    (seq,) = open_dataset("lvos", lvos, split="train")
+    assert dict(seq.starts) == {1: "00000001", 2: "00000011"}
+
+
 def test_lvos_wrong_root(tmp_path: Path):
     with pytest.raises(LayoutMismatch, match=r"not a LVOS root: .*found: nothing"):
         open_dataset("lvos", tmp_path / "nowhere")

@@ -57,16 +57,7 @@ def test_cli_wrong_layout_exits_2_with_expected_and_found(long_video, tmp_path, 
     assert "found: Annotations/, JPEGImages/" in err
 
 
-def test_cli_lvos_then_eval(lvos, tmp_path, capsys, monkeypatch):
-    from vosam.cli import common
-    from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
-
-    def tiny(args):
-        return EmbeddedPropagator(
-            EmbeddedConfig(short_side=64, head_iters=40, guided_radius=2), device="cpu"
-        )
-
-    monkeypatch.setattr(common, "build_engine", tiny)
+def test_cli_lvos_then_eval(lvos, tmp_path, capsys, cli_tiny_engine):
     out = tmp_path / "o"
     args = ["dataset", str(lvos), "--format", "lvos", "--out", str(out), "--quiet"]
     assert main(args) == 0
@@ -75,3 +66,93 @@ def test_cli_lvos_then_eval(lvos, tmp_path, capsys, monkeypatch):
     split = Path(lvos) / "valid"
     assert main(["eval", str(split), str(out), "--task", "lvos", "--workers", "1", "--quiet"]) == 0
     assert "J&F-Mean" in capsys.readouterr().out
+
+
+class RecordingRefiner:
+    """A refiner that accepts every propagated frame's mask moved one pixel right, and
+    records what it is called with."""
+
+    def __init__(self):
+        from vosam.refine.refiner import RefinerConfig
+
+        self.config = RefinerConfig(feedback=True)
+        self.observed, self.refined = [], []
+
+    def new_state(self):
+        return []
+
+    def observe(self, state, index, result):
+        self.observed.append(index)
+
+    def refine(self, state, index, image, result):
+        from vosam.engines import StepResult
+        from vosam.engines.base import onehot
+        from vosam.refine.refiner import RefineResult
+
+        self.refined.append(index)
+        probs = onehot(np.roll(result.mask, 1, axis=1), result.object_ids)
+        out = StepResult(probs, result.object_ids, result.confidence)
+        return RefineResult(out, {1: "every"}, {1: 1.0}, (1,))
+
+
+class FeedbackCounter:
+    """Wraps an engine; counts the masks written back into its trackers' memory."""
+
+    def __init__(self, engine):
+        self.engine, self.fed = engine, []
+
+    def new_tracker(self):
+        tracker = self.engine.new_tracker()
+        feedback = tracker.feedback
+
+        def counting(index, image, mask):
+            self.fed.append((index, mask.copy()))
+            feedback(index, image, mask)
+
+        tracker.feedback = counting
+        return tracker
+
+
+def test_refiner_refines_propagated_frames_and_feeds_them_back(youtube_vos, tiny_engine):
+    """Annotated frames (00000, and 00010 where object 2 enters) are observed, every other
+    frame refined; what is yielded and fed back is the refined mask."""
+    (seq,) = open_dataset("youtube-vos", youtube_vos, names=["a"])
+    source = FolderSource(seq.frames)
+    refiner, engine = RecordingRefiner(), FeedbackCounter(tiny_engine)
+    plain = {i: m for _, i, m in propagate_sequence(seq, source, tiny_engine)}
+    refined = {i: m for _, i, m in propagate_sequence(seq, source, engine, refiner=refiner)}
+    annotated = [source.names.index("00000"), source.names.index("00010")]
+    assert refiner.observed == annotated
+    assert refiner.refined == [i for i in range(len(source)) if i not in annotated]
+    assert [i for i, _ in engine.fed] == refiner.refined
+    # the first refined frame: the refiner's answer on the plain propagation
+    first = refiner.refined[0]
+    np.testing.assert_array_equal(engine.fed[0][1], refined[first])
+    assert (plain[first] == 1).sum() > 0
+    np.testing.assert_array_equal(refined[first], np.roll(plain[first], 1, axis=1))
+
+
+def test_cli_youtube_vos_with_the_embedded_refiner(
+    youtube_vos, tmp_path, cli_tiny_engine, monkeypatch
+):
+    import vosam.refine
+
+    build = vosam.refine.build_segmenter
+    # the segmenter at the frames' own size (its default works at short side 480)
+    monkeypatch.setattr(
+        vosam.refine, "build_segmenter", lambda name, **kw: build(name, short_side=64, **kw)
+    )
+    out = tmp_path / "o"
+    args = ["dataset", str(youtube_vos), "--format", "youtube-vos", "--out", str(out)]
+    assert main([*args, "--refiner", "embedded", "--quiet"]) == 0
+    import json
+
+    for video in ("a", "b"):
+        folder = out / "Annotations" / video
+        assert sorted(p.stem for p in folder.glob("*.png")) == [f"{t:05d}" for t in range(0, 30, 5)]
+        manifest = json.loads((folder / "run.json").read_text())
+        assert manifest["settings"]["refiner"]["name"] == "embedded"
+        assert manifest["complete"] is True
+    # object 2 of video a is tracked after it enters, not before
+    assert 2 not in np.unique(read_mask(out / "Annotations" / "a" / "00005.png"))
+    assert 2 in np.unique(read_mask(out / "Annotations" / "a" / "00015.png"))

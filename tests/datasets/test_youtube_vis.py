@@ -72,17 +72,7 @@ def test_wrong_root_and_split_without_annotations(youtube_vis: Path, tmp_path: P
         open_dataset("youtube-vis", youtube_vis)
 
 
-def test_cli_results_json_scores_with_eval(youtube_vis, tmp_path, capsys, monkeypatch):
-    from vosam.cli import common
-    from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
-
-    monkeypatch.setattr(
-        common,
-        "build_engine",
-        lambda args: EmbeddedPropagator(
-            EmbeddedConfig(short_side=64, head_iters=40, guided_radius=2), device="cpu"
-        ),
-    )
+def test_cli_results_json_scores_with_eval(youtube_vis, tmp_path, capsys, cli_tiny_engine):
     out = tmp_path / "o"
     args = ["dataset", str(youtube_vis), "--format", "youtube-vis", "--out", str(out), "--quiet"]
     assert main(args) == 0

@@ -23,28 +23,19 @@ class CrashingSegmentWorker(SegmentWorker):
         with open(builds, "a") as f:
             f.write(f"{os.getpid()}\n")
 
-    def __call__(self, task):
-        self.current = task
-        return super().__call__(task)
-
-    def _write(self, session, partial, bar):
-        if self.current.name != self.crash_on or self.marker.exists():
-            return super()._write(session, partial, bar)
+    def _results(self, task, source):
+        results = super()._results(task, source)
+        if task.name != self.crash_on or self.marker.exists():
+            return results
         self.marker.write_text(str(os.getpid()))
-        written = 0
-        frames = session.propagate_frames()
 
         def until_crash():
-            nonlocal written
-            for item in frames:
+            for written, item in enumerate(results):
                 if written == self.after_frames:
                     os._exit(1)  # the process dies mid-sequence, nothing cleaned up
-                written += 1
                 yield item
 
-        from vosam.runs import write_results
-
-        return write_results(session, until_crash(), partial)
+        return until_crash()
 
 
 class AlwaysDies:

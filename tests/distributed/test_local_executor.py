@@ -217,3 +217,21 @@ def test_vosam_sweep_command_prints_and_writes_the_table(dataset, tmp_path, caps
     assert printed.count("| a | ") == 1 and printed.count("| b | ") == 1
     assert main(["sweep", str(tmp_path / "missing.toml"), "--root", "r", "--out", "o"]) == 2
     assert "missing.toml: cannot read the sweep file" in capsys.readouterr().err
+
+
+def test_dataset_masks_equal_a_session_run_from_the_first_annotation(dataset, reference):
+    """The dataset path (tracker driven per sequence, first annotation in permanent memory)
+    gives the masks of :class:`vosam.Session` with the same engine, byte for byte."""
+    from vosam import Session
+    from vosam.io import FolderSource
+
+    engine = SPEC.build()
+    for name in ("alpha", "bravo"):
+        source = FolderSource(dataset / "JPEGImages" / "480p" / name)
+        with Session(source, propagator=engine) as session:
+            session.add_annotation(
+                0, read_mask(dataset / "Annotations" / "480p" / name / "00000.png")
+            )
+            for index, result in session.propagate():
+                written = read_mask(reference / name / f"{source.names[index]}.png")
+                np.testing.assert_array_equal(result.mask, written, err_msg=f"{name} {index}")

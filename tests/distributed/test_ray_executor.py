@@ -11,6 +11,7 @@ from functools import partial
 import pytest
 
 from tests.distributed import crashing
+from tests.datasets.conftest import youtube_vos  # noqa: F401  (fixture)
 from tests.distributed.conftest import SEQUENCES, SPEC, same_outputs
 from vosam.cli import build_parser, main
 from vosam.cli.executor_args import executor_from_args
@@ -85,6 +86,22 @@ def test_rerun_on_ray_skips_complete_sequences_and_redoes_a_corrupted_one(
     assert [o.name for o in again] == ["charlie"] and again[0].status == "segmented"
     assert done == ["alpha", "bravo", "delta"]
     same_outputs(out, reference)
+
+
+def test_youtube_vos_on_ray_equals_the_local_executor(cluster, youtube_vos, tmp_path):
+    """Every format runs on Ray: late objects, only the scored frames, the same bytes."""
+    from vosam.datasets import open_dataset
+
+    seqs = open_dataset("youtube-vos", youtube_vos)
+    outs = {}
+    for name in ("local", "ray"):
+        outs[name] = tmp_path / name
+        executor = build_executor(name, **({"workers": 2} if name == "ray" else {}))
+        with executor as ex:
+            outcomes, done = segment_dataset(ex, seqs, outs[name], SPEC)
+        assert [(o.name, o.frames) for o in outcomes] == [("a", 6), ("b", 6)] and done == []
+    assert sorted(p.name for p in outs["ray"].iterdir()) == ["Annotations"]
+    same_outputs(outs["ray"] / "Annotations", outs["local"] / "Annotations", names=["a", "b"])
 
 
 def test_a_task_whose_worker_always_dies_fails_after_max_attempts(cluster):

@@ -1,4 +1,4 @@
-"""``vosam dataset``: every sequence of a DAVIS-layout root, first-frame annotation as input."""
+"""``vosam dataset``: every sequence of a dataset in its published layout, on an executor."""
 
 from __future__ import annotations
 
@@ -8,24 +8,24 @@ from pathlib import Path
 
 from vosam.cli.common import add_engine_args, add_refiner_args
 from vosam.cli.executor_args import add_executor_args, engine_spec_from_args, executor_from_args
-from vosam.datasets import available_formats
-from vosam.datasets.davis import find_davis_sequences
+from vosam.datasets import available_formats, open_dataset
 from vosam.distributed.segment import segment_dataset
-from vosam.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "dataset",
-        help="segment every sequence of a DAVIS-layout dataset",
-        description="Run every sequence of ROOT (JPEGImages/<res>/<seq>, "
-        "Annotations/<res>/<seq>) from its first annotated frame and write "
-        "OUT/<seq>/<frame>.png for every frame, the layout the DAVIS evaluation reads.",
+        help="segment every sequence of a dataset in its published layout",
+        description="Run every sequence of ROOT (DAVIS, YouTube-VOS, LVOS, Long-time Video or "
+        "YouTube-VIS, as --format says) from its input annotations and write the results in "
+        "the layout the format's official evaluation or server reads (DAVIS: "
+        "OUT/<seq>/<frame>.png for every frame). Every format runs on every executor and "
+        "takes the refiner options.",
     )
-    p.add_argument("root", type=Path, help="dataset root holding JPEGImages/ and Annotations/")
+    p.add_argument("root", type=Path, help="dataset root (see --format)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--sequences", help="comma-separated sequence names (default: all)")
-    p.add_argument("--resolution", default="480p", help="resolution folder (default 480p)")
+    p.add_argument("--resolution", default="480p", help="davis: resolution folder (default 480p)")
     p.add_argument(
         "--format",
         default="davis",
@@ -53,10 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.format != "davis" or args.split or args.long_video_x3:
-        return run_format(args)
     wanted = args.sequences.split(",") if args.sequences else None
-    sequences = find_davis_sequences(args.root, resolution=args.resolution, names=wanted)
+    options = {"resolution": args.resolution} if args.format == "davis" else {}
+    sequences = open_dataset(args.format, args.root, split=args.split, names=wanted, **options)
     # one task per sequence; each is written to a hidden folder and renamed into place
     with executor_from_args(args) as executor:
         outcomes, complete = segment_dataset(
@@ -65,42 +64,12 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             engine_spec_from_args(args),
             overwrite=args.overwrite,
+            x3=args.long_video_x3,
             show_progress=not args.quiet,
         )
     for name in complete:
         print(f"{name}: already complete", file=sys.stderr)
     done = sum(o.status == "segmented" for o in outcomes)
-    print(f"segmented {done} of {len(sequences)} sequences into {args.out}", file=sys.stderr)
-    return 0
-
-
-def run_format(args: argparse.Namespace) -> int:
-    """Any registered format, sequences one after another in this process."""
-    from vosam.cli.common import build_engine, engine_settings
-    from vosam.datasets import open_dataset
-    from vosam.datasets.runner import segment_sequence
-
-    if args.refiner is not None:
-        raise InputError(args.root, f"--refiner is not available with --format {args.format} yet")
-    wanted = args.sequences.split(",") if args.sequences else None
-    sequences = open_dataset(args.format, args.root, split=args.split, names=wanted)
-    args.out.mkdir(parents=True, exist_ok=True)
-    settings = {"command": "dataset", "format": args.format, **engine_settings(args)}
-    engine = build_engine(args)
-    done = 0
-    for seq in sequences:
-        written = segment_sequence(
-            seq,
-            engine,
-            args.out,
-            settings=settings,
-            overwrite=args.overwrite,
-            x3=args.long_video_x3,
-            progress=not args.quiet,
-        )
-        if written == 0:
-            print(f"{seq.name}: already complete", file=sys.stderr)
-        done += written > 0
     print(f"segmented {done} of {len(sequences)} sequences into {args.out}", file=sys.stderr)
     if args.format == "youtube-vis":
         from vosam.datasets.youtube_vis import write_vis_results

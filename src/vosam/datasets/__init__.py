@@ -50,8 +50,11 @@ def open_dataset(
     *,
     split: str | None = None,
     names: list[str] | None = None,
+    **options: object,
 ) -> list[DatasetSequence]:
     """The sequences of ``root`` read as format ``fmt`` (see the table above).
+
+    ``options`` go to the format's reader (``davis``: ``resolution``, default ``480p``).
 
     Raises:
         ValueError: an unknown format name.
@@ -62,4 +65,4 @@ def open_dataset(
     if fmt not in FORMATS:
         raise ValueError(f"unknown dataset format {fmt!r}; choose from {', '.join(FORMATS)}")
     module, func = FORMATS[fmt].split(":")
-    return getattr(import_module(module), func)(root, split=split, names=names)
+    return getattr(import_module(module), func)(root, split=split, names=names, **options)

@@ -1,11 +1,14 @@
 """LVOS (v1 and v2 releases), semi-supervised.
 
-Layout as published (``<split>`` is ``train``, ``valid`` or ``test``)::
+Layout as published (``<split>`` is ``train``, ``valid`` or ``test``; LVOS v2 names the
+validation split ``val``)::
 
     ROOT/<split>/JPEGImages/<video>/00000001.jpg ...   every frame, numbered from 1
     ROOT/<split>/Annotations/<video>/00000001.png ...  palette PNGs; train and valid are
                                                        annotated every 5th frame
     ROOT/<split>/<split>_meta.json
+    ROOT/<split>/<split>_expression_meta.json   v1 captions (not used)
+    ROOT/<split>/<split>_meta_attribute.json    v2 attributes (not used)
 
 The meta JSON is ``{"videos": {<video>: {"objects": {"<id>": {"frame_range": {"start": S,
 "end": E, "frame_nums": N}}}}}}``: object ``id`` appears on frame number ``S`` (its
@@ -58,6 +61,28 @@ def _split_dir(root: Path, split: str) -> Path:
     return folder
 
 
+def _default_split(root: Path) -> str:
+    """``valid`` (v1's folder name) or ``val`` (v2's), whichever exists; ``valid`` if none."""
+    for name in ("valid", "val"):
+        if (root / name).is_dir():
+            return name
+    return "valid"
+
+
+def _meta_file(split_dir: Path) -> Path | None:
+    """The split's object meta JSON: ``<split>_meta.json``, else the only ``*_meta.json``
+    that is not v1's caption file (``*_expression_meta.json``); None when there is none."""
+    named = split_dir / f"{split_dir.name}_meta.json"
+    if named.is_file():
+        return named
+    metas = [
+        p
+        for p in sorted(split_dir.glob("*_meta.json"))
+        if not p.name.endswith("expression_meta.json")
+    ]
+    return metas[0] if len(metas) == 1 else None
+
+
 def _meta_starts(path: Path) -> dict[str, dict[int, int]]:
     data = read_json(path, "LVOS meta JSON")
     try:
@@ -90,7 +115,8 @@ def _first_appearances(ann_dir: Path) -> dict[int, str]:
 def read_lvos(
     root: str | Path, *, split: str | None = None, names: list[str] | None = None
 ) -> list[DatasetSequence]:
-    """The videos of an LVOS split (default ``valid``); see the module docstring.
+    """The videos of an LVOS split (default ``valid``, or ``val`` as v2 names it); see the
+    module docstring.
 
     Raises:
         LayoutMismatch: ``root`` is not in this layout.
@@ -98,10 +124,9 @@ def read_lvos(
             JPEG or an annotation.
     """
     root = Path(root)
-    split = split or "valid"
+    split = split or _default_split(root)
     split_dir = _split_dir(root, split)
-    metas = sorted(split_dir.glob("*_meta.json"))
-    meta_path = metas[0] if len(metas) == 1 else None
+    meta_path = _meta_file(split_dir)
     meta = _meta_starts(meta_path) if meta_path is not None else None
     videos = sorted(p.name for p in (split_dir / "JPEGImages").iterdir() if p.is_dir())
     out = []

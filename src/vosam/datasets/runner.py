@@ -6,30 +6,46 @@ annotation draws only that object. There the frame is first propagated, the new 
 are painted over the prediction, and the merged mask is given to the tracker as the
 frame's annotation (what XMem does). Objects do not exist before their first frame.
 
+Inputs that are the whole truth of their frame (DAVIS, Long-time Video) are encoded into
+permanent memory before propagation when ``permanent_memory`` is on (XMem++, as
+:class:`vosam.Session` does); partial inputs are encoded when their frame is reached. With
+a :class:`~vosam.refine.refiner.Refiner`, every propagated frame is refined and accepted
+masks are fed back into the tracker's memory (the refiner's settings decide).
+
 Results go to a hidden folder renamed into place when finished, with ``run.json`` and
 ``frames.csv`` (see :mod:`vosam.runs`); a finished folder of the same run is skipped.
+:mod:`vosam.distributed.segment` runs the same steps one task per sequence on an executor.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vosam.datasets.base import DatasetSequence
 from vosam.datasets.long_video import x3_order
-from vosam.engines import Propagator
+from vosam.engines import Propagator, StepResult, Tracker
 from vosam.errors import InputError, OutputError
-from vosam.io import FolderSource, write_mask
+from vosam.io import FolderSource, write_frame_map, write_mask
 from vosam.progress import Progress
 from vosam.runs import finish_output, is_complete, prepare_output
 
-__all__ = ["propagate_sequence", "segment_sequence"]
+if TYPE_CHECKING:
+    from vosam.refine.refiner import Refiner, RefineState
+
+__all__ = ["output_names", "propagate_sequence", "segment_sequence", "write_sequence"]
 
 log = logging.getLogger(__name__)
+
+
+def output_names(seq: DatasetSequence, source: FolderSource) -> tuple[str, ...]:
+    """Names of the frames whose masks are written (the format's scored frames)."""
+    return tuple(seq.write) if seq.write is not None else source.names
 
 
 def propagate_sequence(
@@ -38,22 +54,34 @@ def propagate_sequence(
     engine: Propagator,
     *,
     x3: bool = False,
+    refiner: Refiner | None = None,
+    permanent_memory: bool = True,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield ``(step, frame index, uint8 (H, W) mask)`` for every frame in playing order.
 
-    ``step`` counts the frames played; with ``x3`` the video is played forward, backward
-    and forward again (:func:`~vosam.datasets.long_video.x3_order`). Frames before the
-    first input yield empty masks.
+    ``step`` counts the frames played (the tracker's frame index); with ``x3`` the video is
+    played forward, backward and forward again (:func:`~vosam.datasets.long_video.x3_order`).
+    Frames before the first input yield empty masks.
     """
     n = len(source)
     order = x3_order(n) if x3 else list(range(n))
     position = {name: i for i, name in enumerate(source.names)}
+    first_step: dict[int, int] = {}
+    for step, index in enumerate(order):
+        first_step.setdefault(index, step)
     inputs = {}
     for frame, given in seq.inputs.items():
         if frame not in position:
             raise InputError(given.path, f"annotates frame '{frame}', which the video lacks")
         inputs[position[frame]] = given
     tracker = engine.new_tracker()
+    if permanent_memory:
+        # whole-truth inputs only: a partial one would tell memory the other objects are absent
+        for index, given in sorted(inputs.items(), key=lambda item: first_step[item[0]]):
+            if not given.partial:
+                image = source.read(index)
+                tracker.add_permanent(first_step[index], image, given.load(source.size))
+    state = refiner.new_state() if refiner is not None else None
     used: set[int] = set()
     for step, index in enumerate(order):
         image = source.read(index)
@@ -64,12 +92,61 @@ def propagate_sequence(
             if given.partial and tracker.object_ids:
                 predicted = tracker.step(step, image).mask
                 ann = np.where(ann > 0, ann, predicted).astype(np.uint8)
-            mask = tracker.step(step, image, annotation=ann).mask
+            result = tracker.step(step, image, annotation=ann)
+            if refiner is not None:
+                refiner.observe(state, step, result)
         elif tracker.object_ids:
-            mask = tracker.step(step, image).mask
+            result = tracker.step(step, image)
+            if refiner is not None:
+                result = _refine(refiner, state, tracker, step, image, result)
         else:
-            mask = np.zeros(source.size, np.uint8)
-        yield step, index, mask
+            yield step, index, np.zeros(source.size, np.uint8)
+            continue
+        yield step, index, result.mask
+
+
+def _refine(
+    refiner: Refiner,
+    state: RefineState,
+    tracker: Tracker,
+    step: int,
+    image: np.ndarray,
+    result: StepResult,
+) -> StepResult:
+    """Refine one propagated frame; accepted masks go back into the tracker's memory."""
+    out = refiner.refine(state, step, image, result)
+    if out.accepted and refiner.config.feedback:
+        tracker.feedback(step, image, out.result.mask)
+    return out.result
+
+
+def write_sequence(
+    results: Iterable[tuple[int, int, np.ndarray]],
+    source: FolderSource,
+    folder: Path,
+    *,
+    names: tuple[str, ...],
+    x3: bool = False,
+    progress: Progress | None = None,
+) -> int:
+    """Write the masks of :func:`propagate_sequence` ``results`` into ``folder``.
+
+    Only frames in ``names`` are written, each from its last visit (with ``x3`` a frame is
+    played up to three times). Also writes ``frames.csv``. Returns the masks written.
+    """
+    keep = set(names)
+    order = x3_order(len(source)) if x3 else list(range(len(source)))
+    last_visit = {index: step for step, index in enumerate(order)}
+    write_frame_map(folder, source)
+    count = 0
+    for step, index, mask in results:
+        name = source.names[index]
+        if step == last_visit[index] and name in keep:
+            write_mask(folder / f"{name}.png", mask)
+            count += 1
+        if progress is not None:
+            progress.update()
+    return count
 
 
 def segment_sequence(
@@ -80,17 +157,19 @@ def segment_sequence(
     settings: dict,
     overwrite: bool = False,
     x3: bool = False,
+    refiner: Refiner | None = None,
+    permanent_memory: bool = True,
     progress: bool = True,
 ) -> int:
-    """Segment ``seq`` into ``out_root / seq.output``; returns the frames written (0 when
-    the same run is already complete there).
+    """Segment ``seq`` into ``out_root / seq.output`` in this process; returns the frames
+    written (0 when the same run is already complete there).
 
     Raises:
         OutputError: the target holds another run and ``overwrite`` is False.
     """
     target = Path(out_root) / seq.output
     source = FolderSource(seq.frames)
-    names = tuple(seq.write) if seq.write is not None else source.names
+    names = output_names(seq, source)
     settings = {**settings, "sequence": seq.name, "x3": x3}
     if is_complete(target, settings, names):
         return 0
@@ -106,18 +185,12 @@ def segment_sequence(
         names=names,
         overwrite=True,
     )
-    keep = set(names)
-    order = x3_order(len(source)) if x3 else list(range(len(source)))
-    last_visit = {index: step for step, index in enumerate(order)}
-    total = len(order)
-    count = 0
-    with Progress(total, f"{seq.name} frames", enabled=progress) as bar:
-        for step, index, mask in propagate_sequence(seq, source, engine, x3=x3):
-            name = source.names[index]
-            if step == last_visit[index] and name in keep:
-                write_mask(partial / f"{name}.png", mask)
-                count += 1
-            bar.update()
+    steps = len(x3_order(len(source))) if x3 else len(source)
+    with Progress(steps, f"{seq.name} frames", enabled=progress) as bar:
+        results = propagate_sequence(
+            seq, source, engine, x3=x3, refiner=refiner, permanent_memory=permanent_memory
+        )
+        count = write_sequence(results, source, partial, names=names, x3=x3, progress=bar)
     finish_output(partial, settings, count)
     if target.exists():
         shutil.rmtree(target)

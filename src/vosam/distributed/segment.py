@@ -19,12 +19,13 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from vosam.datasets.base import AnnotationInput, DatasetSequence
 from vosam.datasets.davis import DavisSequence
 from vosam.errors import OutputError
 
@@ -160,23 +161,25 @@ def _with_options(config: Any, options: dict[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class SequenceTask:
-    """One sequence to segment from its first annotation.
+    """One dataset sequence to segment from its input annotations.
 
     Attributes:
-        name: sequence name.
-        frames: its frame folder.
-        annotation: the annotation PNG propagation starts from (its stem names a frame).
-        annotations: the annotation folder (an output must not overlap it).
-        target: output folder ``OUT/<name>``; replaced as a whole when the task finishes.
+        sequence: what to segment (frames, input annotations, frames to write), as any
+            format's reader describes it (:mod:`vosam.datasets`).
+        target: its output folder (``OUT / sequence.output``); replaced as a whole when the
+            task finishes.
         settings: JSON-able settings recorded in ``run.json`` (decide completeness).
+        x3: play the video forward, backward and forward again (Long-time Video ×3).
     """
 
-    name: str
-    frames: Path
-    annotation: Path
-    annotations: Path
+    sequence: DatasetSequence
     target: Path
     settings: dict = field(hash=False)
+    x3: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.sequence.name
 
 
 @dataclass(frozen=True)
@@ -216,16 +219,18 @@ class SegmentWorker:
     def __call__(self, task: SequenceTask) -> SequenceOutcome:
         import os
 
+        from vosam.datasets.runner import output_names
         from vosam.io import FolderSource
         from vosam.runs import is_complete
 
         start = time.perf_counter()
-        source = FolderSource(task.frames)
-        if is_complete(task.target, task.settings, source.names):
+        source = FolderSource(task.sequence.frames)
+        names = output_names(task.sequence, source)
+        if is_complete(task.target, task.settings, names):
             return SequenceOutcome(task.name, "skipped", 0, 0.0, os.getpid())
-        partial = task.target.parent / f".{task.name}.partial-{uuid.uuid4().hex[:8]}"
+        partial = task.target.parent / f".{task.target.name}.partial-{uuid.uuid4().hex[:8]}"
         try:
-            count = self._segment(task, source, partial)
+            count = self._segment(task, source, names, partial)
             _replace(partial, task.target)
         finally:
             if partial.exists():
@@ -234,39 +239,42 @@ class SegmentWorker:
             task.name, "segmented", count, time.perf_counter() - start, os.getpid()
         )
 
-    def _segment(self, task: SequenceTask, source: Any, partial: Path) -> int:
-        from vosam.io import read_mask
+    def _segment(
+        self, task: SequenceTask, source: Any, names: tuple[str, ...], partial: Path
+    ) -> int:
+        from vosam.datasets.long_video import x3_order
+        from vosam.datasets.runner import write_sequence
         from vosam.progress import Progress
         from vosam.runs import finish_output, prepare_output
-        from vosam.session import Session, SessionConfig
 
+        seq = task.sequence
         prepare_output(
             partial,
-            inputs=[task.frames, task.annotations],
+            inputs=[seq.frames, seq.annotations],
             settings=task.settings,
-            names=source.names,
+            names=names,
             overwrite=True,
         )
-        extra = {} if self.refiner is None else {"refiner": self.refiner}
-        session = Session(
-            source,
-            propagator=self.engine,
-            config=SessionConfig(permanent_memory=self.spec.permanent_memory),
-            **extra,
-        )
-        index = source.names.index(task.annotation.stem)
-        session.add_annotation(index, read_mask(task.annotation, expected_size=source.size))
+        steps = len(x3_order(len(source))) if task.x3 else len(source)
         label = f"{task.name} frames"
-        with session, Progress(len(source), label, enabled=self.show_progress) as bar:
-            count = self._write(session, partial, bar)
+        with source, Progress(steps, label, enabled=self.show_progress) as bar:
+            results = self._results(task, source)
+            count = write_sequence(results, source, partial, names=names, x3=task.x3, progress=bar)
         finish_output(partial, task.settings, count)
         return count
 
-    def _write(self, session: Any, partial: Path, bar: Any) -> int:
-        """Propagate and write every frame into ``partial``; returns the frame count."""
-        from vosam.runs import write_results
+    def _results(self, task: SequenceTask, source: Any) -> Iterator[tuple[int, int, Any]]:
+        """``(step, frame index, mask)`` of every frame played, in order."""
+        from vosam.datasets.runner import propagate_sequence
 
-        return write_results(session, session.propagate_frames(), partial, progress=bar)
+        return propagate_sequence(
+            task.sequence,
+            source,
+            self.engine,
+            x3=task.x3,
+            refiner=self.refiner,
+            permanent_memory=self.spec.permanent_memory,
+        )
 
 
 def _replace(partial: Path, target: Path) -> None:
@@ -283,37 +291,62 @@ def _replace(partial: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def sequence_settings(base: dict, seq: DavisSequence) -> dict:
+def sequence_settings(base: dict, seq: DatasetSequence, *, x3: bool = False) -> dict:
     """Settings of one sequence's run: the run's ``base`` plus what names the sequence."""
-    return {**base, "sequence": seq.name, "frames": str(seq.frames.resolve())}
+    out = {**base, "sequence": seq.name, "frames": str(seq.frames.resolve())}
+    if x3:
+        out["x3"] = True
+    return out
+
+
+def as_dataset_sequence(seq: DatasetSequence | DavisSequence) -> DatasetSequence:
+    """A :class:`DatasetSequence`; a :class:`DavisSequence` starts from its first annotation."""
+    if isinstance(seq, DatasetSequence):
+        return seq
+    first = seq.first_annotation()
+    return DatasetSequence(
+        name=seq.name,
+        frames=seq.frames,
+        inputs={first.stem: AnnotationInput(first)},
+        starts={},
+        write=None,
+        output=Path(seq.name),
+        annotations=seq.annotations,
+    )
 
 
 def plan_dataset(
-    sequences: Sequence[DavisSequence], out: Path, base: dict, *, overwrite: bool = False
+    sequences: Sequence[DatasetSequence | DavisSequence],
+    out: Path,
+    base: dict,
+    *,
+    overwrite: bool = False,
+    x3: bool = False,
 ) -> tuple[list[SequenceTask], list[str]]:
     """Tasks for the sequences whose output is not complete, and the names already complete.
 
-    Completeness is verified: every frame's PNG present and every file matching the SHA-256
-    recorded when it was written. A damaged output of the same run is redone; a folder
-    holding another run's results is refused unless ``overwrite``. Hidden leftovers of
-    workers that died (``.<seq>.partial-*``, ``.<seq>.old-*``) are removed; call this only
-    while no worker writes into ``out``.
+    Each sequence is written to ``out / sequence.output``. Completeness is verified: every
+    frame's PNG present and every file matching the SHA-256 recorded when it was written. A
+    damaged output of the same run is redone; a folder holding another run's results is
+    refused unless ``overwrite``. Hidden leftovers of workers that died
+    (``.<seq>.partial-*``, ``.<seq>.old-*``) are removed; call this only while no worker
+    writes into ``out``.
 
     Raises:
         OutputError: a sequence folder holds results of another run and not ``overwrite``.
     """
+    from vosam.datasets.runner import output_names
     from vosam.io import FolderSource
     from vosam.runs import incomplete_reason, same_run
 
     tasks, done = [], []
-    for seq in sequences:
-        settings = sequence_settings(base, seq)
-        target = out / seq.name
-        names = FolderSource(seq.frames).names
-        for stale in out.glob(f".{seq.name}.partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        for stale in out.glob(f".{seq.name}.old-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+    for seq in map(as_dataset_sequence, sequences):
+        settings = sequence_settings(base, seq, x3=x3)
+        target = out / seq.output
+        names = output_names(seq, FolderSource(seq.frames))
+        for kind in ("partial", "old"):
+            for stale in target.parent.glob(f".{target.name}.{kind}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
         reason = incomplete_reason(target, settings, names)
         if reason is None:
             done.append(seq.name)
@@ -323,16 +356,7 @@ def plan_dataset(
                 log.warning("%s: output is damaged (%s); segmenting it again", seq.name, reason)
             elif not overwrite:
                 raise OutputError(target, "holds results of another run; pass --overwrite")
-        tasks.append(
-            SequenceTask(
-                seq.name,
-                seq.frames,
-                seq.first_annotation(),
-                seq.annotations,
-                target,
-                settings,
-            )
-        )
+        tasks.append(SequenceTask(seq, target, settings, x3))
     return tasks, done
 
 
@@ -345,14 +369,16 @@ def dataset_settings(spec: EngineSpec) -> dict:
 
 def segment_dataset(
     executor: Any,
-    sequences: Sequence[DavisSequence],
+    sequences: Sequence[DatasetSequence | DavisSequence],
     out: str | Path,
     spec: EngineSpec,
     *,
     overwrite: bool = False,
+    x3: bool = False,
     show_progress: bool = False,
 ) -> tuple[list[SequenceOutcome], list[str]]:
-    """Segment ``sequences`` into ``out/<seq>/`` on ``executor``, one task per sequence.
+    """Segment ``sequences`` into ``out / sequence.output`` on ``executor``, one task per
+    sequence (any format of :mod:`vosam.datasets`; ``x3``: the Long-time Video ×3 protocol).
 
     Returns the outcomes of the sequences run (in order) and the names found complete.
     With the local executor, ``show_progress`` prints per-frame progress; every executor
@@ -370,9 +396,9 @@ def segment_dataset(
     out.mkdir(parents=True, exist_ok=True)
     sequences = [
         dataclasses.replace(s, frames=s.frames.absolute(), annotations=s.annotations.absolute())
-        for s in sequences
+        for s in map(as_dataset_sequence, sequences)
     ]
-    tasks, done = plan_dataset(sequences, out, dataset_settings(spec), overwrite=overwrite)
+    tasks, done = plan_dataset(sequences, out, dataset_settings(spec), overwrite=overwrite, x3=x3)
     if not tasks:
         return [], done
     local = getattr(executor, "name", "") == "local"
