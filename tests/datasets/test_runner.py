@@ -156,3 +156,32 @@ def test_cli_youtube_vos_with_the_embedded_refiner(
     # object 2 of video a is tracked after it enters, not before
     assert 2 not in np.unique(read_mask(out / "Annotations" / "a" / "00005.png"))
     assert 2 in np.unique(read_mask(out / "Annotations" / "a" / "00015.png"))
+
+
+def test_cli_zip_holds_only_the_scored_masks_in_the_server_layout(
+    youtube_vos, tmp_path, cli_tiny_engine
+):
+    import zipfile
+
+    out, archive = tmp_path / "o", tmp_path / "submission.zip"
+    args = ["dataset", str(youtube_vos), "--format", "youtube-vos", "--out", str(out)]
+    assert main([*args, "--zip", str(archive), "--quiet"]) == 0
+    with zipfile.ZipFile(archive) as zf:
+        names = sorted(zf.namelist())
+        first = zf.read("Annotations/a/00000.png")
+    scored = [f"{t:05d}" for t in range(0, 30, 5)]
+    assert names == [f"Annotations/{v}/{f}.png" for v in ("a", "b") for f in scored]
+    assert first == (out / "Annotations" / "a" / "00000.png").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "submission.zip", "ytvos"]
+
+
+def test_zip_of_a_sequence_without_results_names_its_folder(youtube_vos, tmp_path):
+    import pytest
+
+    from vosam.datasets.submission import write_submission
+    from vosam.errors import InputError
+
+    seqs = open_dataset("youtube-vos", youtube_vos)
+    with pytest.raises(InputError, match=r"Annotations/a: no results for sequence 'a'"):
+        write_submission(tmp_path / "s.zip", tmp_path / "empty", seqs)
+    assert not (tmp_path / "s.zip").exists()

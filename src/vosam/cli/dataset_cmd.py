@@ -44,6 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="play each video forward, backward and forward again (Long-time Video x3)",
     )
+    p.add_argument(
+        "--zip",
+        type=Path,
+        metavar="FILE",
+        help="also write FILE.zip holding only the result PNGs in the format's layout, "
+        "ready for the evaluation server (YouTube-VOS, DAVIS test-dev, LVOS test)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace other runs' results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_engine_args(p)
@@ -76,4 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
         tracks = write_vis_results(args.out / "results.json", args.root, args.out, split=args.split)
         print(f"{tracks} tracks in {args.out / 'results.json'}", file=sys.stderr)
+    if args.zip is not None:
+        from vosam.datasets.submission import write_submission
+
+        count = write_submission(args.zip, args.out, sequences)
+        print(f"{count} masks in {args.zip}", file=sys.stderr)
     return 0
