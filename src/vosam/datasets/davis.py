@@ -34,6 +34,20 @@ class DavisSequence:
         by_name = {p.name: p for p in pngs}
         return by_name[natural_sorted(list(by_name))[0]]
 
+    def described(self) -> DatasetSequence:
+        """This sequence as a :class:`DatasetSequence`: input its first annotation (every
+        object of it), write every frame to ``<name>/``."""
+        first = self.first_annotation()
+        return DatasetSequence(
+            name=self.name,
+            frames=self.frames,
+            inputs={first.stem: AnnotationInput(first)},
+            starts={},
+            write=None,
+            output=Path(self.name),
+            annotations=self.annotations,
+        )
+
 
 def _level(root: Path, kind: str, resolution: str) -> Path:
     base = root / kind
@@ -99,18 +113,6 @@ def read_davis(
     if not (root / "JPEGImages").is_dir() or not (root / "Annotations").is_dir():
         mismatch(root, "DAVIS", ["JPEGImages/<res>/<seq>/*.jpg", "Annotations/<res>/<seq>/*.png"])
     wanted = names if names is not None else _split_names(root, split)
-    out = []
-    for seq in find_davis_sequences(root, resolution=resolution, names=wanted):
-        first = seq.first_annotation()
-        out.append(
-            DatasetSequence(
-                name=seq.name,
-                frames=seq.frames,
-                inputs={first.stem: AnnotationInput(first)},
-                starts={},
-                write=None,
-                output=Path(seq.name),
-                annotations=seq.annotations,
-            )
-        )
-    return out
+    return [
+        seq.described() for seq in find_davis_sequences(root, resolution=resolution, names=wanted)
+    ]

@@ -25,7 +25,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from vosam.datasets.base import AnnotationInput, DatasetSequence
+from vosam.datasets.base import DatasetSequence
 from vosam.datasets.davis import DavisSequence
 from vosam.errors import OutputError
 
@@ -301,18 +301,7 @@ def sequence_settings(base: dict, seq: DatasetSequence, *, x3: bool = False) -> 
 
 def as_dataset_sequence(seq: DatasetSequence | DavisSequence) -> DatasetSequence:
     """A :class:`DatasetSequence`; a :class:`DavisSequence` starts from its first annotation."""
-    if isinstance(seq, DatasetSequence):
-        return seq
-    first = seq.first_annotation()
-    return DatasetSequence(
-        name=seq.name,
-        frames=seq.frames,
-        inputs={first.stem: AnnotationInput(first)},
-        starts={},
-        write=None,
-        output=Path(seq.name),
-        annotations=seq.annotations,
-    )
+    return seq if isinstance(seq, DatasetSequence) else seq.described()
 
 
 def plan_dataset(
