@@ -7,7 +7,7 @@ the DAVIS unsupervised protocol (Hungarian matching of up to 20 predicted object
 ground truth) scores them.
 
     python benchmarks/bench_uvos.py [--data ../shared/data] [--sequences a,b] [--refiner NAME]
-        [--propagate] [--out DIR] [--json FILE]
+        [--propagate] [--no-snap] [--out DIR] [--json FILE]
 
 Prints one line per sequence (J&F, frames, seconds per frame) and the dataset summary.
 """
@@ -27,6 +27,7 @@ import torch
 from vosam.datasets.davis import find_davis_sequences
 from vosam.discover import DiscoverConfig, discover_objects, segment_trajectories
 from vosam.discover.saliency import AppearanceFeatures
+from vosam.discover.snap import SnapConfig
 from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
 from vosam.eval import evaluate_dataset
 from vosam.io import FolderSource, write_mask
@@ -42,6 +43,9 @@ def main() -> None:
     parser.add_argument(
         "--propagate", action="store_true", help="propagate from keyframes to fill gaps"
     )
+    parser.add_argument(
+        "--no-snap", action="store_true", help="coarse masks, not snapped to image edges"
+    )
     parser.add_argument("--max-objects", type=int, default=3)
     parser.add_argument(
         "--short-side", type=int, default=480, help="propagator's input short side (default 480)"
@@ -55,7 +59,11 @@ def main() -> None:
     names = args.sequences.split(",") if args.sequences else None
     sequences = find_davis_sequences(root, names=names)
     out = args.out or Path(tempfile.mkdtemp(prefix="vosam-uvos-"))
-    config = DiscoverConfig(max_objects=args.max_objects, propagate=args.propagate)
+    config = DiscoverConfig(
+        max_objects=args.max_objects,
+        propagate=args.propagate,
+        snap=None if args.no_snap else SnapConfig(),
+    )
     propagator = EmbeddedPropagator(EmbeddedConfig(short_side=args.short_side), device="cpu")
     appearance = AppearanceFeatures("cpu", config.feature_short_side)
     segmenter = None
@@ -67,7 +75,8 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; refiner {args.refiner or 'none'}, "
-        f"propagation {f'at short side {args.short_side}' if config.propagate else 'off'}"
+        f"propagation {f'at short side {args.short_side}' if config.propagate else 'off'}, "
+        f"snapping {'off' if config.snap is None else 'on'}"
     )
     total_frames, total_time = 0, 0.0
     for seq in sequences:

@@ -90,6 +90,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the embedded propagator from each object's most confident frames and "
         "fill the frames where an object has no box (occlusions, missed detections)",
     )
+    p.add_argument(
+        "--no-snap",
+        action="store_true",
+        help="without a refiner: keep the coarse masks of the discovered foreground instead "
+        "of snapping them to the image's edges (colour graph cut)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace another run's results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_refiner_arguments(p, default=None)
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         segment_trajectories,
         write_trajectories,
     )
+    from vosam.discover.snap import SnapConfig
     from vosam.engines import build_propagator
     from vosam.engines.embedded.propagator import resolve_device
 
@@ -118,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
     if args.boxes is not None:
         trajectories = read_trajectories(args.boxes, names=source.names, size=source.size)
     config = DiscoverConfig(
-        max_objects=args.max_objects, keyframes=args.keyframes, propagate=args.propagate
+        max_objects=args.max_objects,
+        keyframes=args.keyframes,
+        propagate=args.propagate,
+        snap=None if args.no_snap else SnapConfig(),
     )
     settings = {
         "command": "discover",
@@ -130,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         "max_objects": args.max_objects,
         "keyframes": args.keyframes,
         "propagate": config.propagate,
+        "snap": config.snap is not None,
         "version": vosam.__version__,
     }
     if not prepare_output(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from vosam.discover.snap import SnapConfig
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class DiscoverConfig:
             DAVIS-2016 train propagating from discovered (not ground-truth) keyframes
             replaced good per-frame masks with worse ones (see the README's figures), and
             it costs a second pass.
+        snap: masks made without a segmenter are snapped to the image's edges by a colour
+            graph cut (:mod:`vosam.discover.snap`); None keeps the coarse masks.
     """
 
     max_objects: int = 5
@@ -64,6 +68,7 @@ class DiscoverConfig:
     min_length: float = 0.2
     keyframes: int = 4
     propagate: bool = False
+    snap: SnapConfig | None = field(default_factory=SnapConfig)
 
     def __post_init__(self) -> None:
         if self.max_objects < 1:

@@ -7,11 +7,12 @@ Two stages, usable apart:
    choose pseudo-labels; a per-video foreground model learns from them and scores every
    frame; the foreground's connected regions are proposals, linked into trajectories.
 2. :func:`segment_trajectories` (UVOSAM): each trajectory's box prompts the promptable
-   segmenter frame by frame (or, without one, the discovered foreground inside the box is
-   the mask). For temporal consistency (``propagate``) the most confident frames of each
-   object become annotations of a :class:`vosam.Session`, the propagator segments every
-   frame from them, and its masks fill the frames inside a trajectory where the object has
-   no box (occlusions, missed detections). External trajectories (any tracker's boxes)
+   segmenter frame by frame (or, without one, the discovered foreground inside the box,
+   snapped to the image's edges by a colour graph cut, is the mask). For temporal
+   consistency (``propagate``) the most confident frames of each object become annotations
+   of a :class:`vosam.Session`, the propagator segments every frame from them, and its
+   masks fill the frames inside a trajectory where the object has no box (occlusions,
+   missed detections). External trajectories (any tracker's boxes)
    enter here directly.
 
 Memory: stage 1 keeps every frame's stride-8 features in float16 (about 1.5 MB a frame at
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 from vosam.discover.config import DiscoverConfig
 from vosam.discover.foreground import ForegroundModel, pseudo_labels
@@ -33,6 +35,7 @@ from vosam.discover.linking import link_detections
 from vosam.discover.motion import MotionSaliency
 from vosam.discover.proposals import grid_to_frame, propose
 from vosam.discover.saliency import AppearanceFeatures
+from vosam.discover.snap import SnapConfig, snap_mask
 from vosam.discover.trajectories import Trajectory, clip_box
 from vosam.engines import Propagator
 from vosam.errors import InputError
@@ -103,7 +106,7 @@ def discover_objects(
     appearance = appearance or AppearanceFeatures(device, cfg.feature_short_side)
     motion = MotionSaliency(cfg.flow_short_side, cfg.motion_pixels)
     n = len(source)
-    feats, labels, fused_maps = [], [], []
+    feats, fused_maps = [], []
     input_size = appearance.extractor.input_size(source.size)
     frames = source.frames()
     window: list[np.ndarray] = []  # previous, current, next
@@ -115,9 +118,6 @@ def discover_objects(
         fused = cfg.motion_weight * mot + (1 - cfg.motion_weight) * app.cpu().numpy()
         feats.append(dense)
         fused_maps.append(fused.astype(np.float32))
-        labels.append(
-            pseudo_labels(fused, fg_threshold=cfg.fg_threshold, bg_threshold=cfg.bg_threshold)
-        )
         if progress is not None:
             progress.update()
 
@@ -134,10 +134,31 @@ def discover_objects(
         analyse(window[-2], window[-1], None)
     if len(feats) != n:
         raise InputError(source.path, f"read {len(feats)} of {n} frames")
+    result = discover_from_maps(feats, fused_maps, cfg, input_size, source.size, str(source.path))
+    log.info("%s: %d objects discovered", source.path, len(result.trajectories))
+    return result
+
+
+def discover_from_maps(
+    feats: list[torch.Tensor],
+    fused_maps: list[np.ndarray],
+    cfg: DiscoverConfig,
+    input_size: tuple[int, int],
+    size: tuple[int, int],
+    name: str = "video",
+) -> Discovery:
+    """The second half of :func:`discover_objects`: from every frame's dense features
+    ``(C, h8, w8)`` and fused saliency ``(h8, w8)``, fit the foreground model, score every
+    frame, and link the proposals into trajectories. ``feats`` is emptied."""
+    n = len(feats)
+    labels = [
+        pseudo_labels(f, fg_threshold=cfg.fg_threshold, bg_threshold=cfg.bg_threshold)
+        for f in fused_maps
+    ]
 
     model = ForegroundModel.fit(feats, labels, seed=0)
     if model is None:
-        log.info("%s: too few confident pixels for a foreground model; saliency used", source.path)
+        log.info("%s: too few confident pixels for a foreground model; saliency used", name)
         foreground = fused_maps
     else:
         foreground = [model(f) for f in feats]
@@ -145,11 +166,11 @@ def discover_objects(
     # that the video's most confident pixels reach the proposal threshold
     peak = float(np.percentile(np.stack(foreground), 99.9))
     if 0 < peak < cfg.threshold:
-        log.info("%s: foreground peaks at %.2f; rescaled", source.path, peak)
+        log.info("%s: foreground peaks at %.2f; rescaled", name, peak)
         foreground = [np.minimum(f * (cfg.threshold / peak), 1.0) for f in foreground]
     foreground = [f.astype(np.float16) for f in foreground]
     feats.clear()
-    result = Discovery([], foreground, input_size, source.size)
+    result = Discovery([], foreground, input_size, size)
     detections = [
         propose(
             result.foreground_at(i),
@@ -167,7 +188,6 @@ def discover_objects(
         min_length=cfg.min_length,
         max_objects=cfg.max_objects,
     )
-    log.info("%s: %d objects discovered", source.path, len(result.trajectories))
     return result
 
 
@@ -185,11 +205,13 @@ def frame_masks(
     segmenter: PromptableSegmenter | None = None,
     discovery: Discovery | None = None,
     threshold: float = 0.7,
+    snap: SnapConfig | None = None,
 ) -> tuple[np.ndarray, dict[int, float]]:
     """One frame's mask from the boxes of ``trajectories`` on it.
 
     With a segmenter each box prompts it; without, the discovered foreground inside the
-    (slightly enlarged) box, above ``threshold``, is the mask.
+    (slightly enlarged) box, above ``threshold``, is the mask, snapped to the image's edges
+    with ``snap`` (see :mod:`vosam.discover.snap`; None keeps the coarse mask).
     Where objects overlap the one with the higher score wins.
 
     Returns:
@@ -224,6 +246,8 @@ def frame_masks(
             x0, y0, x1, y1 = np.round(_pad_box(box, size)).astype(int)
             obj = np.zeros(size, bool)
             obj[y0 : y1 + 1, x0 : x1 + 1] = prob[y0 : y1 + 1, x0 : x1 + 1] > threshold
+            if snap is not None:
+                obj = snap_mask(image, obj, prob, snap)
             quality = float(prob[obj].mean()) if obj.any() else 0.0
         if obj.any():
             painted.append((quality * box_score, oid, obj))
@@ -289,6 +313,7 @@ def segment_trajectories(
                 segmenter=segmenter,
                 discovery=discovery,
                 threshold=cfg.threshold,
+                snap=cfg.snap,
             )
             if progress is not None:
                 progress.update()
@@ -304,6 +329,7 @@ def segment_trajectories(
             segmenter=segmenter,
             discovery=discovery,
             threshold=cfg.threshold,
+            snap=cfg.snap,
         )
         encoded.append(cv2.imencode(".png", mask)[1].tobytes())
         scores.append(frame_scores)
