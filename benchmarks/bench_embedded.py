@@ -4,8 +4,11 @@ End to end per sequence: frames read from JPEG, propagated from the first annota
 palette PNGs written; then the DAVIS semi-supervised evaluation over what was written.
 
     python benchmarks/bench_embedded.py [--data ../shared/data] [--sequences a,b] [--out DIR]
+        [--threads N] [--json F]
 
-Prints one line per sequence (J&F, frames, frames/s) and the dataset summary.
+Prints one line per sequence (J&F, frames, frames/s, CPU time per frame) and the dataset
+summary. CPU time (all threads of the process) is less sensitive than wall time to other
+work on a shared machine; the load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ def main() -> None:
     parser.add_argument("--sequences", help="comma-separated names (default: all 20)")
     parser.add_argument("--out", type=Path, help="keep the predicted masks here")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     root = args.data / "davis2016-train"
     names = args.sequences.split(",") if args.sequences else None
     sequences = find_davis_sequences(root, names=names)
@@ -43,11 +49,12 @@ def main() -> None:
     engine = EmbeddedPropagator(device="cpu")
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
-    total_frames, total_time = 0, 0.0
+    total_frames, total_time, total_cpu = 0, 0.0, 0.0
     for seq in sequences:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         source = FolderSource(seq.frames)
         session = Session(source, propagator=engine)
         first = seq.first_annotation()
@@ -56,14 +63,24 @@ def main() -> None:
         for index, result in session.propagate():
             write_mask(out / seq.name / f"{source.names[index]}.png", result.mask)
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - start_cpu
         total_frames += len(source)
         total_time += elapsed
+        total_cpu += cpu
         print(
-            f"{seq.name:18s} {len(source):4d} frames  {len(source) / elapsed:5.2f} frames/s",
+            f"{seq.name:18s} {len(source):4d} frames  {len(source) / elapsed:5.2f} frames/s  "
+            f"CPU {1000 * cpu / len(source):6.1f} ms/frame",
             flush=True,
         )
+    print(f"load average {os.getloadavg()[0]:.2f}")
     result = evaluate_dataset(root, out, sequences=[s.name for s in sequences], workers=1)
-    figures = {**result.summary, "frames": total_frames, "frames_per_s": total_frames / total_time}
+    figures = {
+        **result.summary,
+        "frames": total_frames,
+        "frames_per_s": total_frames / total_time,
+        "cpu_ms_per_frame": 1000 * total_cpu / total_frames,
+        "threads": torch.get_num_threads(),
+    }
     for seq in result.sequences:
         jf = sum((o.j_stats.mean + o.f_stats.mean) / 2 for o in seq.objects) / len(seq.objects)
         print(f"{seq.name:18s} J&F {jf:.3f}")

@@ -44,3 +44,18 @@ def test_wrong_weights_file_is_a_clear_error(tmp_path):
     torch.save({"conv.weight": torch.zeros(1)}, bad)
     with pytest.raises(CheckpointError, match=r"bad\.pth"):
         load_lite0(bad)
+
+
+def test_inference_path_equals_the_layer_by_layer_one():
+    """Folded inference runs 1×1 convs as matrix products and pads strided depthwise convs
+    before the expansion; on odd sizes (asymmetric "same" padding) it must still equal the
+    plain convolutions."""
+    model = load_lite0().fold_batchnorm().to(memory_format=torch.channels_last)
+    x = torch.randn(1, 3, 37, 53).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        fast = model.features(x)
+    with torch.enable_grad():  # the generic path: the conv modules as they are
+        plain = model.features(x)
+    assert fast[32].shape == (1, 320, 2, 2)
+    for k in plain:
+        torch.testing.assert_close(fast[k], plain[k].detach(), atol=1e-4, rtol=1e-4)

@@ -28,3 +28,27 @@ def test_output_range_and_shape():
     out = guided_upsample(img, probs, radius=3)
     assert out.shape == (3, 40, 50) and out.dtype == np.float32
     assert out.min() >= 0 and out.max() <= 1
+
+
+def test_unclipped_filter_is_linear_and_keeps_a_partition_of_unity():
+    """Maps summing to one come out summing to one, and a map already at the working
+    resolution (1/scale) is used as it is."""
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    fg = rng.random((2, 12, 16)).astype(np.float32) / 2
+    maps = np.concatenate([1 - fg.sum(0, keepdims=True), fg])
+    out = guided_upsample(img, maps, radius=4, scale=4, clip=False)
+    np.testing.assert_allclose(out.sum(0), 1.0, atol=1e-5)
+    one = guided_upsample(img, fg[:1], radius=4, scale=4, clip=False)
+    np.testing.assert_allclose(one[0], out[1], atol=1e-6)
+
+
+def test_closed_form_inverse_matches_numpy():
+    from vosam.ops.guided_filter import _inverse_sym3
+
+    rng = np.random.default_rng(2)
+    a = rng.random((5, 7, 3, 3)).astype(np.float32)
+    cov = a @ a.transpose(0, 1, 3, 2) + 1e-3 * np.eye(3, dtype=np.float32)
+    inv = _inverse_sym3([[cov[..., i, j] for j in range(3)] for i in range(3)])
+    got = np.stack([np.stack(row, -1) for row in inv], -2)
+    np.testing.assert_allclose(got, np.linalg.inv(cov.astype(np.float64)), rtol=2e-3, atol=1e-3)

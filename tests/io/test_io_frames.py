@@ -108,6 +108,30 @@ def test_truncated_image_named_when_read(png_folder: Path) -> None:
         list(source)
 
 
+def test_jpeg_frames_decode_to_the_same_pixels_as_pil(tmp_path: Path) -> None:
+    """JPEGs take a faster decoder; pixels must equal PIL's, colour and grey alike."""
+    rng = np.random.default_rng(3)
+    smooth = np.kron(rng.integers(0, 255, (6, 8, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
+    Image.fromarray(smooth).save(tmp_path / "a.jpg", quality=90)
+    Image.fromarray(smooth).convert("L").save(tmp_path / "b.jpg")
+    source = FolderSource(tmp_path)
+    for index, name in enumerate(("a.jpg", "b.jpg")):
+        expected = np.asarray(Image.open(tmp_path / name).convert("RGB"))
+        np.testing.assert_array_equal(source.read(index), expected)
+
+
+def test_truncated_jpeg_named_when_read(tmp_path: Path) -> None:
+    Image.fromarray(_frame(1, h=48, w=64)).save(tmp_path / "a.jpg")
+    Image.fromarray(_frame(2, h=48, w=64)).save(tmp_path / "b.jpg")
+    data = (tmp_path / "b.jpg").read_bytes()
+    (tmp_path / "b.jpg").write_bytes(data[: len(data) // 2])
+    source = FolderSource(tmp_path)
+    assert source.read(0).shape == (48, 64, 3)
+    with pytest.raises(FrameSourceError, match="cannot decode image") as info:
+        source.read(1)
+    assert info.value.path == tmp_path / "b.jpg"
+
+
 def test_frame_of_other_size_named_with_both_sizes(png_folder: Path) -> None:
     Image.fromarray(_frame(9, h=7, w=5)).save(png_folder / "f_3.png")
     with pytest.raises(FrameSourceError) as info:

@@ -181,3 +181,34 @@ def test_empty_memory_refuses_to_read_and_bad_sizes_are_refused() -> None:
         MemoryConfig(min_working_frames=5, max_working_frames=5)
     with pytest.raises(ValueError):
         MemoryConfig(num_prototypes=10, max_long_term_elements=5)
+
+
+def test_readout_without_selection_is_the_same_in_query_chunks(monkeypatch) -> None:
+    """Without a selection the queries are scored a few at a time; the values read, with a
+    late object group, and the usage must equal those of one whole top-k softmax."""
+    import vosam.memory.store as store_module
+
+    def build() -> MemoryStore:
+        store = MemoryStore(MemoryConfig(top_k=3, max_working_frames=None, long_term=False))
+        for seed in range(3):
+            key, value, shrink, _ = frame(seed, objects=1 if seed == 0 else 2)
+            store.add(key, value, shrinkage=shrink, permanent=seed == 0)
+        return store
+
+    g = torch.Generator().manual_seed(7)
+    q = torch.randn(CK, 11, generator=g)
+    whole, chunked = build(), build()
+    expected = whole.read(q)
+    monkeypatch.setattr(store_module, "_CHUNK_SCORES", 2 * chunked.size)  # 2 queries a chunk
+    got = chunked.read(q)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(chunked.working.use, whole.working.use, atol=1e-6, rtol=1e-6)
+    # and against the definition: object 1 reads every element, object 2 only its frames
+    key = torch.cat([whole.permanent.key, whole.working.key], 1)
+    shrink = torch.cat([whole.permanent.shrinkage, whole.working.shrinkage], 1)
+    value = torch.cat([whole.permanent.value, whole.working.value], 2)
+    aff = topk_softmax(similarity(key, q, shrinkage=shrink), 3)
+    torch.testing.assert_close(got[0], value[0] @ aff, atol=1e-5, rtol=1e-5)
+    late = slice(HW, 3 * HW)
+    aff2 = topk_softmax(similarity(key[:, late], q, shrinkage=shrink[:, late]), 3)
+    torch.testing.assert_close(got[1], value[1][:, late] @ aff2, atol=1e-5, rtol=1e-5)

@@ -35,14 +35,19 @@ _STRIDE2_BLOCKS = frozenset({1, 3, 5, 11})
 LEVEL_ENDS = {4: 2, 8: 4, 16: 10, 32: 15}
 
 
-def _same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
-    """Pad ``x (B, C, H, W)`` so a ``kernel``/``stride`` conv gives ceil(size / stride)."""
-    h, w = x.shape[-2:]
+def _same_padding(size: tuple[int, int], kernel: int, stride: int) -> tuple[int, int, int, int]:
+    """``(left, right, top, bottom)`` padding of an ``(H, W)`` input so that a
+    ``kernel``/``stride`` conv gives ceil(size / stride); the odd pixel goes bottom/right."""
+    h, w = size
     ph = max((math.ceil(h / stride) - 1) * stride + kernel - h, 0)
     pw = max((math.ceil(w / stride) - 1) * stride + kernel - w, 0)
-    if ph == 0 and pw == 0:
-        return x
-    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+    return pw // 2, pw - pw // 2, ph // 2, ph - ph // 2
+
+
+def _same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """Pad ``x (B, C, H, W)`` so a ``kernel``/``stride`` conv gives ceil(size / stride)."""
+    pad = _same_padding(tuple(x.shape[-2:]), kernel, stride)
+    return F.pad(x, pad) if any(pad) else x
 
 
 class SameConv(nn.Conv2d):
@@ -52,7 +57,32 @@ class SameConv(nn.Conv2d):
         super().__init__(cin, cout, kernel, stride=stride, padding=0, groups=groups, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(_same_pad(x, self.kernel_size[0], self.stride[0]))
+        kernel, stride = self.kernel_size[0], self.stride[0]
+        if stride == 1 and kernel % 2:
+            # "same" is symmetric here: let the convolution pad, without a padded copy
+            return self._conv_forward_padded(x, kernel // 2)
+        return super().forward(_same_pad(x, kernel, stride))
+
+    def unpadded(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution of ``x``, already padded by the caller."""
+        return super().forward(x)
+
+    def _conv_forward_padded(self, x: torch.Tensor, pad: int) -> torch.Tensor:
+        return F.conv2d(x, self.weight, self.bias, 1, pad, 1, self.groups)
+
+
+def _pointwise(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """1×1 ``conv`` of ``x (B, C, H, W)`` as one matrix product over channels-last pixels.
+
+    On a channels-last ``x`` the pixel rows are a view and the result is channels-last,
+    so nothing is copied. (On one thread torch would route a 1×1 conv through its generic
+    im2col path, which copies.)
+    """
+    b, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(-1, c)
+    weight = conv.weight.reshape(conv.out_channels, c).T
+    out = rows @ weight if conv.bias is None else torch.addmm(conv.bias, rows, weight)
+    return out.view(b, h, w, -1).permute(0, 3, 1, 2)
 
 
 class MBConv(nn.Module):
@@ -70,13 +100,51 @@ class MBConv(nn.Module):
         self._bn2 = nn.BatchNorm2d(cout, eps=1e-3)
         self.residual = stride == 1 and cin == cout
 
+    @property
+    def folded(self) -> bool:
+        """True once :meth:`EfficientNetLite.fold_batchnorm` has folded the BatchNorms."""
+        return isinstance(self._bn1, nn.Identity)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.folded and not torch.is_grad_enabled():
+            return self._forward_folded(x)
         y = x
         if self.has_expand:
             y = F.relu6(self._bn0(self._expand_conv(y)))
         y = F.relu6(self._bn1(self._depthwise_conv(y)))
         y = self._bn2(self._project_conv(y))
         return x + y if self.residual else y
+
+    def _forward_folded(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference with folded BatchNorm: 1×1 convs as matrix products, ReLU6 in place.
+
+        A strided depthwise conv needs asymmetric "same" padding, which a convolution
+        cannot do itself. Instead of padding the wide expanded tensor, the narrow input is
+        padded and the expanded border is set back to zero (the padding a depthwise conv
+        would have seen).
+        """
+        dw = self._depthwise_conv
+        kernel, stride = dw.kernel_size[0], dw.stride[0]
+        strided = stride != 1 or kernel % 2 == 0
+        left, right, top, bottom = (
+            _same_padding(tuple(x.shape[-2:]), kernel, stride) if strided else (0, 0, 0, 0)
+        )
+        y = x
+        if self.has_expand:
+            if strided:
+                y = F.pad(y, (left, right, top, bottom))
+            y = F.relu6(_pointwise(y, self._expand_conv), inplace=True)
+            if strided:
+                h, w = y.shape[-2:]
+                for rows in (slice(0, top), slice(h - bottom, h)):
+                    y[:, :, rows] = 0
+                for cols in (slice(0, left), slice(w - right, w)):
+                    y[:, :, :, cols] = 0
+        elif strided:
+            y = F.pad(y, (left, right, top, bottom))
+        y = dw.unpadded(y) if strided else dw(y)
+        y = _pointwise(F.relu6(y, inplace=True), self._project_conv)
+        return y.add_(x) if self.residual else y
 
 
 def _fold(conv: nn.Conv2d, bn: nn.Module) -> nn.Module:
@@ -141,7 +209,7 @@ class EfficientNetLite(nn.Module):
         """
         out: dict[int, torch.Tensor] = {}
         ends = {end: stride for stride, end in LEVEL_ENDS.items() if stride <= last_level}
-        y = F.relu6(self._bn0(self._conv_stem(x)))
+        y = F.relu6(self._bn0(self._conv_stem(x)), inplace=not torch.is_grad_enabled())
         for i, block in enumerate(self._blocks):
             y = block(y)
             if i in ends:

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -139,6 +140,20 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
+def _decode_rgb_jpeg(file: Path) -> np.ndarray | None:
+    """Decode a complete JPEG with OpenCV (about twice as fast as PIL, the same pixels);
+    None when the file does not end with the end-of-image marker or does not decode, so
+    that PIL reads it and reports the problem as before."""
+    data = np.fromfile(file, np.uint8)
+    if data.size < 4 or data[-2] != 0xFF or data[-1] != 0xD9:
+        return None
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error:
+        return None
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 class FolderSource(FrameSource):
     """Frames stored as ``.jpg`` / ``.jpeg`` / ``.png`` files (any case) in one folder.
 
@@ -197,7 +212,10 @@ class FolderSource(FrameSource):
         file = self._files[self._check_index(index)]
         try:
             with Image.open(file) as image:
-                rgb = _to_rgb(image)
+                fast = image.format == "JPEG" and image.mode == "RGB"
+                rgb = _decode_rgb_jpeg(file) if fast else None
+                if rgb is None:
+                    rgb = _to_rgb(image)
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
             raise FrameSourceError(file, f"cannot decode image ({e})") from e
         if rgb.shape[:2] != self.size:

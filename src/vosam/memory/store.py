@@ -43,6 +43,9 @@ import torch
 
 from vosam.memory.affinity import TopK, similarity, topk_affinity
 
+# similarity scores computed at once by a readout without a selection (8 MB of float32)
+_CHUNK_SCORES = 1 << 21
+
 
 @dataclass(frozen=True)
 class MemoryConfig:
@@ -182,6 +185,15 @@ def _full_softmax(sim: torch.Tensor) -> torch.Tensor:
     return x / x.sum(0, keepdim=True)
 
 
+def _concat_queries(pieces: list[TopK]) -> TopK:
+    """One :class:`TopK` from affinities of consecutive query chunks."""
+    return TopK(
+        torch.cat([p.weights for p in pieces], 1),
+        torch.cat([p.indices for p in pieces], 1),
+        pieces[0].size,
+    )
+
+
 def _groups(valid: torch.Tensor) -> list[tuple[int, int]]:
     """Object groups ``[(first_slot, end_slot), ...]`` from per-element valid counts."""
     ends = sorted({int(v) for v in torch.unique(valid).tolist() if v > 0})
@@ -299,16 +311,35 @@ class MemoryStore:
         shrink = torch.cat([p.shrinkage for p in parts], 1)
         valid = torch.cat([p.valid for p in parts])
         value = torch.cat([_pad_rows(p.value, self.num_objects) for p in parts], 2)
-        sim = similarity(key, query_key, shrinkage=shrink, selection=selection)
-
         m = query_key.shape[1]
+        groups = _groups(valid)
+        # rows of the memory that each group reads (None: all of them)
+        group_rows = []
+        for _, end in groups:
+            rows = (valid >= end).nonzero().squeeze(1)
+            group_rows.append(None if rows.numel() == valid.numel() else rows)
+        # Without a selection the queries are scored a chunk at a time, so the (N, chunk)
+        # similarity stays small: no fresh pages to fault in for a large matrix every frame,
+        # and the top-k reads it from cache. Each query's scores are computed alike either
+        # way. With a selection (XMem) the one product is kept, so scores round as XMem's.
+        step = max(m, 1) if selection is not None else max(1, _CHUNK_SCORES // max(key.shape[1], 1))
+        pieces: list[list[TopK]] = [[] for _ in groups]
+        for start in range(0, max(m, 1), step):
+            cols = slice(start, min(start + step, m))
+            sim = similarity(
+                key,
+                query_key[:, cols],
+                shrinkage=shrink,
+                selection=None if selection is None else selection[:, cols],
+            )
+            for piece, rows in zip(pieces, group_rows, strict=True):
+                piece.append(topk_affinity(sim if rows is None else sim[rows], self.config.top_k))
+
         out = value.new_zeros(self.num_objects, value.shape[1], m)
         usage: torch.Tensor | None = None
-        for first, end in _groups(valid):
-            rows = (valid >= end).nonzero().squeeze(1)
-            whole = rows.numel() == valid.numel()
-            aff = topk_affinity(sim if whole else sim[rows], self.config.top_k)
-            if not whole:
+        for (first, end), rows, piece in zip(groups, group_rows, pieces, strict=True):
+            aff = piece[0] if len(piece) == 1 else _concat_queries(piece)
+            if rows is not None:
                 aff = TopK(aff.weights, rows[aff.indices], valid.numel())
             out[first:end] = aff.read(value[first:end])
             if usage is None:

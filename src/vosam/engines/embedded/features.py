@@ -29,6 +29,12 @@ def _l2n(x: torch.Tensor) -> torch.Tensor:
     return x / (x.norm(dim=0, keepdim=True) + 1e-6)
 
 
+def _l2n_into(x: torch.Tensor, out: torch.Tensor) -> None:
+    """Write ``x (C, h, w)`` divided by its per-pixel norm into ``out (h, w, C)``."""
+    pixels = x.permute(1, 2, 0)
+    torch.div(pixels, pixels.norm(dim=2, keepdim=True).add_(1e-6), out=out)
+
+
 def _resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
 
@@ -43,8 +49,9 @@ class FeatureExtractor:
         self.net: EfficientNetLite = (
             load_lite0().fold_batchnorm().to(device).to(memory_format=torch.channels_last)
         )
-        self.mean = torch.tensor(LITE_MEAN, device=device).reshape(3, 1, 1)
-        self.std = torch.tensor(LITE_STD, device=device).reshape(3, 1, 1)
+        # on 0..255 pixels
+        self.mean = (torch.tensor(LITE_MEAN, dtype=torch.float64) * 255).float().to(device)
+        self.std = (torch.tensor(LITE_STD, dtype=torch.float64) * 255).float().to(device)
 
     def input_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """Backbone input ``(h, w)`` for a frame of ``size (H, W)``: shorter side scaled."""
@@ -55,15 +62,22 @@ class FeatureExtractor:
     @torch.inference_mode()
     def __call__(self, image: np.ndarray) -> FrameFeatures:
         """Features of ``image uint8 (H, W, 3)`` RGB."""
-        x = torch.from_numpy(np.array(image, dtype=np.uint8)).to(self.device)
-        x = x.permute(2, 0, 1).float().div_(255)
         h, w = self.input_size(image.shape[:2])
-        if (h, w) != image.shape[:2]:
-            x = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-        x = (x - self.mean) / self.std
         ph, pw = math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
-        x = F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
-        x = x[None].contiguous(memory_format=torch.channels_last)
+        if (h, w) == image.shape[:2]:
+            # replicate-pad the 8-bit pixels, then normalise once: (1, H, W, 3) is the
+            # channels-last layout of (1, 3, H, W), so no other copy is made
+            pixels = np.asarray(image, dtype=np.uint8)
+            padded = np.pad(pixels, ((0, ph - h), (0, pw - w), (0, 0)), mode="edge")
+            x = torch.from_numpy(padded).to(self.device)[None].float()
+            x = x.sub_(self.mean).div_(self.std).permute(0, 3, 1, 2)
+        else:
+            x = torch.from_numpy(np.array(image, dtype=np.uint8)).to(self.device)
+            x = x.permute(2, 0, 1).float().div_(255)
+            x = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+            x = (x - self.mean.reshape(3, 1, 1) / 255) / (self.std.reshape(3, 1, 1) / 255)
+            x = F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
+            x = x[None].contiguous(memory_format=torch.channels_last)
         feats = self.net.features(x, last_level=32)
         h8, w8 = math.ceil(h / 8), math.ceil(w / 8)
         h16, w16 = math.ceil(h / 16), math.ceil(w / 16)
@@ -72,7 +86,14 @@ class FeatureExtractor:
         f32 = feats[32][0]
         f32 = f32[:, : math.ceil(h / 32), : math.ceil(w / 32)]
         key = _l2n(torch.cat([_l2n(f16), _l2n(_resize_to(f32, (h16, w16)))], 0))
-        dense = torch.cat(
-            [_l2n(f8), _l2n(_resize_to(f16, (h8, w8))), _l2n(_resize_to(f32, (h8, w8)))], 0
-        )
+        # pixel-major storage ((h8, w8, C) in memory): the head reads pixel rows as a view;
+        # each level is normalised straight into its slice
+        levels = [f8, _resize_to(f16, (h8, w8)), _resize_to(f32, (h8, w8))]
+        rows = torch.empty(h8, w8, sum(f.shape[0] for f in levels), device=self.device)
+        start = 0
+        for level in levels:
+            stop = start + level.shape[0]
+            _l2n_into(level, rows[..., start:stop])
+            start = stop
+        dense = rows.permute(2, 0, 1)
         return FrameFeatures(key=key, dense=dense)

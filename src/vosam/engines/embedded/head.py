@@ -37,11 +37,35 @@ class SegmentationHead(nn.Module):
         )
 
     def forward(self, dense: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
+        b, _, h, w = dense.shape
+        prev_rows = None if prev is None else _rows(prev).reshape(b * h * w, -1)
+        logits = self.forward_rows(_rows(dense).reshape(b * h * w, -1), prev_rows)
+        return logits.view(b, h, w, -1).permute(0, 3, 1, 2)
+
+    def forward_rows(self, rows: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(P, N + 1)`` of pixels ``rows (P, C_d)`` (+ previous mask ``(P, N)``).
+
+        The 1×1 convolutions as matrix products over pixels: no im2col copies, and the
+        previous mask enters through its own slice of the first layer's weight instead of
+        a concatenated copy of the features.
+        """
+        first, _, second, _, third = self.net
+        weight = first.weight.reshape(first.out_channels, -1)
+        c = rows.shape[1]
+        y = torch.addmm(first.bias, rows, weight[:, :c].T)
         if self.mask_input:
             if prev is None:
                 raise ValueError("this head needs the previous mask")
-            dense = torch.cat([dense, prev], 1)
-        return self.net(dense)
+            y = torch.addmm(y, prev, weight[:, c:].T)
+        y = F.relu(y)
+        y = F.relu(F.linear(y, second.weight.reshape(second.out_channels, -1), second.bias))
+        return F.linear(y, third.weight.reshape(third.out_channels, -1), third.bias)
+
+
+def _rows(maps: torch.Tensor) -> torch.Tensor:
+    """``(B, C, h, w)`` → ``(B, h·w, C)`` pixel rows (a view for pixel-major storage)."""
+    b, c = maps.shape[:2]
+    return maps.permute(0, 2, 3, 1).reshape(b, -1, c)
 
 
 def deform_masks(masks: torch.Tensor, generator: torch.Generator, *, jitter: float = 0.15):
@@ -104,13 +128,20 @@ def _fit(dense, labels, num_objects, hidden, iters, mask_input, seed, batch) -> 
     counts = torch.bincount(labels[labels >= 0].flatten(), minlength=num_objects + 1).float()
     weight = torch.where(counts > 0, counts.sum() / (counts.clamp(min=1) * (counts > 0).sum()), 0)
     onehot = torch.stack([(labels == k).float() for k in range(1, num_objects + 1)], 1)
+    rows = _rows(dense).contiguous()  # (F, P, C_d), made once for every step
+    flat_labels = labels.reshape(labels.shape[0], -1)
     opt = torch.optim.Adam(head.parameters(), lr=3e-3, weight_decay=1e-4)
     head.train()
     for _ in range(iters):
         pick = torch.randint(0, dense.shape[0], (batch,), generator=generator).to(dense.device)
-        prev = deform_masks(onehot[pick], generator) if mask_input else None
-        logits = head(dense[pick], prev)
-        loss = F.cross_entropy(logits, labels[pick], weight=weight, ignore_index=-1)
+        prev = None
+        if mask_input:
+            prev = _rows(deform_masks(onehot[pick], generator)).reshape(-1, num_objects)
+        if batch == 1:  # a view, not a copy of the frame's features
+            x, y = rows[int(pick[0])], flat_labels[int(pick[0])]
+        else:
+            x, y = rows[pick].reshape(-1, rows.shape[2]), flat_labels[pick].reshape(-1)
+        loss = F.cross_entropy(head.forward_rows(x, prev), y, weight=weight, ignore_index=-1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -14,7 +14,10 @@ from vosam.engines.embedded.config import EmbeddedConfig
 from vosam.engines.embedded.features import FeatureExtractor, FrameFeatures
 from vosam.engines.embedded.head import SegmentationHead, train_head
 from vosam.memory import MemoryStore
-from vosam.ops.guided_filter import guided_upsample
+from vosam.ops.guided_filter import guided_upsample, low_size
+
+# the guided filter solves its coefficients at 1/4 of the frame's resolution
+GUIDED_SCALE = 4
 
 
 class EmbeddedTracker(Tracker):
@@ -82,8 +85,16 @@ class EmbeddedTracker(Tracker):
         projected = self._basis @ key
         return projected / (projected.norm(dim=0, keepdim=True) + 1e-6)
 
-    def _add_memory(self, feats: FrameFeatures, probs16: torch.Tensor, *, permanent: bool):
-        key = self._key(feats)
+    def _add_memory(
+        self,
+        feats: FrameFeatures,
+        probs16: torch.Tensor,
+        *,
+        permanent: bool,
+        key: torch.Tensor | None = None,
+    ) -> None:
+        """Write a frame to memory; ``key`` is its :meth:`_key` when already computed."""
+        key = self._key(feats) if key is None else key
         if self._shrinkage_value is None:
             self._shrinkage_value = math.sqrt(key.shape[0]) / (2 * self.config.temperature)
         shrink = torch.full((1, key.shape[1]), self._shrinkage_value, device=self.device)
@@ -161,7 +172,8 @@ class EmbeddedTracker(Tracker):
             return StepResult(probs, self.object_ids, confidence_of(probs))
         if not self._ids:
             raise RuntimeError("no object to track: give an annotation first")
-        fg8 = self._predict(feats)
+        key = self._key(feats)
+        fg8 = self._predict(feats, key)
         self._prev = fg8
         self._since_memory += 1
         if self._since_memory >= self.config.mem_every:
@@ -170,16 +182,17 @@ class EmbeddedTracker(Tracker):
             # more with every frame read back from memory
             hard = _hard_masks(fg8)
             fg16 = F.adaptive_avg_pool2d(hard[None], tuple(feats.key.shape[-2:]))[0]
-            self._add_memory(feats, fg16, permanent=False)
+            self._add_memory(feats, fg16, permanent=False, key=key)
         probs = self._upsample(soft_aggregate(fg8, dim=0), image)
-        return StepResult(probs, self.object_ids, confidence_of(probs))
+        return StepResult(probs, self.object_ids, _confidence(probs))
 
-    def _predict(self, feats: FrameFeatures) -> torch.Tensor:
-        """Object probabilities ``(N, h8, w8)`` of a frame: readout and head, mixed."""
+    def _predict(self, feats: FrameFeatures, key: torch.Tensor) -> torch.Tensor:
+        """Object probabilities ``(N, h8, w8)`` of a frame (``key``: its :meth:`_key`):
+        readout and head, mixed."""
         cfg = self.config
         h8, w8 = feats.dense.shape[-2:]
         h16, w16 = feats.key.shape[-2:]
-        read = self.memory.read(self._key(feats))
+        read = self.memory.read(key)
         read = read.reshape(len(self._ids), h16, w16).clamp(0, 1)
         read = F.interpolate(read[None], size=(h8, w8), mode="bilinear", align_corners=False)[0]
         if cfg.head_weight == 0:
@@ -194,19 +207,69 @@ class EmbeddedTracker(Tracker):
         """``(N + 1, H, W)`` float32 probabilities at the frame's resolution."""
         h, w = image.shape[:2]
         in_h, in_w = self.extractor.input_size((h, w))
-        # crop the padding cells: stride-8 cells cover ceil(in/8)*8 input pixels
+        # stride-8 cells cover ceil(in / 8) * 8 input pixels: the last ones hold padding
         cells = probs8.float().cpu()
-        scale_h, scale_w = cells.shape[1] * 8 / in_h, cells.shape[2] * 8 / in_w
-        full_h, full_w = round(h * scale_h), round(w * scale_w)
-        up = F.interpolate(cells[None], size=(full_h, full_w), mode="bilinear", align_corners=False)
-        up = up[0, :, :h, :w].numpy()
-        if self.config.guided_radius > 0:
-            up = guided_upsample(
-                image, up, radius=self.config.guided_radius, eps=self.config.guided_eps, scale=4
-            )
-        up = np.maximum(up, 0)
-        up /= np.maximum(up.sum(0, keepdims=True), 1e-7)
-        return up.astype(np.float32, copy=False)
+        cell_h, cell_w = in_h / (h * 8), in_w / (w * 8)  # cells per frame pixel
+        radius = self.config.guided_radius
+        if radius == 0:
+            up = F.interpolate(
+                cells[None],
+                size=(round(cells.shape[1] / cell_h), round(cells.shape[2] / cell_w)),
+                mode="bilinear",
+                align_corners=False,
+            )[0, :, :h, :w].numpy()
+            up = np.maximum(up, 0)
+            up /= np.maximum(up.sum(0, keepdims=True), 1e-7)
+            return up
+        # the objects' cells go straight to the filter's working grid (no full-size detour);
+        # the filter is linear, so the background is one minus the objects, then clipped
+        lh, lw = low_size((h, w), GUIDED_SCALE)
+        rows = _bilinear_weights(lh, cells.shape[1], h / lh * cell_h)
+        cols = _bilinear_weights(lw, cells.shape[2], w / lw * cell_w)
+        low = (rows @ cells[1:] @ cols.T).numpy()
+        objects = guided_upsample(
+            image, low, radius=radius, eps=self.config.guided_eps, scale=GUIDED_SCALE, clip=False
+        )
+        up = np.empty((objects.shape[0] + 1, h, w), np.float32)
+        np.subtract(1, objects.sum(0), out=up[0])
+        up[1:] = objects
+        np.clip(up, 0, 1, out=up)
+        if objects.shape[0] > 1:  # with one object the two clipped maps still sum to one
+            up /= np.maximum(up.sum(0, keepdims=True), 1e-7)
+        return up
+
+
+def _bilinear_weights(size_out: int, size_in: int, step: float) -> torch.Tensor:
+    """``(size_out, size_in)`` matrix of 1-D bilinear sampling (half-pixel centres, edges
+    clamped) at source positions ``(i + 0.5) * step - 0.5``, as ``F.interpolate`` samples."""
+    src = ((torch.arange(size_out, dtype=torch.float64) + 0.5) * step - 0.5).clamp(min=0)
+    lo = src.floor().long().clamp(max=size_in - 1)
+    hi = (lo + 1).clamp(max=size_in - 1)
+    frac = (src - lo).clamp(max=1).float()
+    out = torch.zeros(size_out, size_in)
+    index = torch.arange(size_out)
+    out.index_put_((index, lo), 1 - frac, accumulate=True)
+    out.index_put_((index, hi), frac, accumulate=True)
+    return out
+
+
+def _confidence(probs: np.ndarray) -> np.ndarray:
+    """:func:`confidence_of` ``(N,)`` of ``probs (N + 1, H, W)``, computed without numpy's
+    argmax over the first axis (which copies the maps pixel-major first; several times
+    slower at full resolution). Ties go to the lower index, as with argmax."""
+    best = probs[0].copy()
+    winner = np.zeros(probs.shape[1:], np.uint8)
+    for k in range(1, probs.shape[0]):
+        better = probs[k] > best
+        np.copyto(winner, k, where=better)
+        np.maximum(best, probs[k], out=best)
+    out = np.zeros(probs.shape[0] - 1, np.float32)
+    for k in range(1, probs.shape[0]):
+        wins = (winner == k).ravel()
+        count = np.count_nonzero(wins)
+        if count:
+            out[k - 1] = np.dot(probs[k].ravel(), wins.astype(np.float32)) / count
+    return out
 
 
 def _hard_masks(fg: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,37 @@
+"""Parts of the embedded engine against their plain definitions."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vosam.engines.base import confidence_of
+from vosam.engines.embedded.head import SegmentationHead
+from vosam.engines.embedded.tracker import _bilinear_weights, _confidence
+
+
+def test_head_on_pixel_rows_equals_its_convolutions():
+    torch.manual_seed(0)
+    dense = torch.randn(2, 12, 5, 7)
+    prev = torch.rand(2, 3, 5, 7)
+    for mask_input in (False, True):
+        head = SegmentationHead(12, 3, 8, mask_input=mask_input).eval()
+        x = torch.cat([dense, prev], 1) if mask_input else dense
+        with torch.no_grad():
+            torch.testing.assert_close(head(dense, prev), head.net(x), atol=1e-5, rtol=1e-5)
+
+
+def test_bilinear_weights_sample_as_interpolate():
+    x = torch.rand(3, 6, 9)
+    rows, cols = _bilinear_weights(13, 6, 6 / 13), _bilinear_weights(20, 9, 9 / 20)
+    expected = F.interpolate(x[None], size=(13, 20), mode="bilinear", align_corners=False)[0]
+    torch.testing.assert_close(rows @ x @ cols.T, expected, atol=1e-6, rtol=1e-6)
+    assert torch.allclose(rows.sum(1), torch.ones(13))
+
+
+def test_confidence_equals_the_argmax_definition_ties_included():
+    rng = np.random.default_rng(0)
+    probs = rng.random((4, 30, 40)).astype(np.float32)
+    probs[2, :5] = probs[1, :5] = 2.0  # ties go to the lower index
+    probs[3] = 0  # an object that wins nowhere
+    probs /= probs.sum(0, keepdims=True)
+    np.testing.assert_allclose(_confidence(probs), confidence_of(probs), rtol=1e-5)
