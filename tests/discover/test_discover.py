@@ -97,6 +97,26 @@ def test_masks_from_the_discovered_foreground(plain):
         assert np.mean(j) > 0.5, (k, j)  # coarse: stride-8 features of a 240-pixel frame
 
 
+def test_masks_snap_to_the_object_edges(plain):
+    source, _, truth, found = plain
+    oid = {_owner(t, truth)[0][0]: t.object_id for t in found.trajectories}[1]
+
+    def jaccard(config):
+        masks = dict(
+            segment_trajectories(source, found.trajectories, discovery=found, config=config)
+        )
+        return np.mean(
+            [
+                np.count_nonzero((masks[i] == oid) & (truth[i] == 1))
+                / np.count_nonzero((masks[i] == oid) | (truth[i] == 1))
+                for i in range(16)
+            ]
+        )
+
+    snapped, coarse = jaccard(DiscoverConfig()), jaccard(DiscoverConfig(snap=None))
+    assert snapped > 0.97 and snapped > coarse  # the red square, cut along its edges
+
+
 def test_boxes_prompt_the_segmenter_and_ids_follow_the_trajectories(plain):
     source, images, truth, found = plain
     config = DiscoverConfig(propagate=False)

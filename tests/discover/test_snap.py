@@ -33,9 +33,9 @@ def test_a_blocky_mask_snaps_to_the_object():
     coarse = cv2.resize(cells, (200, 160), interpolation=cv2.INTER_NEAREST) > 0
     coarse = cv2.dilate(coarse.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     assert _iou(coarse, truth) < 0.8
-    snapped = snap_mask(image, coarse, config=SnapConfig(scale=1.0))
+    snapped = snap_mask(image, coarse)
     assert _iou(snapped, truth) > 0.95
-    half = snap_mask(image, coarse)  # default: the cut at half resolution
+    half = snap_mask(image, coarse, config=SnapConfig(min_side=0))  # cut at half size
     assert _iou(half, truth) > 0.9
 
 
@@ -43,7 +43,7 @@ def test_confident_pixels_stay_and_far_pixels_stay_out():
     image, truth = _scene(1)
     coarse = cv2.dilate(truth.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
     prob = np.where(truth, 0.95, 0.5).astype(np.float32)
-    snapped = snap_mask(image, coarse, prob, SnapConfig(scale=1.0))
+    snapped = snap_mask(image, coarse, prob, SnapConfig())
     inner = cv2.erode(truth.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert snapped[inner].all()
     far = cv2.dilate(coarse.astype(np.uint8), np.ones((41, 41), np.uint8)) == 0
