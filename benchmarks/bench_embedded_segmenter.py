@@ -12,8 +12,12 @@ Box-only and single-click prompts (the box of the ground truth; a click at the p
 object farthest from its boundary) are scored by J against the ground truth. Times are per
 image (embed) and per prompt (predict), on one thread.
 
+With ``--compare-no-net`` the mask prompts are also refined without the trained refinement
+network, on the same embeddings, in rows marked ``(no net)``; ``--net-weights`` replaces the
+shipped weights (a model trained on the other half of davis2016-train measures held out).
+
     python benchmarks/bench_embedded_segmenter.py [--data ../shared/data] [--sequences a,b]
-        [--step 10] [--frames N] [--propagate 30]
+        [--step 10] [--frames N] [--propagate 30] [--compare-no-net] [--net-weights PATH]
 """
 
 from __future__ import annotations
@@ -82,12 +86,15 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=10, help="every n-th frame")
     parser.add_argument("--frames", type=int, default=0, help="only the first n frames (0: all)")
     parser.add_argument("--propagate", type=int, default=30, help="frames to propagate")
+    parser.add_argument("--compare-no-net", action="store_true", help="also without the network")
+    parser.add_argument("--net-weights", help="the refinement network's weights (default: shipped)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     root = args.data / "davis2016-train"
     sequences = find_davis_sequences(root, names=args.sequences.split(","))
-    seg = build_segmenter("embedded")
+    seg = build_segmenter("embedded", net_weights=args.net_weights)
+    plain = build_segmenter("embedded", net=False) if args.compare_no_net else None
     engine = EmbeddedPropagator(device="cpu") if args.propagate else None
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -130,6 +137,16 @@ def main() -> None:
                 box = box_of(before)
                 refined = run(Prompt(mask=prob, box=box)) if box is not None else refined
                 scores[f"{kind} mask+box"].append((jaccard(gt, refined), f_measure(gt, refined)))
+                if plain is not None:
+                    refined = plain.predict(emb, Prompt(mask=prob)).mask
+                    scores[f"{kind} mask (no net)"].append(
+                        (jaccard(gt, refined), f_measure(gt, refined))
+                    )
+                    if box is not None:
+                        refined = plain.predict(emb, Prompt(mask=prob, box=box)).mask
+                    scores[f"{kind} mask+box (no net)"].append(
+                        (jaccard(gt, refined), f_measure(gt, refined))
+                    )
             for kind, prompt in (
                 ("box only", Prompt(box=box_of(gt))),
                 ("one click", Prompt(points=inner_point(gt), labels=np.array([1], np.int32))),

@@ -8,6 +8,11 @@ the library's default :class:`~vosam.refine.refiner.RefinerConfig`.
 
     python benchmarks/bench_refine.py [--data ../shared/data] [--set davis2016-train]
         [--sequences a,b] [--configs none,default,every:mask_bbox_pos_neg:CP:nofb]
+        [--frames N] [--no-net | --net-weights PATH]
+
+``--no-net`` refines without the embedded segmenter's trained network (the mask prompt's own
+probabilities, edge-aware filtered); ``--net-weights`` uses other weights than the shipped
+ones (e.g. a model trained on the other half of davis2016-train, to measure held out).
 
 Prints one line per configuration and sequence, then a table per configuration.
 """
@@ -52,6 +57,17 @@ def parse_config(text: str) -> RefinerConfig | None:
     return cfg
 
 
+def truncated_ground_truth(sequences: list, out: Path, frames: int) -> Path:
+    """A ground-truth root under ``out`` linking the first ``frames`` masks of each sequence."""
+    gt_root = out / "gt"
+    for seq in sequences:
+        folder = gt_root / "Annotations" / "480p" / seq.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for png in sorted(seq.annotations.glob("*.png"))[:frames]:
+            (folder / png.name).symlink_to(png.resolve())
+    return gt_root
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -59,6 +75,10 @@ def main() -> None:
     parser.add_argument("--sequences", help="comma-separated names (default: all)")
     parser.add_argument("--configs", default="none,default,every:mask_bbox_pos_neg:CP:nofb")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--frames", type=int, default=0, help="only the first n frames (0: all)")
+    net = parser.add_mutually_exclusive_group()
+    net.add_argument("--no-net", action="store_true", help="no refinement network")
+    net.add_argument("--net-weights", help="the refinement network's weights (default: shipped)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     root = args.data / args.set
@@ -67,8 +87,15 @@ def main() -> None:
     sequences = find_davis_sequences(root, resolution=resolution, names=names)
     out = Path(tempfile.mkdtemp(prefix="vosam-bench-refine-"))
     engine = EmbeddedPropagator(device="cpu")
-    segmenter = build_segmenter("embedded", device="cpu")
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, 1 torch thread")
+    segmenter = build_segmenter(
+        "embedded", device="cpu", net=not args.no_net, net_weights=args.net_weights
+    )
+    net_text = "none" if args.no_net else args.net_weights or "shipped"
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, 1 torch thread; "
+        f"refinement network: {net_text}"
+    )
+    gt_root = root if not args.frames else truncated_ground_truth(sequences, out, args.frames)
     figures = {}
     for text in args.configs.split(","):
         config = parse_config(text)
@@ -76,7 +103,7 @@ def main() -> None:
         frames, seconds, refined, accepted = 0, 0.0, 0, 0
         for seq in sequences:
             source = FolderSource(seq.frames)
-            stop = len(source)
+            stop = min(len(source), args.frames or len(source))
             session = Session(source, propagator=engine, refiner=refiner)
             first = seq.first_annotation()
             session.add_annotation(source.names.index(first.stem), read_mask(first))
@@ -92,7 +119,7 @@ def main() -> None:
                 accepted += session.refine_state.masks_accepted
             print(f"{text:40s} {seq.name:16s} {stop:4d} frames {elapsed / stop:6.2f} s/frame")
         res = evaluate_dataset(
-            root, out / text.replace(":", "_"), sequences=[s.name for s in sequences], workers=1
+            gt_root, out / text.replace(":", "_"), sequences=[s.name for s in sequences], workers=1
         )
         per_seq = {s.name: s.jf_mean for s in res.sequences}
         figures[text] = {

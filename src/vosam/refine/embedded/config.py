@@ -34,6 +34,13 @@ class EmbeddedSegmenterConfig:
         guide_scale: the upsampling's coefficients are solved at ``1 / guide_scale`` of the
             image's resolution.
         stability_offset: the logit offset of the stability score (SAM uses 1.0).
+        net: correct a mask prompt with the trained refinement network
+            (:mod:`vosam.refine.embedded.refine_net`) before the edge-aware upsampling;
+            False keeps the mask prompt's own probabilities.
+        net_weights: weights file of the network; None: the weights shipped with vosam.
+        net_band: the network's answer is kept within this many pixels, at a quarter of the
+            image's resolution, of the mask prompt's boundary; the prompt's probabilities
+            are kept elsewhere.
     """
 
     short_side: int = 320
@@ -52,3 +59,6 @@ class EmbeddedSegmenterConfig:
     guide_eps: float = 1e-3
     guide_scale: int = 4
     stability_offset: float = 1.0
+    net: bool = False
+    net_weights: str | None = None
+    net_band: float = 3.0

@@ -29,6 +29,7 @@ from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegm
 from vosam.refine.embedded.classifier import apply_ridge, balanced_weights, fit_ridge
 from vosam.refine.embedded.config import EmbeddedSegmenterConfig
 from vosam.refine.embedded.grid import Grid
+from vosam.refine.embedded.refine_net import WEIGHTS, RefineNet, refine_probability
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,9 @@ class EmbeddedSegmenter(PromptableSegmenter):
         # the dense features start with the stride-8 level's channels
         block = self._extractor.net._blocks[LEVEL_ENDS[8]]
         self._stride8_channels = block._project_conv.out_channels
+        self._net: RefineNet | None = None
+        if self.config.net:
+            self._net = RefineNet.load(self.config.net_weights or WEIGHTS)
 
     @property
     def device(self) -> str:
@@ -309,13 +313,17 @@ class EmbeddedSegmenter(PromptableSegmenter):
         """Probabilities ``(H, W)`` at the image's resolution for a prompt with a mask.
 
         The mask prompt's own soft values lead (every part of it is kept: thin and detached
-        parts of a propagated mask are usually right); with ``classifier_weight > 0`` the
-        classifier's ``cls (gh, gw)`` shifts them; the grid prior's hard parts (outside the
-        box, at clicks) are imposed.
+        parts of a propagated mask are usually right), corrected by the refinement network
+        when there is one; with ``classifier_weight > 0`` the classifier's ``cls (gh, gw)``
+        shifts them; the grid prior's hard parts (outside the box, at clicks) are imposed.
         """
         cfg = self.config
         grid = feats.grid
         prob = np.clip(np.asarray(prompt.mask, np.float32), 0, 1)
+        if self._net is not None:
+            small = refine_probability(self._net, feats.image, prob, band=cfg.net_band)
+            h, w = grid.size
+            prob = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         if cfg.classifier_weight:
             z = cfg.mask_gain * (prob - 0.5) + cfg.classifier_weight * _to_image(grid, cls)
             prob = _sigmoid(z).astype(np.float32)
