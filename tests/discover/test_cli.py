@@ -40,6 +40,30 @@ def test_discover_writes_masks_and_trajectories(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_no_snap_keeps_the_coarse_masks(tmp_path):
+    images, truth = moving_objects(6)
+    frames = write_frames(tmp_path / "frames", images)
+    runs = {}
+    for flag in ([], ["--no-snap"]):
+        out = tmp_path / ("coarse" if flag else "snapped")
+        assert main(["discover", str(frames), "--out", str(out), "--quiet", *flag]) == 0
+        assert json.loads((out / "run.json").read_text())["settings"]["snap"] is not bool(flag)
+        runs[bool(flag)] = [read_mask(out / f"{i:05d}.png") for i in range(6)]
+    # the red square's masks follow its edges when snapped; coarse masks do not
+
+    def square_jaccard(masks):
+        out = []
+        for m, t in zip(masks, truth, strict=True):
+            oid = np.bincount(m[t == 1]).argmax()  # the id that covers the square
+            out.append(
+                np.count_nonzero((m == oid) & (t == 1)) / np.count_nonzero((m == oid) | (t == 1))
+            )
+        return np.mean(out)
+
+    jaccard = {coarse: square_jaccard(masks) for coarse, masks in runs.items()}
+    assert jaccard[False] > 0.97 and jaccard[True] < 0.9  # measured: 0.99 and 0.76
+
+
 def test_external_boxes_are_segmented_by_the_refiner(tmp_path, capsys, bright_refiner):
     h, w = 30, 40
     images = np.zeros((3, h, w, 3), np.uint8)
