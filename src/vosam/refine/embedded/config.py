@@ -38,6 +38,8 @@ class EmbeddedSegmenterConfig:
             (:mod:`vosam.refine.embedded.refine_net`) before the edge-aware upsampling;
             False keeps the mask prompt's own probabilities.
         net_weights: weights file of the network; None: the weights shipped with vosam.
+        mask_click_radius: radius, in full-resolution pixels, of the disc a click imposes
+            when a mask prompt leads.
         net_band: the network's answer is kept within this many pixels, at a quarter of the
             image's resolution, of the mask prompt's boundary; the prompt's probabilities
             are kept elsewhere.
@@ -59,6 +61,7 @@ class EmbeddedSegmenterConfig:
     guide_eps: float = 1e-3
     guide_scale: int = 4
     stability_offset: float = 1.0
-    net: bool = False
+    net: bool = True
     net_weights: str | None = None
+    mask_click_radius: float = 2.0
     net_band: float = 3.0

@@ -297,7 +297,7 @@ class EmbeddedSegmenter(PromptableSegmenter):
             z = np.where(keep | (z <= 0), z, -1.0).astype(np.float32)
             prob_in = feats.grid.to_input(_sigmoid(np.clip(z, -_MAX_LOGIT, _MAX_LOGIT)))
         else:
-            prob_in = self._mask_probs(feats, prompt, z - lab.prior, lab.prior)
+            prob_in = self._mask_probs(feats, prompt, z - lab.prior)
         pred = self._finish(feats, prob_in.astype(np.float32))
         if has_mask and pred.mask.any():
             # a refinement far from the mask it was given is less likely right: the score
@@ -307,15 +307,16 @@ class EmbeddedSegmenter(PromptableSegmenter):
             pred = Prediction(mask=pred.mask, score=pred.score * agree, logits=pred.logits)
         return pred
 
-    def _mask_probs(
-        self, feats: _Features, prompt: Prompt, cls: np.ndarray, grid_prior: np.ndarray
-    ) -> np.ndarray:
+    def _mask_probs(self, feats: _Features, prompt: Prompt, cls: np.ndarray) -> np.ndarray:
         """Probabilities ``(H, W)`` at the image's resolution for a prompt with a mask.
 
         The mask prompt's own soft values lead (every part of it is kept: thin and detached
         parts of a propagated mask are usually right), corrected by the refinement network
         when there is one; with ``classifier_weight > 0`` the classifier's ``cls (gh, gw)``
-        shifts them; the grid prior's hard parts (outside the box, at clicks) are imposed.
+        shifts them. The box and clicks are imposed at the image's resolution: nothing more
+        than a cell outside the box, and a small disc (``mask_click_radius``) at each click;
+        the prompt's points often lie on its own boundary (polygon vertices), where a disc
+        of whole cells would override the boundary the mask and the network give.
         """
         cfg = self.config
         grid = feats.grid
@@ -327,9 +328,24 @@ class EmbeddedSegmenter(PromptableSegmenter):
         if cfg.classifier_weight:
             z = cfg.mask_gain * (prob - 0.5) + cfg.classifier_weight * _to_image(grid, cls)
             prob = _sigmoid(z).astype(np.float32)
-        hard = _to_image(grid, np.where(np.abs(grid_prior) >= _HARD, grid_prior, 0.0))
-        prob = np.where(hard >= _HARD / 2, 1.0, prob)
-        return np.where(hard <= -_HARD / 2, 0.0, prob).astype(np.float32)
+        h, w = grid.size
+        if prompt.box is not None:
+            ch, cw = grid.cell
+            x0, y0, x1, y1 = np.asarray(prompt.box, np.float32).reshape(4)
+            inside = np.zeros((h, w), bool)
+            rows = slice(max(0, int(np.floor(y0 - ch))), max(0, int(np.ceil(y1 + ch)) + 1))
+            cols = slice(max(0, int(np.floor(x0 - cw))), max(0, int(np.ceil(x1 + cw)) + 1))
+            inside[rows, cols] = True
+            prob = np.where(inside, prob, 0.0)
+        if prompt.points is not None and len(prompt.points):
+            yy, xx = np.mgrid[0:h, 0:w]
+            labels = np.asarray(prompt.labels).reshape(-1)
+            points = np.asarray(prompt.points, np.float32).reshape(-1, 2)
+            for positive in (False, True):  # positive clicks win where discs overlap
+                for x, y in points[labels == (1 if positive else 0)]:
+                    disc = (xx - x) ** 2 + (yy - y) ** 2 <= cfg.mask_click_radius**2
+                    prob = np.where(disc, 1.0 if positive else 0.0, prob)
+        return prob.astype(np.float32)
 
     def _finish(self, feats: _Features, prob_in: np.ndarray) -> Prediction:
         """Edge-aware upsampling of probabilities ``prob_in`` (any resolution covering the
