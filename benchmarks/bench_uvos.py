@@ -1,13 +1,14 @@
 """Unsupervised VOS (object discovery) on DAVIS-2016 train: J&F and seconds per frame.
 
 No annotation is used: objects are discovered from motion and appearance, linked into box
-trajectories, segmented (with the discovered foreground, or a promptable segmenter with
-``--refiner``), optionally with the embedded propagator filling gaps (``--propagate``); then
-the DAVIS unsupervised protocol (Hungarian matching of up to 20 predicted objects to the
+trajectories, segmented (with the discovered foreground snapped to image edges, or a
+promptable segmenter with ``--refiner``), optionally with the embedded propagator filling
+gaps (``--propagate``) or giving every frame's mask (``--propagate-all``); then the DAVIS
+unsupervised protocol (Hungarian matching of up to 20 predicted objects to the
 ground truth) scores them.
 
     python benchmarks/bench_uvos.py [--data ../shared/data] [--sequences a,b] [--refiner NAME]
-        [--propagate] [--no-snap] [--out DIR] [--json FILE]
+        [--propagate | --propagate-all] [--no-snap] [--out DIR] [--json FILE]
 
 Prints one line per sequence (J&F, frames, seconds per frame) and the dataset summary.
 """
@@ -44,6 +45,11 @@ def main() -> None:
         "--propagate", action="store_true", help="propagate from keyframes to fill gaps"
     )
     parser.add_argument(
+        "--propagate-all",
+        action="store_true",
+        help="every frame's mask from the propagator (segment-then-propagate)",
+    )
+    parser.add_argument(
         "--no-snap", action="store_true", help="coarse masks, not snapped to image edges"
     )
     parser.add_argument("--max-objects", type=int, default=3)
@@ -61,7 +67,8 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="vosam-uvos-"))
     config = DiscoverConfig(
         max_objects=args.max_objects,
-        propagate=args.propagate,
+        propagate=args.propagate or args.propagate_all,
+        propagate_all=args.propagate_all,
         snap=None if args.no_snap else SnapConfig(),
     )
     propagator = EmbeddedPropagator(EmbeddedConfig(short_side=args.short_side), device="cpu")
@@ -75,7 +82,8 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; refiner {args.refiner or 'none'}, "
-        f"propagation {f'at short side {args.short_side}' if config.propagate else 'off'}, "
+        f"propagation {f'at short side {args.short_side}' if config.propagate else 'off'}"
+        f"{' on every frame' if config.propagate_all else ''}, "
         f"snapping {'off' if config.snap is None else 'on'}"
     )
     total_frames, total_time = 0, 0.0

@@ -157,6 +157,38 @@ def test_propagation_fills_the_frames_without_a_box(plain):
         assert j == 1.0 if i not in (6, 7, 8) else j > 0.5, (i, j)
 
 
+def test_propagate_all_gives_every_frame_the_propagated_mask(plain):
+    from vosam.discover.pipeline import choose_keyframes, frame_masks
+    from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
+
+    source, images, truth, found = plain
+    owner = {_owner(t, truth)[0][0]: t for t in found.trajectories}
+    first = copy.deepcopy(owner[1])
+    for i in (6, 7, 8):
+        del first.boxes[i]
+    trajs = [first, owner[2]]
+    truth_segmenter = Truth(images, truth)
+    config = DiscoverConfig(propagate_all=True, keyframes=2)
+    engine = EmbeddedPropagator(EmbeddedConfig(short_side=128, head_iters=30))
+    masks = dict(
+        segment_trajectories(
+            source, trajs, segmenter=truth_segmenter, propagator=engine, config=config
+        )
+    )
+    scores = [frame_masks(images[i], i, trajs, segmenter=truth_segmenter)[1] for i in range(16)]
+    keys = choose_keyframes(scores, 2)
+    ids = {k: t.object_id for k, t in ((1, first), (2, owner[2]))}
+    moved = 0
+    for i in range(16):
+        for k, oid in ids.items():
+            inter = np.count_nonzero((masks[i] == oid) & (truth[i] == k))
+            j = inter / np.count_nonzero((masks[i] == oid) | (truth[i] == k))
+            # keyframes keep their (exact) masks; every other frame is the propagator's
+            assert j == 1.0 if i in keys else j > 0.6, (i, k, j)
+            moved += i not in keys and j < 1.0
+    assert moved > 0  # not the prompted masks: those are exact on every frame
+
+
 def test_fill_gaps_only_where_an_object_lacks_a_box():
     prompted = np.array([[1, 1, 0, 0], [0, 0, 0, 2]], np.uint8)
     propagated = np.array([[3, 3, 3, 0], [1, 1, 2, 3]], np.uint8)

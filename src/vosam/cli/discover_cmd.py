@@ -91,6 +91,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fill the frames where an object has no box (occlusions, missed detections)",
     )
     p.add_argument(
+        "--propagate-all",
+        action="store_true",
+        help="segment-then-propagate: every frame's mask comes from the embedded propagator "
+        "run from each object's most confident frames (implies --propagate)",
+    )
+    p.add_argument(
         "--no-snap",
         action="store_true",
         help="without a refiner: keep the coarse masks of the discovered foreground instead "
@@ -127,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     config = DiscoverConfig(
         max_objects=args.max_objects,
         keyframes=args.keyframes,
-        propagate=args.propagate,
+        propagate=args.propagate or args.propagate_all,
+        propagate_all=args.propagate_all,
         snap=None if args.no_snap else SnapConfig(),
     )
     settings = {
@@ -140,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         "max_objects": args.max_objects,
         "keyframes": args.keyframes,
         "propagate": config.propagate,
+        "propagate_all": config.propagate_all,
         "snap": config.snap is not None,
         "version": vosam.__version__,
     }

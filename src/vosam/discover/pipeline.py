@@ -12,8 +12,9 @@ Two stages, usable apart:
    consistency (``propagate``) the most confident frames of each object become annotations
    of a :class:`vosam.Session`, the propagator segments every frame from them, and its
    masks fill the frames inside a trajectory where the object has no box (occlusions,
-   missed detections). External trajectories (any tracker's boxes)
-   enter here directly.
+   missed detections), or, with ``propagate_all``, give every frame's mask
+   (segment-then-propagate: the propagator's masks are consistent over time). External
+   trajectories (any tracker's boxes) enter here directly.
 
 Memory: stage 1 keeps every frame's stride-8 features in float16 (about 1.5 MB a frame at
 the default 240-pixel short side) until the foreground model is fitted.
@@ -295,16 +296,18 @@ def segment_trajectories(
         trajectories: the objects' boxes (discovered, or from any tracker).
         segmenter: prompted with each box; None uses ``discovery``'s foreground.
         propagator: with ``config.propagate``, segments every frame from the keyframes'
-            masks, filling the frames where an object has no box (the embedded engine is
-            built when omitted).
+            masks, filling the frames where an object has no box (with
+            ``config.propagate_all``, giving every frame's mask); the embedded engine is
+            built when omitted.
         discovery: the discovered foreground (needed without a segmenter).
-        config: ``keyframes`` and ``propagate`` are used.
+        config: ``keyframes``, ``propagate``, ``propagate_all``, ``threshold`` and ``snap``
+            are used.
         progress: updated once per frame of each pass.
     """
     cfg = config or DiscoverConfig()
     if segmenter is None and discovery is None:
         raise ValueError("segment_trajectories needs a segmenter or the discovered foreground")
-    if not cfg.propagate or cfg.keyframes == 0:
+    if not (cfg.propagate or cfg.propagate_all) or cfg.keyframes == 0:
         for index, image in source.frames():
             mask, _ = frame_masks(
                 image,
@@ -342,9 +345,11 @@ def segment_trajectories(
                 progress.update()
             yield index, _decode(blob)
         return
-    from vosam.session import Session  # the session imports the engines: keep it lazy
+    from vosam.session import Session, SessionConfig  # imports the engines: keep it lazy
 
-    session = Session(source, propagator=propagator)
+    # propagating everywhere: permanent memory may find an object before its first keyframe
+    session_config = SessionConfig(objects_from_first_annotation=not cfg.propagate_all)
+    session = Session(source, propagator=propagator, config=session_config)
     for index in keyframes:
         session.add_annotation(index, _decode(encoded[index]))
     log.debug("%s: keyframes %s", source.path, keyframes)
@@ -352,7 +357,11 @@ def segment_trajectories(
     for index, result in session.propagate():
         if progress is not None:
             progress.update()
-        yield index, _fill_gaps(_decode(encoded[index]), result.mask, index, scores[index], spans)
+        if cfg.propagate_all:
+            yield index, result.mask
+        else:
+            prompted = _decode(encoded[index])
+            yield index, _fill_gaps(prompted, result.mask, index, scores[index], spans)
 
 
 def _fill_gaps(
