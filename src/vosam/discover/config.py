@@ -50,10 +50,11 @@ class DiscoverConfig:
             replaced good per-frame masks with worse ones (see the README's figures), and
             it costs a second pass.
         propagate_all: run the propagator from the keyframes and take its masks on every
-            frame (segment-then-propagate; implies ``propagate``). Off by default: measured
-            on 3 DAVIS-2016 train sequences only (dog-agility 0.566 → 0.576, motorbike
-            0.331 → 0.349, soccerball 0.701 → 0.813 with snapped keyframes, propagator at
-            short side 480), at about 1 s more a frame on a CPU.
+            frame (segment-then-propagate; implies ``propagate``). Off by default: on 16
+            DAVIS-2016 train sequences (snapped keyframes, propagator at short side 480) the
+            mean J&F was 0.441 against 0.447 without it, with large swings both ways
+            (soccerball 0.70 → 0.81, dance-jump 0.37 → 0.51; flamingo 0.63 → 0.49, swing
+            0.62 → 0.55), at 1–2 s more a frame on a CPU.
         snap: masks made without a segmenter are snapped to the image's edges by a colour
             graph cut (:mod:`vosam.discover.snap`); None keeps the coarse masks. On
             DAVIS-2016 train (20 sequences) snapping raised J&F from 0.349 to 0.481 (F from
