@@ -50,9 +50,10 @@ class DiscoverConfig:
             replaced good per-frame masks with worse ones (see the README's figures), and
             it costs a second pass.
         propagate_all: run the propagator from the keyframes and take its masks on every
-            frame (segment-then-propagate; implies ``propagate``). Off by default: on 16
-            DAVIS-2016 train sequences (snapped keyframes, propagator at short side 480) the
-            mean J&F was 0.441 against 0.447 without it, with large swings both ways
+            frame (segment-then-propagate; implies ``propagate``). Off by default: on the 20
+            DAVIS-2016 train sequences (snapped keyframes, propagator at short side 480) J&F
+            was 0.479 against 0.481 without it (J 0.552 vs 0.534, F 0.406 vs 0.428), with
+            large swings both ways
             (soccerball 0.70 → 0.81, dance-jump 0.37 → 0.51; flamingo 0.63 → 0.49, swing
             0.62 → 0.55), at 1–2 s more a frame on a CPU.
         snap: masks made without a segmenter are snapped to the image's edges by a colour
