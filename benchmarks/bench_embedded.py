@@ -14,6 +14,8 @@ work on a shared machine; the load average is printed before and after.
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import json
 import os
 import platform
@@ -24,7 +26,7 @@ from pathlib import Path
 import torch
 
 from vosam.datasets.davis import find_davis_sequences
-from vosam.engines.embedded import EmbeddedPropagator
+from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
 from vosam.eval import evaluate_dataset
 from vosam.io import FolderSource, read_mask, write_mask
 from vosam.session import Session
@@ -39,6 +41,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the predicted masks here")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="an EmbeddedConfig field to change (Python literal), e.g. head_pixels=2048",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -46,7 +55,8 @@ def main() -> None:
     names = args.sequences.split(",") if args.sequences else None
     sequences = find_davis_sequences(root, names=names)
     out = args.out or Path(tempfile.mkdtemp(prefix="vosam-bench-"))
-    engine = EmbeddedPropagator(device="cpu")
+    changes = {k: ast.literal_eval(v) for k, v in (c.split("=", 1) for c in args.config)}
+    engine = EmbeddedPropagator(dataclasses.replace(EmbeddedConfig(), **changes), device="cpu")
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "

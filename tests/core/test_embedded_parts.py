@@ -35,3 +35,25 @@ def test_confidence_equals_the_argmax_definition_ties_included():
     probs[3] = 0  # an object that wins nowhere
     probs /= probs.sum(0, keepdims=True)
     np.testing.assert_allclose(_confidence(probs), confidence_of(probs), rtol=1e-5)
+
+
+def test_head_trained_on_drawn_pixels_learns_and_draws_only_when_fewer():
+    """``pixels`` at least the frame's size trains on every pixel (the same head as None);
+    fewer draws a subset each step and still separates a linearly separable object."""
+    from vosam.engines.embedded.head import train_head
+
+    gen = torch.Generator().manual_seed(0)
+    dense = torch.randn(1, 8, 12, 16, generator=gen)
+    labels = (dense[:, 0] + 0.5 * dense[:, 1] > 0.3).long()  # an object the features define
+    kwargs = dict(hidden=8, iters=200, mask_input=False, seed=3)
+    every = train_head(dense, labels, 1, **kwargs)
+    same = train_head(dense, labels, 1, pixels=12 * 16, **kwargs)
+    drawn = train_head(dense, labels, 1, pixels=40, **kwargs)
+    rows = dense.permute(0, 2, 3, 1).reshape(-1, 8)
+    with torch.no_grad():
+        a, b, c = (h.forward_rows(rows, None) for h in (every, same, drawn))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(a, c)
+    truth = labels.reshape(-1)
+    accuracy = [float((h.argmax(1) == truth).float().mean()) for h in (a, c)]
+    assert accuracy[0] > 0.97 and accuracy[1] > 0.97

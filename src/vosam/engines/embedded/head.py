@@ -103,6 +103,7 @@ def train_head(
     mask_input: bool,
     seed: int,
     batch: int = 1,
+    pixels: int | None = None,
 ) -> SegmentationHead:
     """Fit a head on annotated frames.
 
@@ -111,16 +112,28 @@ def train_head(
         labels: ``(F, h, w)`` long class maps (0 background, k = k-th object, -1 ignored).
         num_objects: ``N``; classes are ``0..N``.
 
-    The loss is cross-entropy weighted so every class present counts equally.
+    The loss is cross-entropy weighted so every class present counts equally. With
+    ``pixels``, each step of a one-frame batch sees that many pixels of the frame drawn at
+    random (with replacement) instead of all of them.
     """
     with torch.inference_mode(False), torch.enable_grad():
         # inputs made under inference mode cannot be saved for backward: clone them out
         return _fit(
-            dense.clone(), labels.clone(), num_objects, hidden, iters, mask_input, seed, batch
+            dense.clone(),
+            labels.clone(),
+            num_objects,
+            hidden,
+            iters,
+            mask_input,
+            seed,
+            batch,
+            pixels,
         )
 
 
-def _fit(dense, labels, num_objects, hidden, iters, mask_input, seed, batch) -> SegmentationHead:
+def _fit(
+    dense, labels, num_objects, hidden, iters, mask_input, seed, batch, pixels
+) -> SegmentationHead:
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     head = SegmentationHead(dense.shape[1], num_objects, hidden, mask_input=mask_input)
@@ -139,6 +152,9 @@ def _fit(dense, labels, num_objects, hidden, iters, mask_input, seed, batch) -> 
             prev = _rows(deform_masks(onehot[pick], generator)).reshape(-1, num_objects)
         if batch == 1:  # a view, not a copy of the frame's features
             x, y = rows[int(pick[0])], flat_labels[int(pick[0])]
+            if pixels is not None and pixels < x.shape[0] and prev is None:
+                some = torch.randint(0, x.shape[0], (pixels,), generator=generator)
+                x, y = x[some.to(x.device)], y[some.to(y.device)]
         else:
             x, y = rows[pick].reshape(-1, rows.shape[2]), flat_labels[pick].reshape(-1)
         loss = F.cross_entropy(head.forward_rows(x, prev), y, weight=weight, ignore_index=-1)

@@ -135,6 +135,7 @@ class EmbeddedTracker(Tracker):
                 iters=cfg.head_iters * min(len(self._train_masks), 4),
                 mask_input=cfg.head_mask_input,
                 seed=cfg.seed,
+                pixels=cfg.head_pixels,
             )
         return self._head
 
