@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.core.conftest import FAST, moving_squares, write_video_folder
+from tests.datasets.conftest import youtube_vos  # noqa: F401  (fixture: a YouTube-VOS root)
 from tests.threads import one_thread  # noqa: F401  (autouse fixture)
 from vosam.distributed import EngineSpec
 from vosam.io import write_mask

@@ -11,7 +11,6 @@ from functools import partial
 import pytest
 
 from tests.distributed import crashing
-from tests.datasets.conftest import youtube_vos  # noqa: F401  (fixture)
 from tests.distributed.conftest import SEQUENCES, SPEC, same_outputs
 from vosam.cli import build_parser, main
 from vosam.cli.executor_args import executor_from_args
