@@ -4,9 +4,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vosam.engines.base import confidence_of
+from vosam.engines.base import confidence_of, ids_from_probs
 from vosam.engines.embedded.head import SegmentationHead
-from vosam.engines.embedded.tracker import _bilinear_weights, _confidence
+from vosam.engines.embedded.tracker import _bilinear_weights
 
 
 def test_head_on_pixel_rows_equals_its_convolutions():
@@ -28,13 +28,17 @@ def test_bilinear_weights_sample_as_interpolate():
     assert torch.allclose(rows.sum(1), torch.ones(13))
 
 
-def test_confidence_equals_the_argmax_definition_ties_included():
+def test_masks_and_confidence_equal_the_argmax_definition_ties_included():
     rng = np.random.default_rng(0)
     probs = rng.random((4, 30, 40)).astype(np.float32)
     probs[2, :5] = probs[1, :5] = 2.0  # ties go to the lower index
     probs[3] = 0  # an object that wins nowhere
     probs /= probs.sum(0, keepdims=True)
-    np.testing.assert_allclose(_confidence(probs), confidence_of(probs), rtol=1e-5)
+    winner = np.argmax(probs, axis=0)
+    np.testing.assert_array_equal(ids_from_probs(probs, (3, 7, 9)), np.array([0, 3, 7, 9])[winner])
+    expected = [probs[k][winner == k].mean() if (winner == k).any() else 0 for k in (1, 2, 3)]
+    np.testing.assert_allclose(confidence_of(probs), expected, rtol=1e-5)
+    assert confidence_of(probs)[2] == 0
 
 
 def test_head_trained_on_drawn_pixels_learns_and_draws_only_when_fewer():

@@ -185,7 +185,7 @@ class EmbeddedTracker(Tracker):
             fg16 = F.adaptive_avg_pool2d(hard[None], tuple(feats.key.shape[-2:]))[0]
             self._add_memory(feats, fg16, permanent=False, key=key)
         probs = self._upsample(soft_aggregate(fg8, dim=0), image)
-        return StepResult(probs, self.object_ids, _confidence(probs))
+        return StepResult(probs, self.object_ids, confidence_of(probs))
 
     def _predict(self, feats: FrameFeatures, key: torch.Tensor) -> torch.Tensor:
         """Object probabilities ``(N, h8, w8)`` of a frame (``key``: its :meth:`_key`):
@@ -251,25 +251,6 @@ def _bilinear_weights(size_out: int, size_in: int, step: float) -> torch.Tensor:
     index = torch.arange(size_out)
     out.index_put_((index, lo), 1 - frac, accumulate=True)
     out.index_put_((index, hi), frac, accumulate=True)
-    return out
-
-
-def _confidence(probs: np.ndarray) -> np.ndarray:
-    """:func:`confidence_of` ``(N,)`` of ``probs (N + 1, H, W)``, computed without numpy's
-    argmax over the first axis (which copies the maps pixel-major first; several times
-    slower at full resolution). Ties go to the lower index, as with argmax."""
-    best = probs[0].copy()
-    winner = np.zeros(probs.shape[1:], np.uint8)
-    for k in range(1, probs.shape[0]):
-        better = probs[k] > best
-        np.copyto(winner, k, where=better)
-        np.maximum(best, probs[k], out=best)
-    out = np.zeros(probs.shape[0] - 1, np.float32)
-    for k in range(1, probs.shape[0]):
-        wins = (winner == k).ravel()
-        count = np.count_nonzero(wins)
-        if count:
-            out[k - 1] = np.dot(probs[k].ravel(), wins.astype(np.float32)) / count
     return out
 
 
