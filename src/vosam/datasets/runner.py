@@ -38,9 +38,21 @@ from vosam.runs import finish_output, is_complete, prepare_output
 if TYPE_CHECKING:
     from vosam.refine.refiner import Refiner, RefineState
 
-__all__ = ["output_names", "propagate_sequence", "segment_sequence", "write_sequence"]
+__all__ = [
+    "output_names",
+    "playing_order",
+    "propagate_sequence",
+    "segment_sequence",
+    "write_run",
+    "write_sequence",
+]
 
 log = logging.getLogger(__name__)
+
+
+def playing_order(n: int, x3: bool = False) -> list[int]:
+    """Frame indices in the order they are played: ``0..n-1``, or the ×3 protocol's."""
+    return x3_order(n) if x3 else list(range(n))
 
 
 def output_names(seq: DatasetSequence, source: FolderSource) -> tuple[str, ...]:
@@ -63,8 +75,7 @@ def propagate_sequence(
     played forward, backward and forward again (:func:`~vosam.datasets.long_video.x3_order`).
     Frames before the first input yield empty masks.
     """
-    n = len(source)
-    order = x3_order(n) if x3 else list(range(n))
+    order = playing_order(len(source), x3)
     position = {name: i for i, name in enumerate(source.names)}
     first_step: dict[int, int] = {}
     for step, index in enumerate(order):
@@ -135,8 +146,7 @@ def write_sequence(
     played up to three times). Also writes ``frames.csv``. Returns the masks written.
     """
     keep = set(names)
-    order = x3_order(len(source)) if x3 else list(range(len(source)))
-    last_visit = {index: step for step, index in enumerate(order)}
+    last_visit = {index: step for step, index in enumerate(playing_order(len(source), x3))}
     write_frame_map(folder, source)
     count = 0
     for step, index, mask in results:
@@ -146,6 +156,34 @@ def write_sequence(
             count += 1
         if progress is not None:
             progress.update()
+    return count
+
+
+def write_run(
+    seq: DatasetSequence,
+    source: FolderSource,
+    results: Iterable[tuple[int, int, np.ndarray]],
+    folder: Path,
+    *,
+    names: tuple[str, ...],
+    settings: dict,
+    x3: bool = False,
+    progress: bool = True,
+) -> int:
+    """One sequence's run into the empty ``folder``: ``run.json`` opened, the masks of
+    ``results`` written (:func:`write_sequence`), every file's digest recorded. Returns the
+    masks written."""
+    prepare_output(
+        folder,
+        inputs=[seq.frames, seq.annotations],
+        settings=settings,
+        names=names,
+        overwrite=True,
+    )
+    steps = len(playing_order(len(source), x3))
+    with Progress(steps, f"{seq.name} frames", enabled=progress) as bar:
+        count = write_sequence(results, source, folder, names=names, x3=x3, progress=bar)
+    finish_output(folder, settings, count)
     return count
 
 
@@ -178,20 +216,12 @@ def segment_sequence(
     partial = target.parent / f".{target.name}.partial"
     if partial.exists():
         shutil.rmtree(partial)
-    prepare_output(
-        partial,
-        inputs=[seq.frames, seq.annotations],
-        settings=settings,
-        names=names,
-        overwrite=True,
+    results = propagate_sequence(
+        seq, source, engine, x3=x3, refiner=refiner, permanent_memory=permanent_memory
     )
-    steps = len(x3_order(len(source))) if x3 else len(source)
-    with Progress(steps, f"{seq.name} frames", enabled=progress) as bar:
-        results = propagate_sequence(
-            seq, source, engine, x3=x3, refiner=refiner, permanent_memory=permanent_memory
-        )
-        count = write_sequence(results, source, partial, names=names, x3=x3, progress=bar)
-    finish_output(partial, settings, count)
+    count = write_run(
+        seq, source, results, partial, names=names, settings=settings, x3=x3, progress=progress
+    )
     if target.exists():
         shutil.rmtree(target)
     partial.rename(target)

@@ -242,26 +242,19 @@ class SegmentWorker:
     def _segment(
         self, task: SequenceTask, source: Any, names: tuple[str, ...], partial: Path
     ) -> int:
-        from vosam.datasets.long_video import x3_order
-        from vosam.datasets.runner import write_sequence
-        from vosam.progress import Progress
-        from vosam.runs import finish_output, prepare_output
+        from vosam.datasets.runner import write_run
 
-        seq = task.sequence
-        prepare_output(
-            partial,
-            inputs=[seq.frames, seq.annotations],
-            settings=task.settings,
-            names=names,
-            overwrite=True,
-        )
-        steps = len(x3_order(len(source))) if task.x3 else len(source)
-        label = f"{task.name} frames"
-        with source, Progress(steps, label, enabled=self.show_progress) as bar:
-            results = self._results(task, source)
-            count = write_sequence(results, source, partial, names=names, x3=task.x3, progress=bar)
-        finish_output(partial, task.settings, count)
-        return count
+        with source:
+            return write_run(
+                task.sequence,
+                source,
+                self._results(task, source),
+                partial,
+                names=names,
+                settings=task.settings,
+                x3=task.x3,
+                progress=self.show_progress,
+            )
 
     def _results(self, task: SequenceTask, source: Any) -> Iterator[tuple[int, int, Any]]:
         """``(step, frame index, mask)`` of every frame played, in order."""
