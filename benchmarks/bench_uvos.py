@@ -8,7 +8,12 @@ unsupervised protocol (Hungarian matching of up to 20 predicted objects to the
 ground truth) scores them.
 
     python benchmarks/bench_uvos.py [--data ../shared/data] [--sequences a,b] [--refiner NAME]
-        [--propagate | --propagate-all] [--no-snap] [--out DIR] [--json FILE]
+        [--propagate | --propagate-all] [--no-snap] [--appearance objectness|border]
+        [--objectness-folds DIR] [--out DIR] [--json FILE]
+
+The shipped objectness was trained on these very sequences: for a fair figure give
+``--objectness-folds DIR`` (written by ``train_objectness.py --folds K --folds-out DIR``),
+and each sequence is scored with the weights of the fold that held it out.
 
 Prints one line per sequence (J&F, frames, seconds per frame) and the dataset summary.
 """
@@ -16,6 +21,7 @@ Prints one line per sequence (J&F, frames, seconds per frame) and the dataset su
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -27,6 +33,7 @@ import torch
 
 from vosam.datasets.davis import find_davis_sequences
 from vosam.discover import DiscoverConfig, discover_objects, segment_trajectories
+from vosam.discover.objectness import Objectness
 from vosam.discover.saliency import AppearanceFeatures
 from vosam.discover.snap import SnapConfig
 from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
@@ -52,6 +59,13 @@ def main() -> None:
     parser.add_argument(
         "--no-snap", action="store_true", help="coarse masks, not snapped to image edges"
     )
+    parser.add_argument("--appearance", choices=("objectness", "border"), default="objectness")
+    parser.add_argument(
+        "--objectness-folds",
+        type=Path,
+        metavar="DIR",
+        help="fold<k>.npz weights: each sequence uses the one that did not train on it",
+    )
     parser.add_argument("--max-objects", type=int, default=3)
     parser.add_argument(
         "--short-side", type=int, default=480, help="propagator's input short side (default 480)"
@@ -65,7 +79,23 @@ def main() -> None:
     names = args.sequences.split(",") if args.sequences else None
     sequences = find_davis_sequences(root, names=names)
     out = args.out or Path(tempfile.mkdtemp(prefix="vosam-uvos-"))
+    held_out = {}
+    if args.objectness_folds:
+        for path in sorted(args.objectness_folds.glob("fold*.npz")):
+            seen = set(Objectness.load(path).trained_on)
+            held_out.update({s.name: str(path) for s in sequences if s.name not in seen})
+        missing = [s.name for s in sequences if s.name not in held_out]
+        if missing:
+            parser.error(f"no fold in {args.objectness_folds} holds out {', '.join(missing)}")
+    elif args.appearance == "objectness":
+        seen = set(Objectness.load().trained_on) & {s.name for s in sequences}
+        if seen:
+            print(
+                f"warning: the shipped objectness was trained on {len(seen)} of these "
+                "sequences; use --objectness-folds for a fair figure"
+            )
     config = DiscoverConfig(
+        appearance=args.appearance,
         max_objects=args.max_objects,
         propagate=args.propagate or args.propagate_all,
         propagate_all=args.propagate_all,
@@ -84,13 +114,17 @@ def main() -> None:
         f"{torch.get_num_threads()} threads; refiner {args.refiner or 'none'}, "
         f"propagation {f'at short side {args.short_side}' if config.propagate else 'off'}"
         f"{' on every frame' if config.propagate_all else ''}, "
-        f"snapping {'off' if config.snap is None else 'on'}"
+        f"snapping {'off' if config.snap is None else 'on'}, appearance {args.appearance}"
+        f"{' (held-out folds)' if held_out else ''}"
     )
     total_frames, total_time = 0, 0.0
     for seq in sequences:
         start = time.perf_counter()
         source = FolderSource(seq.frames)
-        found = discover_objects(source, config=config, appearance=appearance)
+        seq_config = config
+        if seq.name in held_out:
+            seq_config = dataclasses.replace(config, objectness_weights=held_out[seq.name])
+        found = discover_objects(source, config=seq_config, appearance=appearance)
         (out / seq.name).mkdir(parents=True, exist_ok=True)
         masks = segment_trajectories(
             source,

@@ -12,6 +12,9 @@ from vosam.cli import main
 from vosam.discover import read_trajectories
 from vosam.io import read_mask
 
+# synthetic squares: discovered by motion and border contrast (see test_discover.py)
+BORDER = ["--appearance", "border"]
+
 
 @pytest.fixture
 def bright_refiner(monkeypatch):
@@ -25,7 +28,7 @@ def test_discover_writes_masks_and_trajectories(tmp_path, capsys):
     images, truth = moving_objects(10)
     frames = write_frames(tmp_path / "frames", images)
     out = tmp_path / "out"
-    assert main(["discover", str(frames), "--out", str(out), "--quiet"]) == 0
+    assert main(["discover", str(frames), "--out", str(out), "--quiet", *BORDER]) == 0
     names = [f"{i:05d}" for i in range(10)]
     trajs = read_trajectories(out / "trajectories.json", names=names, size=truth.shape[1:])
     assert [t.object_id for t in trajs] == [1, 2]
@@ -34,9 +37,9 @@ def test_discover_writes_masks_and_trajectories(tmp_path, capsys):
         assert ids == {0, 1, 2}
     assert (out / "frames.csv").is_file() and json.loads((out / "run.json").read_text())["complete"]
     # the same run again does nothing; another run into the folder is refused
-    assert main(["discover", str(frames), "--out", str(out), "--quiet"]) == 0
+    assert main(["discover", str(frames), "--out", str(out), "--quiet", *BORDER]) == 0
     assert "already complete" in capsys.readouterr().err
-    assert main(["discover", str(frames), "--out", str(out), "--max-objects", "1"]) == 2
+    assert main(["discover", str(frames), "--out", str(out), "--max-objects", "1", *BORDER]) == 2
     assert "--overwrite" in capsys.readouterr().err
 
 
@@ -46,7 +49,8 @@ def test_no_snap_keeps_the_coarse_masks(tmp_path):
     runs = {}
     for flag in ([], ["--no-snap"]):
         out = tmp_path / ("coarse" if flag else "snapped")
-        assert main(["discover", str(frames), "--out", str(out), "--quiet", *flag]) == 0
+        argv = ["discover", str(frames), "--out", str(out), "--quiet", *BORDER, *flag]
+        assert main(argv) == 0
         assert json.loads((out / "run.json").read_text())["settings"]["snap"] is not bool(flag)
         runs[bool(flag)] = [read_mask(out / f"{i:05d}.png") for i in range(6)]
     # the red square's masks follow its edges when snapped; coarse masks do not

@@ -102,6 +102,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="without a refiner: keep the coarse masks of the discovered foreground instead "
         "of snapping them to the image's edges (colour graph cut)",
     )
+    p.add_argument(
+        "--appearance",
+        choices=("objectness", "border"),
+        default="objectness",
+        help="appearance cue fused with motion: objectness learned on DAVIS masks (default) "
+        "or the training-free border-contrast saliency",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace another run's results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_refiner_arguments(p, default=None)
@@ -131,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if args.boxes is not None:
         trajectories = read_trajectories(args.boxes, names=source.names, size=source.size)
     config = DiscoverConfig(
+        appearance=args.appearance,
         max_objects=args.max_objects,
         keyframes=args.keyframes,
         propagate=args.propagate or args.propagate_all,
@@ -149,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         "propagate": config.propagate,
         "propagate_all": config.propagate_all,
         "snap": config.snap is not None,
+        "appearance": args.appearance,
         "version": vosam.__version__,
     }
     if not prepare_output(

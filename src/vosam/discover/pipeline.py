@@ -3,9 +3,10 @@
 Two stages, usable apart:
 
 1. :func:`discover_objects` (one pass over the video): motion saliency (optical flow minus
-   camera motion) and appearance saliency (boundary prior on EfficientNet-Lite0 features)
-   choose pseudo-labels; a per-video foreground model learns from them and scores every
-   frame; the foreground's connected regions are proposals, linked into trajectories.
+   camera motion) and an appearance cue on EfficientNet-Lite0 features (learned objectness,
+   or the training-free boundary prior) choose pseudo-labels; a per-video foreground model
+   learns from them and scores every frame (mixed with the objectness); the foreground's
+   connected regions are proposals, linked into trajectories.
 2. :func:`segment_trajectories` (UVOSAM): each trajectory's box prompts the promptable
    segmenter frame by frame (or, without one, the discovered foreground inside the box,
    snapped to the image's edges by a colour graph cut, is the mask). For temporal
@@ -34,6 +35,7 @@ from vosam.discover.config import DiscoverConfig
 from vosam.discover.foreground import ForegroundModel, pseudo_labels
 from vosam.discover.linking import link_detections
 from vosam.discover.motion import MotionSaliency
+from vosam.discover.objectness import WEIGHTS, Objectness
 from vosam.discover.proposals import grid_to_frame, propose
 from vosam.discover.saliency import AppearanceFeatures
 from vosam.discover.snap import SnapConfig, snap_mask
@@ -112,11 +114,29 @@ def discover_objects(
     frames = source.frames()
     window: list[np.ndarray] = []  # previous, current, next
 
+    objectness = None
+    if cfg.appearance == "objectness":
+        objectness = Objectness.load(cfg.objectness_weights or WEIGHTS)
+        if objectness.short_side != appearance.extractor.short_side:
+            raise ValueError(
+                f"objectness was trained on features at short side {objectness.short_side}, "
+                f"discovery computes them at {appearance.extractor.short_side}"
+            )
+    weight = cfg.fused_motion_weight
+    priors: list[np.ndarray] = []
+
     def analyse(prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None) -> None:
-        dense, app = appearance(cur)
+        if objectness is None:
+            dense, border = appearance(cur)
+            cue = border.cpu().numpy()
+        else:
+            dense = appearance.dense(cur)
+            cue = objectness(dense)
         grid = tuple(dense.shape[1:])
         mot = _to_grid(motion.saliency(cur, prev, nxt), input_size, grid)
-        fused = cfg.motion_weight * mot + (1 - cfg.motion_weight) * app.cpu().numpy()
+        if objectness is not None:
+            priors.append(cue)
+        fused = weight * mot + (1 - weight) * cue
         feats.append(dense)
         fused_maps.append(fused.astype(np.float32))
         if progress is not None:
@@ -135,7 +155,15 @@ def discover_objects(
         analyse(window[-2], window[-1], None)
     if len(feats) != n:
         raise InputError(source.path, f"read {len(feats)} of {n} frames")
-    result = discover_from_maps(feats, fused_maps, cfg, input_size, source.size, str(source.path))
+    result = discover_from_maps(
+        feats,
+        fused_maps,
+        cfg,
+        input_size,
+        source.size,
+        str(source.path),
+        priors=priors or None,
+    )
     log.info("%s: %d objects discovered", source.path, len(result.trajectories))
     return result
 
@@ -147,11 +175,22 @@ def discover_from_maps(
     input_size: tuple[int, int],
     size: tuple[int, int],
     name: str = "video",
+    *,
+    priors: list[np.ndarray] | None = None,
 ) -> Discovery:
     """The second half of :func:`discover_objects`: from every frame's dense features
     ``(C, h8, w8)`` and fused saliency ``(h8, w8)``, fit the foreground model, score every
-    frame, and link the proposals into trajectories. ``feats`` is emptied."""
+    frame, and link the proposals into trajectories. ``feats`` is emptied.
+
+    With ``priors`` (every frame's objectness ``(h8, w8)``), the foreground is their mix
+    with the model's scores (``cfg.prior_weight``)."""
     n = len(feats)
+    # no cue strong enough anywhere in the video (no motion, weak appearance): scale the
+    # fused maps so that its strongest locations become foreground pseudo-labels
+    top = float(np.percentile(np.stack(fused_maps), 99.9))
+    if 0 < top < cfg.label_peak:
+        log.info("%s: fused cue peaks at %.2f; rescaled for pseudo-labels", name, top)
+        fused_maps = [np.minimum(f * (cfg.label_peak / top), 1.0) for f in fused_maps]
     labels = [
         pseudo_labels(f, fg_threshold=cfg.fg_threshold, bg_threshold=cfg.bg_threshold)
         for f in fused_maps
@@ -163,6 +202,9 @@ def discover_from_maps(
         foreground = fused_maps
     else:
         foreground = [model(f) for f in feats]
+        if priors is not None:
+            w = cfg.prior_weight
+            foreground = [(1 - w) * f + w * p for f, p in zip(foreground, priors, strict=True)]
     # unsure everywhere (weak motion, or no model) would find nothing: scale the maps so
     # that the video's most confident pixels reach the proposal threshold
     peak = float(np.percentile(np.stack(foreground), 99.9))

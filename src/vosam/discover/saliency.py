@@ -48,6 +48,10 @@ class AppearanceFeatures:
     ) -> None:
         self.extractor = extractor or FeatureExtractor(torch.device(device), short_side)
 
+    def dense(self, image: np.ndarray) -> torch.Tensor:
+        """``image uint8 (H, W, 3)`` → dense features float16 ``(C, h8, w8)``."""
+        return self.extractor(image).dense.half()
+
     def __call__(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """``image uint8 (H, W, 3)`` → (dense features float16 ``(C, h8, w8)``, saliency
         float32 ``(h8, w8)``)."""
