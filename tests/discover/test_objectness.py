@@ -137,3 +137,5 @@ def test_config_defaults_and_validation():
         DiscoverConfig(appearance="saliency")
     with pytest.raises(ValueError, match="prior_weight"):
         DiscoverConfig(prior_weight=1.5)
+    with pytest.raises(ValueError, match="label_peak"):
+        DiscoverConfig(label_peak=-0.1)

@@ -111,6 +111,8 @@ class DiscoverConfig:
             raise ValueError("motion_weight must be in [0, 1]")
         if not 0.0 <= self.prior_weight <= 1.0:
             raise ValueError("prior_weight must be in [0, 1]")
+        if not 0.0 <= self.label_peak <= 1.0:
+            raise ValueError("label_peak must be in [0, 1]")
         if not 0.0 <= self.bg_threshold < self.fg_threshold <= 1.0:
             raise ValueError("need 0 <= bg_threshold < fg_threshold <= 1")
         if not 0.0 < self.low_threshold <= self.threshold < 1.0:

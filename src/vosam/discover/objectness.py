@@ -61,13 +61,22 @@ class Objectness:
         short_side: int,
         trained_on: Sequence[str] = (),
     ) -> None:
-        self.weight = np.asarray(weight, np.float32).reshape(-1)
-        self.bias = float(bias)
         self.short_side = int(short_side)
         self.trained_on = tuple(trained_on)
         self._model = ForegroundModel(
-            torch.from_numpy(self.weight.copy()), torch.tensor(self.bias, dtype=torch.float32)
+            torch.from_numpy(np.array(weight, np.float32).reshape(-1)),
+            torch.tensor(float(bias), dtype=torch.float32),
         )
+
+    @property
+    def weight(self) -> np.ndarray:
+        """float32 ``(C,)`` weights of the logistic regression."""
+        return self._model.weight.cpu().numpy()
+
+    @property
+    def bias(self) -> float:
+        """Its bias."""
+        return float(self._model.bias)
 
     @classmethod
     def fit(
@@ -144,13 +153,13 @@ class Objectness:
         Raises:
             ValueError: the features have another channel count than the weights.
         """
-        if features.shape[0] != self.weight.shape[0]:
+        channels = self._model.weight.shape[0]
+        if features.shape[0] != channels:
             raise ValueError(
-                f"objectness takes {self.weight.shape[0]}-channel features, got {features.shape[0]}"
+                f"objectness takes {channels}-channel features, got {features.shape[0]}"
             )
-        model = self._model
-        if model.weight.device != features.device:
-            model = ForegroundModel(
-                model.weight.to(features.device), model.bias.to(features.device)
+        if self._model.weight.device != features.device:  # moved once, to the features
+            self._model = ForegroundModel(
+                self._model.weight.to(features.device), self._model.bias.to(features.device)
             )
-        return model(features)
+        return self._model(features)

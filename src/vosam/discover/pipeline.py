@@ -132,10 +132,9 @@ def discover_objects(
         else:
             dense = appearance.dense(cur)
             cue = objectness(dense)
+            priors.append(cue)
         grid = tuple(dense.shape[1:])
         mot = _to_grid(motion.saliency(cur, prev, nxt), input_size, grid)
-        if objectness is not None:
-            priors.append(cue)
         fused = weight * mot + (1 - weight) * cue
         feats.append(dense)
         fused_maps.append(fused.astype(np.float32))
@@ -185,12 +184,9 @@ def discover_from_maps(
     With ``priors`` (every frame's objectness ``(h8, w8)``), the foreground is their mix
     with the model's scores (``cfg.prior_weight``)."""
     n = len(feats)
-    # no cue strong enough anywhere in the video (no motion, weak appearance): scale the
-    # fused maps so that its strongest locations become foreground pseudo-labels
-    top = float(np.percentile(np.stack(fused_maps), 99.9))
-    if 0 < top < cfg.label_peak:
-        log.info("%s: fused cue peaks at %.2f; rescaled for pseudo-labels", name, top)
-        fused_maps = [np.minimum(f * (cfg.label_peak / top), 1.0) for f in fused_maps]
+    # no cue strong enough anywhere in the video (no motion, weak appearance): its
+    # strongest locations still become foreground pseudo-labels
+    fused_maps = _lifted(fused_maps, cfg.label_peak, f"{name}: fused cue")
     labels = [
         pseudo_labels(f, fg_threshold=cfg.fg_threshold, bg_threshold=cfg.bg_threshold)
         for f in fused_maps
@@ -205,12 +201,9 @@ def discover_from_maps(
         if priors is not None:
             w = cfg.prior_weight
             foreground = [(1 - w) * f + w * p for f, p in zip(foreground, priors, strict=True)]
-    # unsure everywhere (weak motion, or no model) would find nothing: scale the maps so
-    # that the video's most confident pixels reach the proposal threshold
-    peak = float(np.percentile(np.stack(foreground), 99.9))
-    if 0 < peak < cfg.threshold:
-        log.info("%s: foreground peaks at %.2f; rescaled", name, peak)
-        foreground = [np.minimum(f * (cfg.threshold / peak), 1.0) for f in foreground]
+    # unsure everywhere (weak motion, or no model) would find nothing: the video's most
+    # confident pixels reach the proposal threshold
+    foreground = _lifted(foreground, cfg.threshold, f"{name}: foreground")
     foreground = [f.astype(np.float16) for f in foreground]
     feats.clear()
     result = Discovery([], foreground, input_size, size)
@@ -232,6 +225,16 @@ def discover_from_maps(
         max_objects=cfg.max_objects,
     )
     return result
+
+
+def _lifted(maps: list[np.ndarray], level: float, what: str) -> list[np.ndarray]:
+    """``maps`` scaled (and clipped to 1) so that their 99.9th percentile, over the whole
+    video, is ``level`` when it is lower; unchanged otherwise (or when it is 0)."""
+    peak = float(np.percentile(np.stack(maps), 99.9))
+    if not 0 < peak < level:
+        return maps
+    log.info("%s peaks at %.2f; scaled to %.2f", what, peak, level)
+    return [np.minimum(m * (level / peak), 1.0) for m in maps]
 
 
 def _pad_box(box: np.ndarray, size: tuple[int, int], frac: float = 0.05) -> np.ndarray:
