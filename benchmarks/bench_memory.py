@@ -5,10 +5,6 @@ frames are produced one at a time), segmented end to end with PNGs written, once
 each run in a fresh process so that its peak resident memory is its own.
 
     python benchmarks/bench_memory.py --lengths 500,5000 [--short-side 480] [--scale 1.0]
-        [--trim-every N]
-
-``--trim-every 0`` never returns the allocator's freed memory (the baseline of the default,
-every 100 frames; see :mod:`vosam.allocator`).
 """
 
 from __future__ import annotations
@@ -58,8 +54,7 @@ def run_one(args: argparse.Namespace) -> None:
     mask = read_mask(ann)
     if args.scale != 1.0:
         mask = cv2.resize(mask, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_NEAREST)
-    config = EmbeddedConfig(short_side=args.short_side, trim_every=args.trim_every)
-    engine = EmbeddedPropagator(config, device="cpu")
+    engine = EmbeddedPropagator(EmbeddedConfig(short_side=args.short_side), device="cpu")
     tracker = engine.new_tracker()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
@@ -73,7 +68,6 @@ def run_one(args: argparse.Namespace) -> None:
         json.dumps(
             {
                 "frames": args.length,
-                "trim_every": args.trim_every,
                 "peak_rss_mib": round(peak_mib, 1),
                 "memory_elements": tracker.memory.size,
                 "frames_per_s": round(args.length / elapsed, 2),
@@ -89,7 +83,6 @@ def main() -> None:
     parser.add_argument("--lengths", default="500,5000")
     parser.add_argument("--short-side", type=int, default=480)
     parser.add_argument("--scale", type=float, default=1.0, help="resize frames first")
-    parser.add_argument("--trim-every", type=int, default=100)
     parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.length:
@@ -109,8 +102,6 @@ def main() -> None:
             str(args.short_side),
             "--scale",
             str(args.scale),
-            "--trim-every",
-            str(args.trim_every),
         ]
         print(
             subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip(),

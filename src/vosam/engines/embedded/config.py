@@ -19,9 +19,6 @@ class EmbeddedConfig:
             annotated frame's keys before matching (None keeps all channels).
         memory: memory sizes; ``top_k`` is the readout's top-k.
         mem_every: a propagated frame is written to working memory every this many frames.
-        trim_every: every this many frames the C allocator's freed memory is returned to
-            the system (:func:`vosam.allocator.trim_heap`), so the resident memory stays flat
-            on long videos; 0 never.
         head_hidden: channels of the per-video head.
         head_iters: optimisation steps per annotated frame (up to four frames) when the head
             is (re)trained.
@@ -47,7 +44,6 @@ class EmbeddedConfig:
         )
     )
     mem_every: int = 1
-    trim_every: int = 100
     head_hidden: int = 32
     head_iters: int = 100
     head_pixels: int | None = 2048
@@ -64,5 +60,3 @@ class EmbeddedConfig:
             raise ValueError("head_weight must be in [0, 1]")
         if self.mem_every < 1:
             raise ValueError("mem_every must be >= 1")
-        if self.trim_every < 0:
-            raise ValueError("trim_every must be >= 0")

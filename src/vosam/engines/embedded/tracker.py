@@ -8,7 +8,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vosam.allocator import trim_heap
 from vosam.engines.aggregate import soft_aggregate
 from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
 from vosam.engines.embedded.config import EmbeddedConfig
@@ -42,7 +41,6 @@ class EmbeddedTracker(Tracker):
         self._head: SegmentationHead | None = None
         self._prev: torch.Tensor | None = None  # (N, h8, w8) previous object probabilities
         self._since_memory = 0
-        self._steps = 0
         # the memory uses XMem's L2 similarity; on unit vectors -|k-q|²·s/√C equals
         # (k·q - 1)/T when s = √C / (2T)
         self._shrinkage_value: float | None = None
@@ -166,9 +164,6 @@ class EmbeddedTracker(Tracker):
     def step(
         self, index: int, image: np.ndarray, *, annotation: np.ndarray | None = None
     ) -> StepResult:
-        self._steps += 1
-        if self.config.trim_every and self._steps % self.config.trim_every == 0:
-            trim_heap()  # flat resident memory on long videos: see vosam.allocator
         feats = self.extractor(image)
         if annotation is not None:
             self._remember_annotation(index, feats, annotation)
