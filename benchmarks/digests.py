@@ -83,9 +83,7 @@ def build_layouts(work: Path) -> dict[str, Path]:
     # chair's first annotation alone, for the video-file job
     chair = work / "chair-first"
     chair.mkdir()
-    (chair / "00000.png").symlink_to(
-        SPARSE / "chair" / "Annotations" / "frame_000000.png"
-    )
+    (chair / "00000.png").symlink_to(SPARSE / "chair" / "Annotations" / "frame_000000.png")
     roots["chair"] = chair
     return roots
 
@@ -97,7 +95,8 @@ def jobs(work: Path, roots: dict[str, Path]) -> dict[str, list[str]]:
     return {
         "segment-caps-sparse": [
             "segment", str(SPARSE / "caps" / "JPEGImages"),
-            "--masks", str(SPARSE / "caps" / "Annotations"), "--out", str(out / "segment-caps-sparse"),
+            "--masks", str(SPARSE / "caps" / "Annotations"),
+            "--out", str(out / "segment-caps-sparse"),
         ],
         "segment-chair-mp4": [
             "segment", str(SPARSE / "chair" / "chair.mp4"),
