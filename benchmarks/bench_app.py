@@ -54,6 +54,7 @@ def main() -> None:
                 return response.read()
 
         try:
+            call("/api/session", b"{}")
             call("/api/open", json.dumps({"path": NAME}).encode())
             mask = (DATA / "Annotations" / NAME / "00000.png").read_bytes()
             call("/api/mask?frame=0", mask, "application/octet-stream")

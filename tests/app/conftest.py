@@ -113,21 +113,32 @@ class FloodSegmenter(PromptableSegmenter):
 
 
 class Client:
-    """JSON over HTTP with a cookie jar: one browser session."""
+    """JSON over HTTP with a cookie jar: one browser session, asked for at once unless
+    ``session`` is False. Sends no Origin header, as a non-browser client on loopback."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, *, session: bool = True) -> None:
         self.base = base.rstrip("/")
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.jar = CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        if session:
+            status, data = self.post("/api/session")
+            assert status == 200 and data["created"], data
 
     def request(
-        self, method: str, path: str, body: object = None, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict | bytes]:
-        data, headers = None, {}
+        data, sent = None, {}
         if raw is not None:
-            data, headers = raw, {"Content-Type": "application/octet-stream"}
+            data, sent = raw, {"Content-Type": "application/octet-stream"}
         elif body is not None:
-            data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
-        req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+            data, sent = json.dumps(body).encode(), {"Content-Type": "application/json"}
+        sent.update(headers or {})
+        req = urllib.request.Request(self.base + path, data=data, headers=sent, method=method)
         try:
             with self.opener.open(req, timeout=60) as response:
                 status, payload, kind = response.status, response.read(), response.headers
@@ -140,8 +151,15 @@ class Client:
     def get(self, path: str) -> tuple[int, dict | bytes]:
         return self.request("GET", path)
 
-    def post(self, path: str, body: object = None, raw: bytes | None = None):
-        return self.request("POST", path, {} if body is None and raw is None else body, raw)
+    def post(
+        self,
+        path: str,
+        body: object = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        empty = body is None and raw is None
+        return self.request("POST", path, {} if empty else body, raw, headers)
 
     def ok(self, path: str, body: object = None, raw: bytes | None = None) -> dict:
         status, data = self.post(path, body, raw)

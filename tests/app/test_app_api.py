@@ -247,18 +247,27 @@ def test_sessions_are_isolated(server):
     assert a.get(url)[0] == 200
 
 
-def test_pages_outside_the_api_make_no_session(server):
+def test_no_page_but_the_session_request_makes_a_session(server):
     import urllib.request
 
-    for path in ("/favicon.ico", "/api/nothing"):
+    base = server.url.rstrip("/")
+    for path in ("/favicon.ico", "/api/nothing", "/api/state", "/api/frame/0"):
         try:
-            urllib.request.urlopen(server.url.rstrip("/") + path, timeout=10)
+            urllib.request.urlopen(base + path, timeout=10)
         except urllib.error.HTTPError as e:
-            assert e.code == 404
-            assert ("Set-Cookie" in e.headers) == path.startswith("/api/")
+            assert e.code == (401 if path in ("/api/state", "/api/frame/0") else 404), path
+            assert "Set-Cookie" not in e.headers
+        else:
+            raise AssertionError(f"{path} answered 200")
     with urllib.request.urlopen(server.url, timeout=10) as response:
         assert "Set-Cookie" not in response.headers
         assert b"/static/app.js" in response.read()
+    assert len(server.sessions) == 0
+    client = Client(server.url)
+    assert len(server.sessions) == 1
+    # asking again with the cookie gives the same session, not a second one
+    status, data = client.post("/api/session")
+    assert status == 200 and data["created"] is False and len(server.sessions) == 1
 
 
 def test_requests_for_other_host_names_are_refused(server):
@@ -386,18 +395,6 @@ def test_overlay_export_is_a_video_of_every_frame(client: Client, workspace):
     y, x = square_at(0)
     # The square is overlaid with object 1's colour: half red square, half (128, 0, 0).
     assert np.abs(first[y + 15, x + 15].astype(int) - (174, 20, 20)).max() < 20
-
-
-def test_least_recently_used_session_is_dropped_with_its_uploads(make_server, workspace):
-    server = make_server(max_sessions=1)
-    a, b = Client(server.url), Client(server.url)
-    images, _ = synthetic_video(2)
-    frames = {f"{t}.png": encode(images[t]) for t in range(2)}
-    assert a.ok("/api/upload?name=mine.zip", raw=zip_of(frames))["state"]["video"]["frames"] == 2
-    assert len(list((workspace / ".vosam-app").glob("*/uploads/*mine*"))) == 2
-    assert b.get("/api/state")[1]["state"]["video"] is None
-    assert list((workspace / ".vosam-app").glob("*/uploads/*mine*")) == []
-    assert a.get("/api/state")[1]["state"]["video"] is None
 
 
 def test_unavailable_segmenter_is_a_clear_error_and_the_brush_still_works(workspace, engine):

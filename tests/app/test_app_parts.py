@@ -4,10 +4,12 @@ workspace guard, zip uploads, RLE, jobs."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.app.conftest import write_frames
 from vosam.app.brush import stroke_mask
@@ -15,7 +17,7 @@ from vosam.app.exports import rle_counts
 from vosam.app.jobs import Job
 from vosam.app.packed import MaskView, PackedMasks
 from vosam.app.reverse import ReversedSource
-from vosam.app.uploads import unpack_frames
+from vosam.app.uploads import unpack_frames, zip_entry_count
 from vosam.app.workspace import inside, safe_name
 from vosam.errors import InputError
 from vosam.io import open_source
@@ -57,22 +59,75 @@ def test_workspace_guard(tmp_path):
     assert safe_name(".hidden") == "hidden" and safe_name("..") == "upload"
 
 
-def test_zip_members_cannot_escape_and_bombs_are_refused(tmp_path):
+def image_bytes(size: tuple[int, int], format: str = "PNG") -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("../../evil.png", b"a")
-        z.writestr("/abs/dir/00001.jpg", b"b")
-        z.writestr("notes.txt", b"c")
-        z.writestr("__MACOSX/.hidden.png", b"d")
-    archive = tmp_path / "up" / "clip.zip"
-    archive.parent.mkdir()
-    archive.write_bytes(buffer.getvalue())
-    folder = unpack_frames(archive, 1000)
+    Image.new("RGB", size, (10, 20, 30)).save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def write_zip(path, files: dict[str, bytes], method=zipfile.ZIP_DEFLATED):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", method) as z:
+        for name, content in files.items():
+            z.writestr(name, content)
+    return path
+
+
+LIMITS = {"limit": 10**6, "room": 10**6, "max_frames": 10, "max_pixels": 100 * 100}
+
+
+def test_zip_members_cannot_escape_and_bombs_are_refused(tmp_path):
+    png, jpeg = image_bytes((8, 6)), image_bytes((8, 6), "JPEG")
+    archive = write_zip(
+        tmp_path / "up" / "clip.zip",
+        {
+            "../../evil.png": png,
+            "/abs/dir/00001.jpg": jpeg,
+            "notes.txt": b"c",
+            "__MACOSX/.hidden.png": b"d",
+        },
+    )
+    folder = unpack_frames(archive, **LIMITS)
     assert folder == tmp_path / "up" / "clip-frames"
     assert sorted(p.name for p in folder.iterdir()) == ["00001.jpg", "evil.png"]
+    assert (folder / "evil.png").read_bytes() == png
     assert sorted(p.name for p in tmp_path.iterdir()) == ["up"]
-    with pytest.raises(InputError, match="more than the upload limit"):
-        unpack_frames(archive, 1)
+    with pytest.raises(
+        InputError,
+        match=f"unpack to {len(png) + len(jpeg)} bytes, over the limit of {len(png)} bytes",
+    ):
+        unpack_frames(archive, **{**LIMITS, "limit": len(png)})
+    with pytest.raises(
+        InputError,
+        match=f"unpack to {len(png) + len(jpeg)} bytes; this session has {len(png)} bytes left",
+    ):
+        unpack_frames(archive, **{**LIMITS, "room": len(png)})
+
+
+def test_zips_are_checked_before_anything_is_unpacked(tmp_path):
+    png = image_bytes((8, 6))
+    cases = {
+        "dup": ({"a/00000.png": png, "b/00000.png": png}, "a/00000.png and b/00000.png"),
+        "case": ({"x.png": png, "X.PNG": png}, "would both be frame"),
+        "count": ({f"{i:05d}.png": png for i in range(11)}, "holds 11 frames"),
+        "big": ({"00000.png": image_bytes((101, 100))}, "101×100, over the limit of 10000"),
+        "fake": ({"00000.png": b"\0" * 5000}, "00000.png: not a PNG or JPEG image"),
+        "gif": ({"00000.png": image_bytes((4, 4), "GIF")}, "not a PNG or JPEG image"),
+        "none": ({"a.txt": b"x"}, "holds no .jpg, .jpeg or .png frames"),
+    }
+    for key, (files, needle) in cases.items():
+        archive = write_zip(tmp_path / key / "v.zip", files)
+        with pytest.raises(InputError, match=re.escape(needle)):
+            unpack_frames(archive, **LIMITS)
+        assert [p.name for p in archive.parent.iterdir()] == ["v.zip"], key
+    # entries are counted from the end record, before the directory is read
+    archive = write_zip(tmp_path / "many" / "v.zip", {f"n{i}.txt": b"" for i in range(85)})
+    assert zip_entry_count(archive) == 85
+    with pytest.raises(InputError, match="holds 85 entries; a zip of frames may hold 84"):
+        unpack_frames(archive, **LIMITS)
+    assert zip_entry_count(tmp_path / "many" / "v.zip") == 85
+    (tmp_path / "plain").write_bytes(b"no zip here")
+    assert zip_entry_count(tmp_path / "plain") is None
 
 
 def test_rle_counts_are_column_major_runs_starting_with_zeros():
@@ -93,6 +148,10 @@ def test_job_states_and_failures():
     job = Job("y", 1, fail)
     job.run()
     assert job.state == "failed" and job.error == "clip.mp4: broken"
+    job = Job("export masks", 1, lambda j: 1 / 0)
+    job.run()
+    assert job.state == "failed"
+    assert job.error == "the export masks job failed; the server log has the details"
     job = Job("z", 1, lambda j: j.advance())
     job.cancel()
     job.run()

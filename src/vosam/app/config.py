@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MIB = 1024 * 1024
+MIN_UPLOAD_RATE = 256 * 1024  # bytes per second an upload may not fall below on average
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,23 @@ class AppConfig:
             :func:`vosam.refine.available_segmenters`).
         segmenter_options: keyword arguments of the segmenter's builder.
         device: ``auto``, ``cpu`` or ``cuda``; passed to both builders.
-        max_upload_bytes: larger uploads are refused (HTTP 413) before being read.
+        max_upload_bytes: larger uploads are refused (HTTP 413) before being read; a zip
+            of frames may unpack to at most this much.
+        max_upload_pixels: uploaded videos and zips of frames whose frames have more pixels
+            than this are refused, from their headers, before anything is decoded. Frames
+            opened from the workspace are held to Pillow's decompression-bomb limit
+            (``PIL.Image.MAX_IMAGE_PIXELS``).
         max_frames: videos with more frames are refused (the app keeps one mask per frame).
-        max_sessions: browser sessions kept at once; the least recently used one is
-            dropped (with its uploads) when another starts.
+        max_sessions: browser sessions kept at once; while all are in use, a request for a
+            new one is refused (HTTP 503). Sessions are never dropped to make room.
+        session_idle_s: a session that has had no request and no running job for this many
+            seconds is dropped, with its uploads and exports.
+        max_session_bytes: disk quota of one session (its upload, the frames unpacked from
+            it and its exports); None means four times ``max_upload_bytes``.
+        request_timeout_s: a request's line and headers must arrive within this many
+            seconds, and every read or write of it must progress within it; a body gets
+            this long plus one second per :data:`MIN_UPLOAD_RATE` bytes.
+        max_connections: connections served at once; more are answered 503 and closed.
         workers: propagation, suggestion and export jobs run at once across sessions;
             more wait in a queue.
         fps: frame rate of exported overlay videos.
@@ -42,15 +56,35 @@ class AppConfig:
     segmenter_options: dict[str, object] = field(default_factory=dict)
     device: str = "auto"
     max_upload_bytes: int = 512 * MIB
+    max_upload_pixels: int = 4096 * 4096
     max_frames: int = 2000
     max_sessions: int = 16
+    session_idle_s: float = 3600.0
+    max_session_bytes: int | None = None
+    request_timeout_s: float = 30.0
+    max_connections: int = 64
     workers: int = 1
     fps: float = 24.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", Path(self.workspace).resolve())
-        if self.max_upload_bytes <= 0 or self.max_frames <= 0 or self.max_sessions <= 0:
-            raise ValueError("upload, frame and session limits must be positive")
+        limits = (
+            self.max_upload_bytes,
+            self.max_upload_pixels,
+            self.max_frames,
+            self.max_sessions,
+            self.session_idle_s,
+            self.request_timeout_s,
+            self.max_connections,
+        )
+        if min(limits) <= 0:
+            raise ValueError(
+                "upload, frame, session, timeout and connection limits must be positive"
+            )
+        if self.max_session_bytes is None:
+            object.__setattr__(self, "max_session_bytes", 4 * self.max_upload_bytes)
+        elif self.max_session_bytes < self.max_upload_bytes:
+            raise ValueError("max_session_bytes must be at least max_upload_bytes")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vosam.app.uploads import size_text
+from vosam.errors import InputError
 from vosam.io import OverlayVideoWriter, atomic_write, atomic_write_text, palette_image
 
 
@@ -126,5 +128,9 @@ def youtube_vis(
     }
 
 
-def write_youtube_vis(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+def write_youtube_vis(path: Path, data: dict, *, room: int | None = None) -> None:
+    """Write ``data`` as compact JSON; refused when it is longer than ``room`` bytes."""
+    text = json.dumps(data, separators=(",", ":"))
+    if room is not None and len(text) > room:
+        raise InputError(path.name, f"{size_text(len(text))} do not fit the disk quota")
+    atomic_write_text(path, text)

@@ -75,9 +75,10 @@ class Job:
             self.state = "cancelled"
         except VosamError as e:
             self.state, self.error = "failed", str(e)
-        except Exception as e:  # the page must hear about any failure, not a hung job
+        except Exception:  # the page must hear about any failure, not a hung job
             log.exception("%s job failed", self.kind)
-            self.state, self.error = "failed", f"{type(e).__name__}: {e}"
+            self.state = "failed"
+            self.error = f"the {self.kind} job failed; the server log has the details"
         finally:
             self._finished.set()
 

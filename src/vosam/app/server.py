@@ -1,13 +1,19 @@
 """The HTTP server of ``vosam app``: the standard library's threading server, a small JSON
 API, and the static page.
 
-Each browser gets its own :class:`~vosam.app.state.AppSession`, found by an HTTP-only,
-same-site cookie. Requests run on their own threads and long work on the job workers, so
-one session's propagation never stalls another's page.
+A browser gets a session (:class:`~vosam.app.state.AppSession`) only by asking for one
+(``POST /api/session``); it is then found by an HTTP-only, same-site cookie. Every request
+passes :mod:`vosam.app.guards` first: a strict Host check, and for each POST a same-origin
+check and a content type a cross-site page cannot send (``application/json``, or
+``application/octet-stream`` for uploads). Bodies over their limit are refused from their
+declared length, before they are read, and a request must arrive within the configured
+timeout. Requests run on their own threads and long work on the job workers, so one
+session's propagation never stalls another's page.
 
 API (JSON bodies and answers; errors are ``{"error": "..."}`` with a 4xx status):
 
 ==========================================  ===============================================
+``POST /api/session``                       this browser's session, made if it has none
 ``GET  /api/state``                         the session: video, objects, frames, job
 ``POST /api/open {path}``                   open a frame folder / video inside the workspace
 ``POST /api/upload?name=F`` (raw bytes)     open an uploaded video or zip of frames
@@ -31,18 +37,16 @@ API (JSON bodies and answers; errors are ``{"error": "..."}`` with a 4xx status)
 
 from __future__ import annotations
 
-import hashlib
 import io
-import ipaddress
 import json
 import logging
 import re
 import secrets
 import threading
-from collections import OrderedDict
+import unicodedata
 from http import HTTPStatus
-from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.cookies import CookieError, SimpleCookie
+from http.server import ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,10 +55,22 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 from PIL import Image
 
+from vosam.app import fields
 from vosam.app.config import AppConfig
+from vosam.app.guards import (
+    HTTPError,
+    check_content_type,
+    check_host,
+    check_origin,
+    is_loopback,
+    parse_host,
+)
 from vosam.app.jobs import Workers
 from vosam.app.models import Models
-from vosam.app.state import AppSession, Busy
+from vosam.app.plumbing import JSONHandler
+from vosam.app.sessions import Sessions
+from vosam.app.state import MAX_CLICKS, MAX_RADIUS, MAX_STROKE_POINTS, AppSession, Busy
+from vosam.app.uploads import remove, size_text
 from vosam.app.workspace import inside, safe_name
 from vosam.engines import Propagator
 from vosam.errors import InputError, VosamError
@@ -63,61 +79,29 @@ from vosam.refine import PromptableSegmenter
 
 log = logging.getLogger(__name__)
 
+__all__ = ["AppServer", "HTTPError", "create_server", "start_in_thread"]
+
 COOKIE = "vosam_session"
+JSON = "application/json"
+RAW = "application/octet-stream"
 MAX_JSON_BYTES = 4 * 1024 * 1024
-DRAIN_BYTES = 64 * 1024 * 1024
 MASK_ALPHA = 150
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-class HTTPError(Exception):
-    def __init__(self, status: HTTPStatus, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class Sessions:
-    """Browser sessions by cookie token; the least recently used is dropped past the limit."""
-
-    def __init__(self, config: AppConfig, models: Models, workers: Workers) -> None:
-        self.config = config
-        self.models = models
-        self.workers = workers
-        self._items: OrderedDict[str, AppSession] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, token: str | None) -> tuple[str, AppSession, bool]:
-        """The session of ``token``, or a new one; ``(token, session, created)``."""
-        with self._lock:
-            if token and token in self._items:
-                self._items.move_to_end(token)
-                return token, self._items[token], False
-            token = secrets.token_urlsafe(24)
-            digest = hashlib.sha256(token.encode()).hexdigest()[:20]
-            folder = self.config.data_dir / digest
-            session = AppSession(self.config, self.models, self.workers, folder)
-            self._items[token] = session
-            while len(self._items) > self.config.max_sessions:
-                _, old = self._items.popitem(last=False)
-                old.close()
-            return token, session, True
-
-    def close(self) -> None:
-        with self._lock:
-            for session in self._items.values():
-                session.close()
-            self._items.clear()
+_BUSY = json.dumps({"error": "the app serves as many connections as it takes; try again"})
 
 
 class AppServer(ThreadingHTTPServer):
-    """``ThreadingHTTPServer`` holding the app's config, models, workers and sessions."""
+    """``ThreadingHTTPServer`` holding the app's config, models, workers and sessions, and
+    serving at most ``config.max_connections`` connections at once."""
 
     daemon_threads = True
+    # connections the kernel holds before they are accepted; the default of 5 drops a
+    # burst (a page's parallel requests) and the client retries only a second later
+    request_queue_size = 128
 
     def __init__(
         self,
@@ -129,8 +113,11 @@ class AppServer(ThreadingHTTPServer):
         self.config = config
         self.models = Models(config, propagator=propagator, segmenter=segmenter)
         self.workers = Workers(config.workers)
-        self.sessions = Sessions(config, self.models, self.workers)
-        self.loopback = _is_loopback(config.host)
+        self.sessions = Sessions(
+            config, lambda folder: AppSession(config, self.models, self.workers, folder)
+        )
+        self.loopback = is_loopback(config.host)
+        self._slots = threading.BoundedSemaphore(config.max_connections)
         super().__init__((config.host, config.port), Handler)
 
     @property
@@ -139,19 +126,40 @@ class AppServer(ThreadingHTTPServer):
         host = f"[{host}]" if ":" in str(host) else host
         return f"http://{host}:{port}/"
 
+    def process_request(self, request, client_address) -> None:  # type: ignore[override]
+        if not self._slots.acquire(blocking=False):
+            log.warning("refused a connection from %s: all slots in use", client_address[0])
+            try:
+                request.settimeout(1.0)
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(_BUSY)}\r\n".encode()
+                    + b"Connection: close\r\n\r\n"
+                    + _BUSY.encode()
+                )
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:  # type: ignore[override]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
     def server_close(self) -> None:
-        self.sessions.close()
+        """Stop every session's job, wait for the workers, then remove every session with
+        its files."""
+        self.sessions.cancel_jobs()
         self.workers.shutdown()
+        self.sessions.close()
         super().server_close()
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def create_server(
@@ -195,15 +203,21 @@ def coloured_mask(mask: np.ndarray) -> Image.Image:
     return Image.fromarray(rgba, "RGBA")
 
 
-class Handler(BaseHTTPRequestHandler):
+def _shown(name: str) -> str:
+    """An uploaded file's name as put in messages: one line, no control characters."""
+    clean = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
+    return clean[:120] or "upload"
+
+
+class Handler(JSONHandler):
     server: AppServer
-    protocol_version = "HTTP/1.1"
     server_version = "vosam-app"
 
-    # -- plumbing -------------------------------------------------------------------------
+    @property
+    def request_timeout_s(self) -> float:  # type: ignore[override]
+        return self.server.config.request_timeout_s
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+    # -- checks ---------------------------------------------------------------------------
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -214,174 +228,135 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         self._cookie: str | None = None
         try:
-            self._pending = max(int(self.headers.get("Content-Length") or 0), 0)
-        except ValueError:
-            self._pending = 0
-        try:
-            self._check_host()
+            self.start_request()
+            host = parse_host(self.headers)
+            check_host(host, loopback_only=self.server.loopback)
             url = urlsplit(self.path)
-            self.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if method == "GET" and url.path in _STATIC:
                 self._static(*_STATIC[url.path])
                 return
-            if not url.path.startswith("/api/"):  # favicon and the like: no session made
-                raise HTTPError(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
-            token, self.session, created = self.server.sessions.get(self._token())
-            if created:
-                self._cookie = token
-            for route_method, pattern, name in _ROUTES:
-                match = pattern.fullmatch(url.path)
-                if match and route_method == method:
-                    getattr(self, name)(*match.groups())
-                    return
-            raise HTTPError(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
+            name, args = _route(method, url.path)
+            self.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            if method == "POST":
+                peer = is_loopback(str(self.client_address[0]))
+                check_origin(self.headers, host, peer_is_loopback=peer)
+                check_content_type(self.headers, RAW if name in _RAW_ROUTES else JSON)
+            if name == "post_session":
+                self.post_session()
+                return
+            with self.server.sessions.use(self._token()) as self.session:
+                getattr(self, name)(*args)
         except HTTPError as e:
-            self._json({"error": str(e)}, e.status)
+            self.send_json_error(e.status, str(e))
         except Busy as e:
-            self._json({"error": str(e)}, HTTPStatus.CONFLICT)
+            self.send_json_error(HTTPStatus.CONFLICT, str(e))
         except VosamError as e:
-            self._json({"error": str(e)}, HTTPStatus.BAD_REQUEST)
+            # paths in the workspace are shown relative to it
+            message = str(e).replace(f"{self.server.config.workspace}/", "")
+            self.send_json_error(HTTPStatus.BAD_REQUEST, message)
+        except TimeoutError:
+            log.debug("request %s timed out", self.path)
+            self.close_connection = True
+            self.pending = 0  # nothing more is read from this client
+            self.send_json_error(HTTPStatus.REQUEST_TIMEOUT, "the request did not arrive in time")
         except (BrokenPipeError, ConnectionResetError):
             log.debug("client went away")
-        except Exception as e:
+            self.close_connection = True
+        except Exception:
             log.exception("request %s failed", self.path)
-            self._json({"error": f"{type(e).__name__}: {e}"}, HTTPStatus.INTERNAL_SERVER_ERROR)
+            self.send_json_error(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                "the app failed on this request; the server log has the details",
+            )
 
-    def _check_host(self) -> None:
-        """Behind loopback, answer only requests addressed to a loopback name (a web page
-        elsewhere cannot reach the app through DNS rebinding)."""
-        if not self.server.loopback:
-            return
-        host = (self.headers.get("Host") or "").strip().lower()
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name not in _LOOPBACK_NAMES and not _is_loopback(name):
-            raise HTTPError(HTTPStatus.FORBIDDEN, f"host {host!r} is not served")
+    def extra_headers(self) -> dict[str, str]:
+        if not self._cookie:
+            return {}
+        return {"Set-Cookie": f"{COOKIE}={self._cookie}; Path=/; HttpOnly; SameSite=Strict"}
 
     def _token(self) -> str | None:
         cookie = SimpleCookie()
         try:
             cookie.load(self.headers.get("Cookie") or "")
-        except Exception:
+        except CookieError:
             return None
         morsel = cookie.get(COOKIE)
         return morsel.value if morsel else None
 
-    def _send(self, status: HTTPStatus, content_type: str, body: bytes, **headers: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        if self._cookie:
-            self.send_header(
-                "Set-Cookie", f"{COOKIE}={self._cookie}; Path=/; HttpOnly; SameSite=Strict"
-            )
-        for key, value in headers.items():
-            self.send_header(key.replace("_", "-"), value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, data: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
-        if status >= 400 and self._unread_body:
-            self._drain()
-        self._send(status, "application/json", json.dumps(data).encode())
-
-    def _drain(self) -> None:
-        """Read what is left of a refused request's body, so that the client gets the answer
-        rather than a reset connection; past :data:`DRAIN_BYTES` the connection is closed."""
-        if self._pending > DRAIN_BYTES:
-            self.close_connection = True
-            return
-        while self._pending > 0:
-            chunk = self.rfile.read(min(self._pending, 1 << 20))
-            if not chunk:
-                self.close_connection = True
-                break
-            self._pending -= len(chunk)
-
     def _static(self, name: str, content_type: str) -> None:
         body = resources.files("vosam.app").joinpath("static", name).read_bytes()
-        self._send(HTTPStatus.OK, content_type, body)
+        self.send(
+            HTTPStatus.OK,
+            content_type,
+            body,
+            Content_Security_Policy="frame-ancestors 'none'",
+            X_Frame_Options="DENY",
+        )
 
-    @property
-    def _unread_body(self) -> bool:
-        return self._pending > 0
+    def _body(self) -> dict[str, Any]:
+        """The request's JSON object (``{}`` for an empty body)."""
+        length = self.pending
+        if length > MAX_JSON_BYTES:
+            raise HTTPError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"a JSON body of {length} bytes is over the limit of {MAX_JSON_BYTES} bytes",
+            )
+        return fields.parse_json(self.read_body())
 
-    def _length(self, limit: int) -> int:
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            raise HTTPError(HTTPStatus.LENGTH_REQUIRED, "the request has no length") from None
-        self._pending = length
-        if length < 0:
-            raise HTTPError(HTTPStatus.BAD_REQUEST, "negative length")
+    def _save_body(self, name: str) -> Path:
+        """Stream the raw request body into this session's upload folder, after checking
+        its declared length against the upload limit and the session's disk quota."""
+        length = self.pending
+        limit = self.server.config.max_upload_bytes
+        if length == 0:
+            raise HTTPError(HTTPStatus.BAD_REQUEST, f"{name}: the upload is empty")
         if length > limit:
             raise HTTPError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"upload of {length / 2**20:.1f} MiB is over the limit of {limit / 2**20:.1f} MiB",
+                f"{name}: upload of {size_text(length)} is over the limit of {size_text(limit)}",
             )
-        return length
-
-    def _body(self) -> dict[str, Any]:
-        length = self._length(MAX_JSON_BYTES)
-        raw = self.rfile.read(length) if length else b"{}"
-        self._pending = 0
-        try:
-            data = json.loads(raw or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise HTTPError(HTTPStatus.BAD_REQUEST, f"bad JSON ({e})") from e
-        if not isinstance(data, dict):
-            raise HTTPError(HTTPStatus.BAD_REQUEST, "expected a JSON object")
-        return data
-
-    def _save_body(self, name: str) -> Path:
-        """Stream the raw request body into this session's upload folder."""
-        length = self._length(self.server.config.max_upload_bytes)
-        if length == 0:
-            raise HTTPError(HTTPStatus.BAD_REQUEST, f"{name}: the upload is empty")
+        problem = self.session.quota_problem(length)
+        if problem is not None:
+            raise HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{name}: {problem}")
         folder = self.session.folder / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{secrets.token_hex(4)}-{safe_name(name)}"
-        with open(target, "wb") as f:
-            left = length
-            while left:
-                chunk = self.rfile.read(min(left, 1 << 20))
-                if not chunk:
-                    f.close()
-                    target.unlink()
+        try:
+            with open(target, "wb") as f:
+                if not self.copy_body(f):
                     raise HTTPError(HTTPStatus.BAD_REQUEST, f"{name}: the upload was cut short")
-                f.write(chunk)
-                left -= len(chunk)
-                self._pending = left
+        except BaseException:
+            remove(target)
+            raise
         return target
 
     def _state(self, **extra: Any) -> None:
-        self._json({**extra, "state": self.session.to_json()})
-
-    @staticmethod
-    def _int(data: dict[str, Any], key: str) -> int:
-        value = data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise HTTPError(HTTPStatus.BAD_REQUEST, f"'{key}' must be an integer")
-        return value
+        self.send_json({**extra, "state": self.session.to_json()})
 
     # -- routes ---------------------------------------------------------------------------
+
+    def post_session(self) -> None:
+        self._body()
+        token, self.session, created = self.server.sessions.open(self._token())
+        if created:
+            self._cookie = token
+        self._state(created=created)
 
     def get_state(self) -> None:
         self._state()
 
     def post_open(self) -> None:
         data = self._body()
-        path = inside(self.server.config.workspace, str(data.get("path") or ""))
+        config = self.server.config
+        path = inside(config.workspace, fields.text(data, "path"), private=config.data_dir)
         self.session.open_video(path)
         self._state()
 
     def post_upload(self) -> None:
-        name = self.query.get("name") or "upload"
+        name = _shown(self.query.get("name") or "upload")
         saved = self._save_body(name)
         try:
-            self.session.open_upload(saved)
+            self.session.open_upload(saved, name)
         except Busy:
             raise
         except InputError as e:
@@ -389,86 +364,83 @@ class Handler(BaseHTTPRequestHandler):
         self._state()
 
     def get_frame(self, index: str) -> None:
-        self._send(HTTPStatus.OK, "image/jpeg", self.session.jpeg(int(index), _jpeg))
+        jpeg = self.session.jpeg(fields.index_in_path(index, "frame"), _jpeg)
+        self.send(HTTPStatus.OK, "image/jpeg", jpeg)
 
     def get_mask(self, index: str) -> None:
-        mask = self.session.mask_copy(int(index))
-        self._send(HTTPStatus.OK, "image/png", _png(coloured_mask(mask)))
+        mask = self.session.mask_copy(fields.index_in_path(index, "frame"))
+        self.send(HTTPStatus.OK, "image/png", _png(coloured_mask(mask)))
 
     def get_ids(self, index: str) -> None:
-        mask = self.session.mask_copy(int(index))
-        self._send(HTTPStatus.OK, "image/png", _png(palette_image(mask)))
+        mask = self.session.mask_copy(fields.index_in_path(index, "frame"))
+        self.send(HTTPStatus.OK, "image/png", _png(palette_image(mask)))
 
     def post_objects(self) -> None:
         data = self._body()
-        object_id = self.session.add_object(str(data.get("name") or ""))
+        object_id = self.session.add_object(fields.text(data, "name"))
         self._state(id=object_id)
 
     def post_object(self, object_id: str) -> None:
+        oid = fields.index_in_path(object_id, "object")
         data = self._body()
-        if data.get("delete"):
-            self.session.remove_object(int(object_id))
+        if fields.flag(data, "delete"):
+            self.session.remove_object(oid)
         else:
-            self.session.rename_object(int(object_id), str(data.get("name") or ""))
+            self.session.rename_object(oid, fields.text(data, "name"))
         self._state()
 
     def post_prompt(self) -> None:
         data = self._body()
-        points = data.get("points") or None
-        labels = data.get("labels") or None
+        points = fields.points(data, "points", most=MAX_CLICKS)
         result = self.session.prompt(
-            self._int(data, "frame"),
-            self._int(data, "object"),
+            fields.integer(data, "frame"),
+            fields.integer(data, "object"),
             points=points,
-            labels=labels,
-            box=data.get("box"),
+            labels=fields.labels(data, "labels", len(points)),
+            box=fields.box(data, "box"),
         )
         self._state(**result)
 
     def post_embed(self) -> None:
-        started = self.session.prefetch(self._int(self._body(), "frame"))
-        self._json({"started": started})
+        started = self.session.prefetch(fields.integer(self._body(), "frame"))
+        self.send_json({"started": started})
 
     def post_paint(self) -> None:
         data = self._body()
-        try:
-            radius = float(data.get("radius", 8))
-        except (TypeError, ValueError):
-            raise HTTPError(HTTPStatus.BAD_REQUEST, "'radius' must be a number") from None
         result = self.session.paint(
-            self._int(data, "frame"),
-            self._int(data, "object"),
-            data.get("points") or [],
-            radius,
-            erase=bool(data.get("erase")),
+            fields.integer(data, "frame"),
+            fields.integer(data, "object"),
+            fields.points(data, "points", most=MAX_STROKE_POINTS),
+            fields.number(data, "radius", low=0, high=MAX_RADIUS, default=8),
+            erase=fields.flag(data, "erase"),
         )
         self._state(**result)
 
     def post_mask(self) -> None:
-        try:
-            index = int(self.query.get("frame", ""))
-        except ValueError:
-            raise HTTPError(HTTPStatus.BAD_REQUEST, "give ?frame=<index>") from None
-        saved = self._save_body(self.query.get("name") or "mask.png")
+        text = self.query.get("frame", "")
+        if not (text.isascii() and text.isdigit()):
+            raise HTTPError(HTTPStatus.BAD_REQUEST, "give ?frame=<index>")
+        index = fields.index_in_path(text, "frame")
+        saved = self._save_body(_shown(self.query.get("name") or "mask.png"))
         self.session.upload_mask(index, saved)
         self._state()
 
     def post_clear(self) -> None:
-        self.session.clear_annotation(self._int(self._body(), "frame"))
+        self.session.clear_annotation(fields.integer(self._body(), "frame"))
         self._state()
 
     def post_propagate(self) -> None:
         data = self._body()
-        self.session.propagate(self._int(data, "frame"), str(data.get("direction", "forward")))
+        direction = fields.text(data, "direction", default="forward", longest=20)
+        self.session.propagate(fields.integer(data, "frame"), direction)
         self._state()
 
     def post_suggest(self) -> None:
-        data = self._body()
-        self.session.suggest(int(data.get("k", 5)))
+        self.session.suggest(fields.integer(self._body(), "k", low=1, high=100, default=5))
         self._state()
 
     def post_export(self) -> None:
-        self.session.export(str(self._body().get("kind", "")))
+        self.session.export(fields.text(self._body(), "kind", longest=20))
         self._state()
 
     def post_cancel(self) -> None:
@@ -479,7 +451,7 @@ class Handler(BaseHTTPRequestHandler):
     def get_download(self, name: str) -> None:
         path = self.session.export_file(name)
         kinds = {".zip": "application/zip", ".mp4": "video/mp4", ".json": "application/json"}
-        self._send(
+        self.send(
             HTTPStatus.OK,
             kinds.get(path.suffix, "application/octet-stream"),
             path.read_bytes(),
@@ -490,6 +462,7 @@ class Handler(BaseHTTPRequestHandler):
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (method, re.compile(pattern), name)
     for method, pattern, name in (
+        ("POST", r"/api/session", "post_session"),
         ("GET", r"/api/state", "get_state"),
         ("POST", r"/api/open", "post_open"),
         ("POST", r"/api/upload", "post_upload"),
@@ -510,3 +483,18 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("GET", r"/api/download/([A-Za-z0-9._-]+)", "get_download"),
     )
 )
+_RAW_ROUTES = frozenset({"post_upload", "post_mask"})
+
+
+def _route(method: str, path: str) -> tuple[str, tuple[str, ...]]:
+    """The handler method of ``method path`` and its path arguments."""
+    allowed = []
+    for route_method, pattern, name in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            if route_method == method:
+                return name, match.groups()
+            allowed.append(route_method)
+    if allowed:
+        raise HTTPError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {' or '.join(allowed)}")
+    raise HTTPError(HTTPStatus.NOT_FOUND, f"no such page: {path[:200]}")

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from vosam.annotate import suggest_frames
+from vosam.app import fields
 from vosam.app.brush import stroke_mask
 from vosam.app.config import AppConfig
 from vosam.app.exports import (
@@ -37,8 +39,15 @@ from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
 from vosam.app.packed import MaskView, PackedMasks
 from vosam.app.reverse import ReversedSource
-from vosam.app.uploads import remove, remove_tree, unpack_frames
-from vosam.app.workspace import relative, safe_name
+from vosam.app.uploads import (
+    folder_bytes,
+    remove,
+    remove_path,
+    remove_tree,
+    size_text,
+    unpack_frames,
+)
+from vosam.app.workspace import check_frame_files, relative, safe_name
 from vosam.errors import InputError, MaskError
 from vosam.io import DAVIS_COLORS, FrameSource, open_source, read_mask
 from vosam.refine import ImageEmbedding, Prompt
@@ -53,6 +62,12 @@ _BOOT = uuid.uuid4().hex[:12]
 MAX_OBJECTS = 254
 EMBEDDINGS_KEPT = 2  # frames whose segmenter embedding is kept for further clicks
 EXPORT_KINDS = ("masks", "overlay", "ytvis")
+EXPORT_FILES = {"masks": "-masks.zip", "overlay": "-overlay.mp4", "ytvis": "-ytvis.json"}
+MAX_CLICKS = 100  # clicks of one prompt
+MAX_STROKE_POINTS = 4096  # points of one brush stroke
+MAX_RADIUS = 256.0  # brush radius, pixels
+JOB_STOP_S = 30.0  # how long closing a session waits for its cancelled job
+QUOTA_CHECK_EVERY = 16  # frames written by an export between two looks at the disk quota
 
 
 class Busy(InputError):
@@ -74,6 +89,7 @@ class AppSession:
         self.folder = folder
         self.lock = threading.RLock()
         self.source: FrameSource | None = None
+        self.upload: Path | None = None  # the open video's upload (a file or frame folder)
         self.video_label = ""
         self.generation = 0
         self.annotations: dict[int, np.ndarray] = {}
@@ -90,23 +106,83 @@ class AppSession:
     # -- video ----------------------------------------------------------------------------
 
     def open_video(self, path: Path) -> None:
-        """Open a frame folder or video file; the current video stays open if it fails."""
+        """Open a frame folder or video file of the workspace; the current video stays open
+        if it fails. Frame files of a folder must lie in the workspace, links resolved, and
+        outside the app's data folder; frames are held to Pillow's bomb limit."""
+        label = relative(self.config.workspace, path)
+        self._open(path, label, upload=False, max_pixels=Image.MAX_IMAGE_PIXELS)
+
+    def open_upload(self, saved: Path, name: str) -> None:
+        """Open an uploaded file: a video, or a zip of frame images, shown as ``name``.
+        On failure the upload is deleted and the session keeps its video; on success the
+        previous upload is deleted. Frames are held to the upload pixel budget.
+
+        Raises:
+            InputError: naming the problem (not the upload's name: the caller adds it).
+        """
+        target = saved
+        try:
+            if zipfile.is_zipfile(saved):
+                target = unpack_frames(
+                    saved,
+                    limit=self.config.max_upload_bytes,
+                    room=self.room(),
+                    max_frames=self.config.max_frames,
+                    max_pixels=self.config.max_upload_pixels,
+                )
+                remove(saved)
+            self._open(target, name, upload=True, max_pixels=self.config.max_upload_pixels)
+        except InputError as e:
+            remove(saved)
+            if target != saved:
+                remove_tree(target)
+            # name the upload (and a frame unpacked from it) as the user knows it, never by
+            # its place in the app's data folder
+            problem = e.problem.replace(f"{target}/", "").replace(str(target), name)
+            problem = problem.replace(str(saved), name)
+            if e.path is not None and e.path.parent == target:  # one unpacked frame
+                problem = f"{e.path.name}: {problem}"
+            raise type(e)(None, problem) from None
+        except BaseException:
+            remove(saved)
+            if target != saved:
+                remove_tree(target)
+            raise
+
+    def _open(self, path: Path, label: str, *, upload: bool, max_pixels: int) -> None:
         with self.lock:
             self._require_idle()
-        source = open_source(path)
-        if len(source) > self.config.max_frames:
-            source.close()
+        try:
+            source = open_source(path)
+        except Image.DecompressionBombError:
             raise InputError(
-                path, f"has {len(source)} frames; this app takes at most {self.config.max_frames}"
-            )
+                label, f"a frame has more than Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels"
+            ) from None
+        try:
+            h, w = source.size
+            if len(source) > self.config.max_frames:
+                raise InputError(
+                    label,
+                    f"has {len(source)} frames; this app takes at most {self.config.max_frames}",
+                )
+            if h * w > max_pixels:
+                kind = "uploads" if upload else "frames (Pillow's decompression-bomb limit)"
+                raise InputError(label, f"frames are {w}×{h}, over {max_pixels} pixels for {kind}")
+            if not upload:
+                check_frame_files(self.config.workspace, source, private=self.config.data_dir)
+        except BaseException:
+            source.close()
+            raise
         with self.lock:
             if self.job is not None and self.job.active:
                 source.close()
                 self._require_idle()
             if self.source is not None:
                 self.source.close()
+            previous = self.upload
             self.source = source
-            self.video_label = relative(self.config.workspace, path)
+            self.upload = path if upload else None
+            self.video_label = label
             self.generation += 1
             self.annotations.clear()
             self.results = PackedMasks(source.size)
@@ -116,21 +192,30 @@ class AppSession:
             self.job = None
             self._embeddings.clear()
             self._jpegs.clear()
+        if previous is not None and previous != path:
+            remove_path(previous)
         log.info("opened %s (%d frames)", path, len(source))
 
-    def open_upload(self, saved: Path) -> None:
-        """Open an uploaded file: a video, or a zip of frame images. On failure the upload is
-        deleted and the session keeps its video."""
-        target = saved
-        try:
-            if zipfile.is_zipfile(saved):
-                target = unpack_frames(saved, 4 * self.config.max_upload_bytes)
-            self.open_video(target)
-        except BaseException:
-            remove(saved)
-            if target != saved:
-                remove_tree(target)
-            raise
+    # -- disk -----------------------------------------------------------------------------
+
+    def disk_bytes(self) -> int:
+        """Bytes this session holds on disk (uploads, unpacked frames, exports)."""
+        return folder_bytes(self.folder)
+
+    def room(self) -> int:
+        """Bytes this session may still write under its disk quota."""
+        return max(self.config.max_session_bytes - self.disk_bytes(), 0)
+
+    def quota_problem(self, adding: int) -> str | None:
+        """Why ``adding`` more bytes would not fit the disk quota; None when they fit."""
+        used = self.disk_bytes()
+        quota = self.config.max_session_bytes
+        if used + adding <= quota:
+            return None
+        return (
+            f"{size_text(adding)} more would pass this session's disk quota of "
+            f"{size_text(quota)} ({size_text(used)} in use)"
+        )
 
     def _video(self) -> FrameSource:
         if self.source is None:
@@ -197,25 +282,37 @@ class AppSession:
         index: int,
         object_id: int,
         *,
-        points: list[list[float]] | None = None,
+        points: list[tuple[float, float]] | None = None,
         labels: list[int] | None = None,
-        box: list[float] | None = None,
+        box: tuple[float, float, float, float] | None = None,
     ) -> dict[str, Any]:
-        """Segment ``object_id`` on frame ``index`` from clicks and/or a box; the frame
-        becomes an annotation with the object's pixels replaced by the prediction."""
+        """Segment ``object_id`` on frame ``index`` from clicks ``(x, y)`` with labels 1
+        (positive) / 0 (negative) and/or a box ``(x0, y0, x1, y1)``; the frame becomes an
+        annotation with the object's pixels replaced by the prediction.
+
+        Raises:
+            InputError: no clicks and no box, labels not 0/1 or not one per click, or a
+                position off the frame.
+        """
+        points, labels = list(points or []), list(labels or [])
+        if not points and box is None:
+            raise InputError(None, "bad prompt: give clicks ('points' and 'labels') or a 'box'")
+        if len(labels) != len(points) or any(label not in (0, 1) for label in labels):
+            raise InputError(None, "bad prompt: give one label, 1 or 0, per click")
         with self.lock:
             self._frame(index)
             self._object(object_id)
+            size = self._video().size
+            fields.on_frame("points", points, size)
+            if box is not None:
+                fields.on_frame("box", [box[:2], box[2:]], size)
             generation = self.generation
             image = self.read(index)
-        try:
-            prompt = Prompt(
-                box=None if box is None else np.asarray(box, np.float32).reshape(4),
-                points=None if not points else np.asarray(points, np.float32).reshape(-1, 2),
-                labels=None if not points else np.asarray(labels, np.int32).reshape(-1),
-            )
-        except (ValueError, TypeError) as e:
-            raise InputError(None, f"bad prompt: {e}") from e
+        prompt = Prompt(
+            box=None if box is None else np.asarray(box, np.float32),
+            points=np.asarray(points, np.float32).reshape(-1, 2) if points else None,
+            labels=np.asarray(labels, np.int32) if points else None,
+        )
         segmenter = self.models.segmenter
         with self._segmenting:  # one prompt at a time: clicks apply in the order sent
             embedding = self._embedded(generation, index, image)
@@ -288,15 +385,25 @@ class AppSession:
         return True
 
     def paint(
-        self, index: int, object_id: int, points: list[list[float]], radius: float, *, erase: bool
+        self,
+        index: int,
+        object_id: int,
+        points: list[tuple[float, float]],
+        radius: float,
+        *,
+        erase: bool,
     ) -> dict[str, Any]:
-        """Brush (or erase) ``object_id`` along ``points`` ``(x, y)`` on frame ``index``.
-        Erasing removes only that object's pixels."""
+        """Brush (or erase) ``object_id`` along ``points`` ``(x, y)`` on frame ``index``
+        with a brush of ``radius`` pixels (``0 < radius <= MAX_RADIUS``). Erasing removes
+        only that object's pixels."""
         with self.lock:
             self._frame(index)
             self._object(object_id)
             if not points:
                 raise InputError(None, "a brush stroke needs at least one point")
+            if not 0 < radius <= MAX_RADIUS:
+                raise InputError(None, f"'radius' must be above 0 and at most {MAX_RADIUS:g}")
+            fields.on_frame("points", points, self._video().size)
             covered = stroke_mask(self._video().size, np.asarray(points, np.float64), radius)
             mask = self.mask_of(index).copy()
             if erase:
@@ -317,6 +424,11 @@ class AppSession:
                 mask = read_mask(saved, expected_size=size)
             except MaskError as e:
                 raise type(e)(f"mask for frame {index}", e.problem) from None
+            except Image.DecompressionBombError:
+                raise MaskError(
+                    f"mask for frame {index}",
+                    f"more than Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels",
+                ) from None
             with self.lock:
                 self._require_idle()
                 for object_id in np.unique(mask):
@@ -460,34 +572,50 @@ class AppSession:
             path, names, size = source.path, source.names, source.size
             masks = MaskView(len(source), self.annotations, self.results)
             objects = sorted(self.objects.items())
-        stem = safe_name(path.stem or path.name, "video")
+            label = self.video_label
+        stem = safe_name(Path(label).stem or path.stem or path.name, "video")
         out_dir = self.folder / "exports"
+        target = out_dir / f"{stem}{EXPORT_FILES[kind]}"
+        problem = self.quota_problem(1)
+        if problem is not None:
+            raise InputError(None, f"cannot export: {problem}")
+
+        def advance() -> None:
+            job.advance()
+            if job.done % QUOTA_CHECK_EVERY == 0:
+                self._check_quota()
 
         def work(job: Job) -> dict[str, Any]:
             out_dir.mkdir(parents=True, exist_ok=True)
+            # one file per kind: the export replaces the last one of its kind
+            for old in out_dir.glob(f"*{EXPORT_FILES[kind]}"):
+                remove(old)
             if kind == "masks":
-                target = out_dir / f"{stem}-masks.zip"
-                write_mask_zip(target, names, masks.__getitem__, job.advance)
+                write_mask_zip(target, names, masks.__getitem__, advance)
             elif kind == "overlay":
-                target = out_dir / f"{stem}-overlay.mp4"
                 with open_source(path) as frames:
                     write_overlay_video(
-                        target,
-                        frames.frames(),
-                        size,
-                        masks.__getitem__,
-                        self.config.fps,
-                        job.advance,
+                        target, frames.frames(), size, masks.__getitem__, self.config.fps, advance
                     )
             else:
-                target = out_dir / f"{stem}-ytvis.json"
                 data = youtube_vis(
                     names, size, objects, masks.__getitem__, job.advance, video_name=stem
                 )
-                write_youtube_vis(target, data)
+                write_youtube_vis(target, data, room=self.room())
+            self._check_quota(target)
             return {"file": target.name, "url": f"/api/download/{target.name}"}
 
-        return self._start(Job(f"export {kind}", len(names), work))
+        job = Job(f"export {kind}", len(names), work)
+        return self._start(job)
+
+    def _check_quota(self, written: Path | None = None) -> None:
+        """Stop an export that took the session past its disk quota (removing ``written``)."""
+        if self.disk_bytes() <= self.config.max_session_bytes:
+            return
+        if written is not None:
+            remove(written)
+        quota = self.config.max_session_bytes
+        raise InputError(None, f"the export passes this session's disk quota of {size_text(quota)}")
 
     def export_file(self, name: str) -> Path:
         """The exported file called ``name``, only from this session's export folder."""
@@ -505,6 +633,7 @@ class AppSession:
                 h, w = self.source.size
                 video = {
                     "label": self.video_label,
+                    "generation": self.generation,
                     "frames": len(self.source),
                     "width": w,
                     "height": h,
@@ -527,17 +656,27 @@ class AppSession:
                 "job": None if self.job is None else self.job.to_json(),
                 "limits": {
                     "max_upload_bytes": self.config.max_upload_bytes,
+                    "max_session_bytes": self.config.max_session_bytes,
+                    "session_idle_s": self.config.session_idle_s,
                     "max_frames": self.config.max_frames,
                 },
             }
 
     def close(self) -> None:
+        """End the session: stop its job, close its video, delete its folder (uploads and
+        exports)."""
         with self.lock:
-            if self.job is not None:
-                self.job.cancel()
+            job = self.job
+            if job is not None:
+                job.cancel()
             if self.source is not None:
                 self.source.close()
-        remove_tree(self.folder / "uploads")
+                self.source = None
+            self.upload = None
+            self.generation += 1
+        if job is not None and job.state == "running" and not job.wait(JOB_STOP_S):
+            log.warning("the %s job did not stop within %g s", job.kind, JOB_STOP_S)
+        remove_tree(self.folder)
 
 
 def _hex(rgb: np.ndarray) -> str:

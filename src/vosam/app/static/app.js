@@ -1,6 +1,8 @@
 "use strict";
 // The vosam page: one canvas showing a frame and its masks, a timeline, and the controls.
 // Every change goes through the JSON API of vosam.app.server; the server keeps the state.
+// The page first asks for its session (POST /api/session, which sets an HTTP-only cookie);
+// every POST is same-origin and sends JSON, or raw bytes for uploads, as the server demands.
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("canvas");
@@ -25,8 +27,8 @@ function showError(message) {
 
 $("error-close").onclick = () => { $("error").hidden = true; };
 
-async function api(method, path, body, raw) {
-  const options = { method, headers: {} };
+async function api(method, path, body, raw, renewed) {
+  const options = { method, headers: {}, credentials: "same-origin" };
   if (raw !== undefined) {
     options.body = raw;
     options.headers["Content-Type"] = "application/octet-stream";
@@ -43,6 +45,12 @@ async function api(method, path, body, raw) {
   }
   let data = {};
   try { data = await response.json(); } catch (e) { data = { error: `HTTP ${response.status}` }; }
+  if (response.status === 401 && path !== "/api/session" && !renewed) {
+    // the session ended (idle too long, or the server restarted): start a new one
+    await api("POST", "/api/session", {}, undefined, true);
+    showError(`${data.error || "the session ended"} — a new session was started`);
+    throw new Error(data.error);
+  }
   if (!response.ok) {
     showError(data.error || `HTTP ${response.status}`);
     throw new Error(data.error);
@@ -59,11 +67,10 @@ function setState(next) {
   state = next;
   const video = state.video;
   if (!video) { render(); return; }
-  const videoChanged = !previous || !previous.video || previous.video.label !== video.label
-    || previous.video.frames !== video.frames;
+  const videoChanged = !previous || !previous.video || previous.boot !== state.boot
+    || previous.video.generation !== video.generation;
   if (videoChanged) {
-    frame = Math.min(frame, video.frames - 1);
-    if (!previous || !previous.video || previous.video.label !== video.label) frame = 0;
+    frame = 0;
     canvas.width = video.width;
     canvas.height = video.height;
     clicks = []; box = null;
@@ -416,4 +423,4 @@ document.querySelectorAll("[data-export]").forEach((button) => {
 });
 window.addEventListener("resize", draw);
 
-api("GET", "/api/state").catch(() => {});
+api("POST", "/api/session", {}).catch(() => {});
