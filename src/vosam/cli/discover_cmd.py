@@ -43,7 +43,7 @@ def make_refiner(args: argparse.Namespace):
     """The segmenter named by ``--refiner`` (None when no refiner was asked for)."""
     if not args.refiner:
         return None
-    from vosam.engines.embedded.propagator import resolve_device
+    from vosam.devices import resolve_device
     from vosam.refine import build_segmenter
 
     kwargs: dict[str, object] = {"device": str(resolve_device(args.device))}
@@ -116,6 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vosam.devices import resolve_device
     from vosam.discover import (
         DiscoverConfig,
         discover_objects,
@@ -125,7 +126,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from vosam.discover.snap import SnapConfig
     from vosam.engines import build_propagator
-    from vosam.engines.embedded.propagator import resolve_device
 
     if args.max_objects < 1:
         raise InputError(None, "--max-objects must be at least 1")
