@@ -265,7 +265,9 @@ class FolderSource(FrameSource):
                 else:
                     rgb = _to_rgb(image)
         except _Damaged as e:
-            raise CorruptFrameError(file, f"cannot decode image (damaged JPEG data: {e})", index=index) from None
+            raise CorruptFrameError(
+                file, f"cannot decode image (damaged JPEG data: {e})", index=index
+            ) from None
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
             raise CorruptFrameError(file, f"cannot decode image ({e})", index=index) from e
         if rgb.shape[:2] != self.size:
