@@ -459,8 +459,14 @@ def segment_dataset(
     tasks, done = plan_dataset(sequences, out, base, overwrite=overwrite, x3=x3)
     if not tasks:
         return [], done
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     make = partial(SegmentWorker, spec, show_progress=show_progress and local)
     with Progress(len(tasks), "sequences", enabled=show_progress and not local) as bar:
-        outcomes = executor.run(make, tasks, on_result=lambda i, r: bar.update())
+        try:
+            outcomes = executor.run(make, tasks, on_result=lambda i, r: bar.update())
+        except BaseException:
+            if created and not any(out.iterdir()):
+                out.rmdir()  # a run that wrote nothing leaves no folder behind
+            raise
     return outcomes, done
