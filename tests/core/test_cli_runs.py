@@ -226,3 +226,26 @@ def test_suggest_errors_exit_2(tmp_path, cli_case, capsys):
     assert main(["suggest", str(one), "--masks", str(ann)]) == 2
     line = one_error_line(capsys)
     assert line.startswith(f"vosam suggest: error: {one}: every frame of the video (1) is")
+
+
+def test_dataset_reports_a_changed_annotation_as_stale(tmp_path, cli_case, capsys):
+    folder, _ann, masks = cli_case
+    root = tmp_path / "davis"
+    (root / "JPEGImages" / "480p").mkdir(parents=True)
+    (root / "JPEGImages" / "480p" / "a").symlink_to(folder)
+    (root / "Annotations" / "480p" / "a").mkdir(parents=True)
+    write_mask(root / "Annotations" / "480p" / "a" / "00000.png", masks[0])
+    out = tmp_path / "res"
+    args = ["dataset", str(root), "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert json.loads((out / "a" / "run.json").read_text())["settings"]["device"] == "cpu"
+    changed = np.where(masks[0] == 2, 0, masks[0]).astype(np.uint8)
+    write_mask(root / "Annotations" / "480p" / "a" / "00000.png", changed)
+    capsys.readouterr()
+    before = tree(out)
+    assert main(args) == 2
+    line = one_error_line(capsys)
+    assert f"{out / 'a'}: holds stale results" in line and "the annotations changed" in line
+    assert tree(out) == before
+    assert main([*args, "--overwrite"]) == 0
+    np.testing.assert_array_equal(read_mask(out / "a" / "00000.png"), changed)
