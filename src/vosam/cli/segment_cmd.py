@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     files = annotation_files(args.masks, source.names)
     annotations = read_annotations(args.masks, source.names, source.size, binarize=args.binarize)
     require_objects(annotations, args.masks)
-    if args.fps <= 0:
+    if args.overlay is not None and args.fps <= 0:
         raise OutputError(args.overlay, f"--fps must be positive, got {args.fps}")
     device = device_name(args.device)
     check_apart([args.out, args.overlay, args.save_scores], [args.source, args.masks])
