@@ -73,7 +73,8 @@ class EngineSpec:
             raise ValueError("a refiner needs a 'name'")
 
     def settings(self) -> dict:
-        """The JSON-able settings that decide the masks (the device does not)."""
+        """The JSON-able settings of the engine and refiner (:func:`dataset_settings` adds
+        the device the run uses)."""
         out: dict[str, Any] = {
             "engine": self.engine,
             "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None,
