@@ -48,9 +48,7 @@ class XMemPropagator(Propagator):
 
         ``h, w`` are 1/16 of the resized, padded network input (see ``XMemConfig.size``).
         """
-        geo = geometry(
-            *image.shape[:2], self.config.size, max_long_side=self.config.max_long_side
-        )
+        geo = geometry(*image.shape[:2], self.config.size, max_long_side=self.config.max_long_side)
         with torch.inference_mode():
             x = prepare_image(image, geo, device=self._device, antialias=self.config.antialias)
             key, shrinkage, selection, _ = self.network.encode_key(x)
