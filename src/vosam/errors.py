@@ -26,6 +26,18 @@ class FrameSourceError(InputError):
     """A video or frame folder is unreadable, empty or inconsistent."""
 
 
+class CorruptFrameError(FrameSourceError):
+    """A frame decodes only with the decoder's warnings or errors (damaged data).
+
+    Attributes:
+        index: the frame's index in its source.
+    """
+
+    def __init__(self, path: str | Path | None, problem: str, *, index: int) -> None:
+        self.index = index
+        super().__init__(path, problem)
+
+
 class MaskError(InputError):
     """A mask file is unreadable or does not fit the video."""
 
@@ -36,6 +48,10 @@ class MaskSizeError(MaskError):
 
 class OutputError(InputError):
     """An output location cannot be used (not writable, same as the input, mixed runs)."""
+
+
+class DeviceError(InputError):
+    """A requested compute device does not exist on this machine."""
 
 
 class CheckpointError(InputError):

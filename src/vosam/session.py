@@ -189,6 +189,11 @@ class Session:
         """Like :meth:`propagate`, also yielding each decoded frame ``uint8 (H, W, 3)``."""
         if not self._annotations and not self._prompts:
             raise InputError(self.source.path, "no annotation: give at least one annotated frame")
+        if not self.objects.ids:
+            raise InputError(
+                self.source.path,
+                "no object to track: every annotated pixel is background (0) or void (255)",
+            )
         tracker = self.propagator.new_tracker()
         if self.config.permanent_memory:
             for index, mask in sorted(self._annotations.items()):

@@ -72,3 +72,22 @@ def squares_dir(tmp_path: Path):
     folder = tmp_path / "frames"
     write_video_folder(folder, images)
     return folder, images, masks
+
+
+@pytest.fixture
+def cli_case(tmp_path, squares_dir, monkeypatch):
+    """Frames + first annotation on disk; the CLI builds the fast test engine."""
+    import vosam.engines.embedded.propagator as prop
+    from vosam.io import write_mask
+
+    folder, _images, masks = squares_dir
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    write_mask(ann / "00000.png", masks[0])
+    original = prop.EmbeddedPropagator.__init__
+
+    def fast_init(self, config=None, *, device="auto"):
+        original(self, FAST, device="cpu")
+
+    monkeypatch.setattr(prop.EmbeddedPropagator, "__init__", fast_init)
+    return folder, ann, masks

@@ -1,29 +1,9 @@
 import json
 
 import numpy as np
-import pytest
 
-from tests.core.conftest import FAST
 from vosam.cli import main
 from vosam.io import read_mask, write_mask
-
-
-@pytest.fixture
-def cli_case(tmp_path, squares_dir, monkeypatch):
-    """Frames + first annotation on disk; the CLI builds the fast test engine."""
-    import vosam.engines.embedded.propagator as prop
-
-    folder, _images, masks = squares_dir
-    ann = tmp_path / "ann"
-    ann.mkdir()
-    write_mask(ann / "00000.png", masks[0])
-    original = prop.EmbeddedPropagator.__init__
-
-    def fast_init(self, config=None, *, device="auto"):
-        original(self, FAST, device="cpu")
-
-    monkeypatch.setattr(prop.EmbeddedPropagator, "__init__", fast_init)
-    return folder, ann, masks
 
 
 def test_segment_writes_every_frame_scores_and_overlay(tmp_path, cli_case, capsys):
@@ -53,7 +33,7 @@ def test_segment_writes_every_frame_scores_and_overlay(tmp_path, cli_case, capsy
 def test_bad_inputs_exit_nonzero_with_the_file_named(tmp_path, cli_case, capsys):
     folder, ann, _ = cli_case
     assert main(["segment", str(folder), "--masks", str(ann), "--out", str(folder)]) == 2
-    assert "overlaps the input folder" in capsys.readouterr().err
+    assert "is the input" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["segment", str(empty), "--masks", str(ann), "--out", str(tmp_path / "o")]) == 2

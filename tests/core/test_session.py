@@ -12,6 +12,15 @@ def test_no_annotation_is_an_error(fast_engine, squares_dir):
         next(session.propagate())
 
 
+@pytest.mark.parametrize("fill", [0, 255])
+def test_an_annotation_without_objects_is_an_input_error(fast_engine, squares_dir, fill):
+    folder, images, _ = squares_dir
+    session = Session(folder, propagator=fast_engine)
+    session.add_annotation(0, np.full(images.shape[1:3], fill, np.uint8))
+    with pytest.raises(InputError, match="no object to track"):
+        next(session.propagate())
+
+
 def test_annotation_checks(fast_engine, squares_dir):
     folder, _, masks = squares_dir
     session = Session(folder, propagator=fast_engine)

@@ -67,6 +67,7 @@ def test_frames_may_be_given_by_name_and_optional_fields_default(tmp_path):
         (_doc(version=2), "version 2 is not supported"),
         (_doc(width=65), "width is 65 but the video's is 64"),
         (_doc(frames=["a"]), "frames list (1 names) differs"),
+        (_doc(frames=1.5), "frames must be a list of frame names"),  # found by fuzzing
         (_doc(objects={}), "needs an 'objects' list"),
         (_doc(objects=[{"id": 0, "boxes": []}]), "objects[0]: id 0 is not an integer in 1..254"),
         (_doc(objects=[{"id": 1, "boxes": []}, {"id": 1, "boxes": []}]), "id 1 appears twice"),

@@ -119,14 +119,16 @@ def test_rerun_skips_complete_sequences_and_redoes_a_corrupted_one(dataset, refe
     same_outputs(out, reference)
 
 
-def test_another_runs_folder_is_refused_before_any_work(dataset, reference, tmp_path):
+def test_a_folder_of_other_files_is_refused_before_any_work(dataset, reference, tmp_path):
     out = tmp_path / "out"
     (out / "alpha").mkdir(parents=True)
     (out / "alpha" / "00000.png").write_bytes(b"not ours")
     seqs = find_davis_sequences(dataset)
-    with pytest.raises(OutputError, match="alpha: holds results of another run"):
-        segment_dataset(build_executor("local"), seqs, out, SPEC)
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="alpha: holds files that are not from a vosam"):
+            segment_dataset(build_executor("local"), seqs, out, SPEC, overwrite=overwrite)
     assert sorted(p.name for p in out.iterdir()) == ["alpha"]
+    assert (out / "alpha" / "00000.png").read_bytes() == b"not ours"
 
 
 def test_sweep_table_matches_the_evaluation_of_each_run(dataset, tmp_path):

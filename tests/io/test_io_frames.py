@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vosam.errors import FrameSourceError
+from vosam.errors import CorruptFrameError, FrameSourceError
 from vosam.io import (
     FolderSource,
     VideoSource,
@@ -175,3 +175,70 @@ def test_write_frame_map(png_folder: Path, lossless_mkv: Path, tmp_path: Path) -
     assert lines[1] == "0,00000,square.mkv"
     assert lines[-1] == "11,00011,square.mkv"
     assert sorted(p.name for p in out.iterdir()) == ["frames.csv"]
+
+
+def _jpeg_folder(tmp_path: Path, n: int = 3) -> tuple[Path, list[np.ndarray]]:
+    from tests.corrupt import textured_frames
+
+    folder = tmp_path / "jpegs"
+    folder.mkdir()
+    frames = textured_frames(n)
+    for i, image in enumerate(frames):
+        Image.fromarray(image).save(folder / f"{i:05d}.jpg", quality=90)
+    return folder, frames
+
+
+def test_jpeg_with_damaged_data_and_intact_end_marker_is_an_error(tmp_path: Path) -> None:
+    from tests.corrupt import damage_jpeg_payload
+
+    folder, _ = _jpeg_folder(tmp_path)
+    damage_jpeg_payload(folder / "00001.jpg")
+    # what other decoders do with it: a picture, and at most a warning on stderr
+    with Image.open(folder / "00001.jpg") as image:
+        assert np.asarray(image.convert("RGB")).shape == (96, 128, 3)
+    source = FolderSource(folder)
+    assert source.read(0).shape == (96, 128, 3)
+    with pytest.raises(CorruptFrameError, match="Corrupt JPEG data") as info:
+        source.read(1)
+    assert info.value.path == folder / "00001.jpg" and info.value.index == 1
+    with pytest.raises(CorruptFrameError):
+        list(source.frames())
+
+
+def test_tolerate_corrupt_skips_damaged_frames_and_lists_them(tmp_path, caplog) -> None:
+    from tests.corrupt import damage_jpeg_payload
+
+    folder, _ = _jpeg_folder(tmp_path, n=4)
+    damage_jpeg_payload(folder / "00001.jpg")
+    damage_jpeg_payload(folder / "00003.jpg", seed=1)
+    clean = FolderSource(folder)
+    source = open_source(folder, tolerate_corrupt=True)
+    with caplog.at_level("WARNING", logger="vosam.io.frames"):
+        got = list(source.frames())
+    assert [i for i, _ in got] == [0, 2]
+    np.testing.assert_array_equal(got[1][1], clean.read(2))
+    assert sorted(source.skipped) == [1, 3]
+    assert "Corrupt JPEG data" in source.skipped[1]
+    assert sum("skipping damaged frame 00001" in r.message for r in caplog.records) == 1
+    with pytest.raises(CorruptFrameError):  # by index it is still an error
+        source.read(3)
+
+
+def test_grey_jpeg_frames_decode_as_pil_does(tmp_path: Path) -> None:
+    grey = np.asarray(Image.fromarray(_frame(4, h=32, w=40)).convert("L"))
+    Image.fromarray(grey).save(tmp_path / "g.jpg")
+    with Image.open(tmp_path / "g.jpg") as image:
+        assert image.mode == "L"
+        expected = np.asarray(image.convert("RGB"))
+    np.testing.assert_array_equal(FolderSource(tmp_path).read(0), expected)
+
+
+def test_frame_over_the_pixel_budget_refused_from_its_header(tmp_path, monkeypatch) -> None:
+    import vosam.io.frames as frames_module
+
+    Image.fromarray(_frame(1, h=20, w=30)).save(tmp_path / "a.png")
+    monkeypatch.setattr(frames_module, "MAX_FRAME_PIXELS", 599)
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
+    with pytest.raises(FrameSourceError, match="30×20, more than 599 pixels") as info:
+        FolderSource(tmp_path)
+    assert info.value.path == tmp_path / "a.png"

@@ -13,8 +13,10 @@ from vosam.io import (
     palette_image,
     read_annotations,
     read_mask,
+    require_objects,
     write_mask,
 )
+from vosam.io.masks import MAX_GREY_IDS
 
 
 def test_davis_palette_values() -> None:
@@ -81,9 +83,79 @@ def test_grey_ids_kept_and_void_kept(tmp_path: Path) -> None:
 
 def test_grey_image_rejected(tmp_path: Path) -> None:
     Image.fromarray(np.arange(100, dtype=np.uint8).reshape(10, 10)).save(tmp_path / "photo.png")
-    with pytest.raises(MaskError, match="has 100 grey levels") as info:
+    with pytest.raises(MaskError, match=r"looks anti-aliased.*99 grey levels") as info:
         read_mask(tmp_path / "photo.png")
     assert info.value.path == tmp_path / "photo.png"
+
+
+def _smooth_binary_mask() -> np.ndarray:
+    """A 0/255 rectangle on odd pixel edges, halved with a box filter: 0, 255 and the few
+    levels in between that its edges and corners average to."""
+    binary = np.zeros((160, 214), np.uint8)
+    binary[7:41, 11:51] = 255
+    return np.asarray(Image.fromarray(binary).resize((107, 80), Image.Resampling.BOX))
+
+
+def test_anti_aliased_binary_mask_refused_with_the_fix(tmp_path: Path) -> None:
+    smooth = _smooth_binary_mask()
+    levels = np.unique(smooth)
+    assert levels.tolist() == [0, 64, 128, 255]
+    Image.fromarray(smooth).save(tmp_path / "00000.png")
+    with pytest.raises(MaskError, match="looks anti-aliased") as info:
+        read_mask(tmp_path / "00000.png")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / '00000.png'}: ")
+    assert "nearest-neighbour" in message and "--binarize" in message
+
+
+def test_many_grey_levels_refused_even_without_void(tmp_path: Path) -> None:
+    mask = np.zeros((4, 10), np.uint8)
+    mask.flat[:40] = np.arange(40) % (MAX_GREY_IDS + 1)
+    Image.fromarray(mask).save(tmp_path / "ok.png")
+    assert read_mask(tmp_path / "ok.png").max() == MAX_GREY_IDS
+    mask.flat[:40] = np.arange(40) % (MAX_GREY_IDS + 2)
+    Image.fromarray(mask).save(tmp_path / "many.png")
+    with pytest.raises(MaskError, match=f"{MAX_GREY_IDS + 1} grey levels"):
+        read_mask(tmp_path / "many.png")
+
+
+def test_one_mid_grey_level_beside_void_is_a_ramp(tmp_path: Path) -> None:
+    # a 0/255 mask halved with a box filter: 0, 128, 255; ids stay below 128 beside void
+    Image.fromarray(np.array([[0, 128, 255]], np.uint8)).save(tmp_path / "ramp.png")
+    with pytest.raises(MaskError, match="anti-aliased"):
+        read_mask(tmp_path / "ramp.png")
+    Image.fromarray(np.array([[0, 127, 255]], np.uint8)).save(tmp_path / "ids.png")
+    assert read_mask(tmp_path / "ids.png").tolist() == [[0, 127, 255]]
+
+
+def test_binarize_thresholds_grey_masks_at_128(tmp_path: Path) -> None:
+    smooth = _smooth_binary_mask()
+    Image.fromarray(smooth).save(tmp_path / "00000.png")
+    mask = read_mask(tmp_path / "00000.png", binarize=True)
+    assert mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, (smooth >= 128).astype(np.uint8))
+    masks = read_annotations(tmp_path, ["00000"], (80, 107), binarize=True)
+    np.testing.assert_array_equal(masks[0], mask)
+    with pytest.raises(MaskError, match="anti-aliased"):
+        read_annotations(tmp_path, ["00000"], (80, 107))
+
+
+def test_mask_larger_than_the_pixel_budget_refused_before_decoding(tmp_path, monkeypatch):
+    import vosam.io.masks as masks_module
+
+    write_mask(tmp_path / "m.png", np.zeros((20, 30), np.uint8))
+    monkeypatch.setattr(masks_module, "MAX_MASK_PIXELS", 599)
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
+    with pytest.raises(MaskError, match="30×20, more than 599 pixels"):
+        read_mask(tmp_path / "m.png")
+
+
+def test_require_objects_names_the_folder(tmp_path: Path) -> None:
+    require_objects({0: np.array([[0, 3]], np.uint8)}, tmp_path)
+    for empty in (np.zeros((2, 2), np.uint8), np.full((2, 2), 255, np.uint8)):
+        with pytest.raises(MaskError, match="no object to track") as info:
+            require_objects({0: empty, 4: np.zeros((2, 2), np.uint8)}, tmp_path)
+        assert info.value.path == tmp_path
 
 
 def test_rgb_mask_mapped_through_palette(tmp_path: Path) -> None:

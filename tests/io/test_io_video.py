@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from vosam.errors import FrameSourceError
+from vosam.errors import CorruptFrameError, FrameSourceError
 from vosam.io import VideoSource
 
 
@@ -119,3 +119,49 @@ def test_file_without_video_stream(tmp_path: Path) -> None:
     with pytest.raises(FrameSourceError, match="no video stream") as info:
         VideoSource(path)
     assert info.value.path == path
+
+
+def test_damaged_payload_is_an_error_naming_the_frame(tmp_path: Path) -> None:
+    from tests.corrupt import damage_mp4_payload, textured_frames, write_mp4
+
+    frames = textured_frames(24)
+    clean = list(VideoSource(write_mp4(tmp_path / "clean.mp4", frames)).frames())
+    path = write_mp4(tmp_path / "v.mp4", frames)
+    damage_mp4_payload(path, runs=3)
+    source = VideoSource(path)
+    assert len(source) == 24
+    with pytest.raises(CorruptFrameError, match=r"frame 8 \(00008\) is damaged") as info:
+        list(source.frames())
+    assert info.value.path == path and info.value.index == 8
+    with pytest.raises(CorruptFrameError):
+        source.read(8)
+    tolerant = VideoSource(path, tolerate_corrupt=True)
+    got = dict(tolerant.frames())
+    assert sorted(tolerant.skipped) == [8, 16]
+    assert sorted(got) == [i for i in range(24) if i not in (8, 16)]
+    np.testing.assert_array_equal(got[3], clean[3][1])  # before the damage: intact
+
+
+def test_truncated_file_is_refused_unless_tolerated(tmp_path: Path) -> None:
+    from tests.corrupt import textured_frames, write_mp4
+
+    path = write_mp4(tmp_path / "v.mp4", textured_frames(24), faststart=True)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(FrameSourceError, match="header announces 24 frames but the file holds 9"):
+        VideoSource(path)
+    source = VideoSource(path, tolerate_corrupt=True)
+    assert len(source) == 9
+    # the last packets are cut short: three frames never come out of the decoder
+    assert [i for i, _ in source.frames()] == list(range(6))
+    assert sorted(source.skipped) == [6, 7, 8]
+
+
+def test_video_over_the_pixel_budget_refused_before_decoding(
+    tmp_path: Path, h264_mp4: Path, monkeypatch
+) -> None:
+    import vosam.io.video as video_module
+
+    monkeypatch.setattr(video_module, "MAX_FRAME_PIXELS", 64 * 48 - 1)
+    with pytest.raises(FrameSourceError, match="frames are 64×48, more than 3,071 pixels"):
+        VideoSource(h264_mp4)

@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vosam.engines import Propagator, available_engines, build_propagator
 from vosam.errors import InputError
+
+
+def add_input_args(parser: argparse.ArgumentParser, *, tolerate: bool = False) -> None:
+    """``--binarize`` (and ``--tolerate-corrupt``): how annotations and frames are read."""
+    group = parser.add_argument_group("inputs")
+    group.add_argument(
+        "--binarize",
+        action="store_true",
+        help="read greyscale annotations as one object: grey >= 128 is the object (for "
+        "masks resized with smoothing, which are refused otherwise)",
+    )
+    if tolerate:
+        group.add_argument(
+            "--tolerate-corrupt",
+            action="store_true",
+            help="skip frames whose data is damaged (listed in a warning and in run.json) "
+            "instead of stopping; no mask is written for them",
+        )
+
+
+def report_skipped(command: str, source) -> None:
+    """One warning line on stderr listing the damaged frames a source skipped."""
+    if source.skipped:
+        names = ", ".join(source.names[i] for i in sorted(source.skipped))
+        print(
+            f"vosam {command}: warning: skipped {len(source.skipped)} damaged frame(s): {names}",
+            file=sys.stderr,
+        )
 
 
 def add_engine_args(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from vosam.cli.common import add_engine_args, add_refiner_args
 from vosam.cli.executor_args import add_executor_args, engine_spec_from_args, executor_from_args
 from vosam.datasets import available_formats, open_dataset
 from vosam.distributed.segment import segment_dataset
+from vosam.runs import check_apart
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write FILE.zip holding only the result PNGs in the format's layout, "
         "ready for the evaluation server (YouTube-VOS, DAVIS test-dev, LVOS test)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace other runs' results")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of other vosam runs (only the files they wrote)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_engine_args(p)
     add_refiner_args(p)
@@ -63,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     wanted = args.sequences.split(",") if args.sequences else None
     options = {"resolution": args.resolution} if args.format == "davis" else {}
     sequences = open_dataset(args.format, args.root, split=args.split, names=wanted, **options)
+    if args.zip is not None:
+        inputs = [p for s in sequences for p in (s.frames, s.annotations)]
+        check_apart([args.zip, args.zip.with_suffix(".zip")], inputs)
     # one task per sequence; each is written to a hidden folder and renamed into place
     with executor_from_args(args) as executor:
         outcomes, complete = segment_dataset(

@@ -11,7 +11,7 @@ import vosam
 from vosam.errors import InputError
 from vosam.io import open_source, write_frame_map, write_mask
 from vosam.progress import Progress
-from vosam.runs import finish_output, prepare_output
+from vosam.runs import check_apart, check_output, input_digest, source_identity, staged_run
 
 TRAJECTORIES_FILE = "trajectories.json"
 
@@ -43,7 +43,7 @@ def make_refiner(args: argparse.Namespace):
     """The segmenter named by ``--refiner`` (None when no refiner was asked for)."""
     if not args.refiner:
         return None
-    from vosam.engines.embedded.propagator import resolve_device
+    from vosam.devices import resolve_device
     from vosam.refine import build_segmenter
 
     kwargs: dict[str, object] = {"device": str(resolve_device(args.device))}
@@ -116,6 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vosam.devices import resolve_device
     from vosam.discover import (
         DiscoverConfig,
         discover_objects,
@@ -125,7 +126,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from vosam.discover.snap import SnapConfig
     from vosam.engines import build_propagator
-    from vosam.engines.embedded.propagator import resolve_device
 
     if args.max_objects < 1:
         raise InputError(None, "--max-objects must be at least 1")
@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     trajectories = None
     if args.boxes is not None:
         trajectories = read_trajectories(args.boxes, names=source.names, size=source.size)
+    device = str(resolve_device(args.device))
+    check_apart([args.out], [args.source, args.boxes, args.refiner_checkpoint])
     config = DiscoverConfig(
         appearance=args.appearance,
         max_objects=args.max_objects,
@@ -148,7 +150,10 @@ def run(args: argparse.Namespace) -> int:
     settings = {
         "command": "discover",
         "source": str(args.source.resolve()),
+        "source_id": source_identity(args.source),
         "boxes": str(args.boxes.resolve()) if args.boxes else None,
+        "boxes_sha256": input_digest(args.boxes) if args.boxes else None,
+        "device": device,
         "refiner": args.refiner,
         "refiner_checkpoint": str(args.refiner_checkpoint) if args.refiner_checkpoint else None,
         "refiner_model": args.refiner_model,
@@ -160,25 +165,19 @@ def run(args: argparse.Namespace) -> int:
         "appearance": args.appearance,
         "version": vosam.__version__,
     }
-    if not prepare_output(
-        args.out,
-        inputs=[args.source],
-        settings=settings,
-        names=source.names,
-        overwrite=args.overwrite,
-    ):
+    state = check_output(args.out, settings=settings, names=source.names, overwrite=args.overwrite)
+    if state.kind == "done":
         print(f"{args.out}: already complete, nothing to do", file=sys.stderr)
         return 0
-    device = str(resolve_device(args.device))
     segmenter = make_refiner(args)
     discovery = None
-    with source:
+    with staged_run(args.out, settings) as out, source:
         if trajectories is None:
             with Progress(len(source), "frames (discovery)", enabled=not args.quiet) as bar:
                 discovery = discover_objects(source, config=config, device=device, progress=bar)
             trajectories = discovery.trajectories
         write_trajectories(
-            args.out / TRAJECTORIES_FILE, trajectories, names=source.names, size=source.size
+            out.path / TRAJECTORIES_FILE, trajectories, names=source.names, size=source.size
         )
         propagator = build_propagator("embedded", device=device) if config.propagate else None
         passes = 2 if config.propagate and config.keyframes else 1
@@ -193,10 +192,10 @@ def run(args: argparse.Namespace) -> int:
                 config=config,
                 progress=bar,
             ):
-                write_mask(args.out / f"{source.names[index]}.png", mask)
+                write_mask(out.path / f"{source.names[index]}.png", mask)
                 count += 1
-        write_frame_map(args.out, source)
-    finish_output(args.out, settings, count)
+        write_frame_map(out.path, source)
+        out.frames = count
     print(
         f"wrote {count} masks of {len(trajectories)} objects and {TRAJECTORIES_FILE} to {args.out}",
         file=sys.stderr,

@@ -90,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "vis" and args.executor != "local":
         print("vosam eval: error: --task vis runs locally only", file=sys.stderr)
         return 2
+    if args.out:
+        from pathlib import Path
+
+        from vosam.runs import check_apart
+
+        check_apart([Path(args.out)], [Path(args.gt_root), Path(args.pred_root)])
     if args.task == "vis":
         from vosam.eval.vis import evaluate_vis
 

@@ -30,10 +30,10 @@ import numpy as np
 from vosam.datasets.base import DatasetSequence
 from vosam.datasets.long_video import x3_order
 from vosam.engines import Propagator, StepResult, Tracker
-from vosam.errors import InputError, OutputError
+from vosam.errors import InputError, MaskError
 from vosam.io import FolderSource, write_frame_map, write_mask
 from vosam.progress import Progress
-from vosam.runs import finish_output, is_complete, prepare_output
+from vosam.runs import finish_output, prepare_output
 
 if TYPE_CHECKING:
     from vosam.refine.refiner import Refiner, RefineState
@@ -100,6 +100,8 @@ def propagate_sequence(
         if given is not None:
             used.add(index)
             ann = given.load(source.size)
+            if not tracker.object_ids and not ((ann > 0) & (ann < 255)).any():
+                raise MaskError(given.path, "no object to track: the annotation is empty")
             if given.partial and tracker.object_ids:
                 predicted = tracker.step(step, image).mask
                 ann = np.where(ann > 0, ann, predicted).astype(np.uint8)
@@ -203,16 +205,22 @@ def segment_sequence(
     written (0 when the same run is already complete there).
 
     Raises:
-        OutputError: the target holds another run and ``overwrite`` is False.
+        OutputError: the target holds another run and ``overwrite`` is False, holds files
+            no vosam run wrote, or overlaps the sequence's inputs.
+        MaskError: an input annotation is unreadable or has no object.
     """
+    from vosam.distributed.segment import _check_targets, _drop_old, check_inputs
+    from vosam.runs import check_output, remove_run
+
     target = Path(out_root) / seq.output
     source = FolderSource(seq.frames)
     names = output_names(seq, source)
     settings = {**settings, "sequence": seq.name, "x3": x3}
-    if is_complete(target, settings, names):
+    _check_targets([seq], Path(out_root))
+    state = check_output(target, settings=settings, names=names, overwrite=overwrite)
+    if state.kind == "done":
         return 0
-    if not overwrite and target.is_dir() and any(target.iterdir()):
-        raise OutputError(target, "holds results of another run; pass --overwrite")
+    check_inputs(seq, source.size)
     partial = target.parent / f".{target.name}.partial"
     if partial.exists():
         shutil.rmtree(partial)
@@ -223,7 +231,11 @@ def segment_sequence(
         seq, source, results, partial, names=names, settings=settings, x3=x3, progress=progress
     )
     if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
+        old = target.parent / f".{target.name}.old"
+        target.rename(old)
+        partial.rename(target)
+        _drop_old(old, remove_run)
+    else:
+        partial.rename(target)
     log.debug("%s: %d frames written to %s", seq.name, count, target)
     return count

@@ -18,13 +18,14 @@ import logging
 import cv2
 import numpy as np
 
+from vosam.ops.working_size import working_size
+
 log = logging.getLogger(__name__)
 
 
 def _grey(image: np.ndarray, short_side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    s = short_side / min(h, w)
-    size = (max(16, round(w * s)), max(16, round(h * s)))
+    h, w = working_size(image.shape[:2], short_side)
+    size = (max(16, w), max(16, h))
     grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 

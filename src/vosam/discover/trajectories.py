@@ -170,11 +170,14 @@ def parse_trajectories(
         for key, expected in (("width", size[1]), ("height", size[0])):
             if key in doc and doc[key] != expected:
                 raise fail(f"{key} is {doc[key]!r} but the video's is {expected}")
-    if "frames" in doc and list(doc["frames"]) != list(names):
-        raise fail(
-            f"frames list ({len(doc['frames'])} names) differs from the video's "
-            f"({len(names)} frames)"
-        )
+    if "frames" in doc:
+        if not isinstance(doc["frames"], list):
+            raise fail("frames must be a list of frame names")
+        if doc["frames"] != list(names):
+            raise fail(
+                f"frames list ({len(doc['frames'])} names) differs from the video's "
+                f"({len(names)} frames)"
+            )
     objects = doc.get("objects")
     if not isinstance(objects, list):
         raise fail("needs an 'objects' list")

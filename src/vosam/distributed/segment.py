@@ -27,7 +27,6 @@ from typing import Any
 
 from vosam.datasets.base import DatasetSequence
 from vosam.datasets.davis import DavisSequence
-from vosam.errors import OutputError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,8 @@ class EngineSpec:
             raise ValueError("a refiner needs a 'name'")
 
     def settings(self) -> dict:
-        """The JSON-able settings that decide the masks (the device does not)."""
+        """The JSON-able settings of the engine and refiner (:func:`dataset_settings` adds
+        the device the run uses)."""
         out: dict[str, Any] = {
             "engine": self.engine,
             "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None,
@@ -274,22 +274,83 @@ def _replace(partial: Path, target: Path) -> None:
     """Move the finished ``partial`` folder to ``target``, replacing what was there.
 
     Each step is a rename: ``target`` always holds either the old results or the new ones.
+    Of the old folder only what its run wrote is removed (:func:`vosam.runs.remove_run`);
+    anything else stays in the hidden ``.<name>.old-*`` folder, with a warning.
     """
+    from vosam.runs import remove_run
+
     old = None
     if target.exists():
         old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
         target.rename(old)
     partial.rename(target)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        _drop_old(old, remove_run)
+
+
+def _drop_old(old: Path, remove_run: Any) -> None:
+    left = remove_run(old)
+    if left:
+        log.warning("%s: kept %d files no vosam run wrote (%s)", old, len(left), left[0])
+        return
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def sequence_settings(base: dict, seq: DatasetSequence, *, x3: bool = False) -> dict:
-    """Settings of one sequence's run: the run's ``base`` plus what names the sequence."""
-    out = {**base, "sequence": seq.name, "frames": str(seq.frames.resolve())}
+    """Settings of one sequence's run: the run's ``base`` plus what names the sequence and
+    identifies its inputs (the frames' identity, each input annotation's SHA-256)."""
+    from vosam.runs import input_digest, source_identity
+
+    out = {
+        **base,
+        "sequence": seq.name,
+        "frames": str(seq.frames.resolve()),
+        "frames_id": source_identity(seq.frames),
+        "inputs": {frame: input_digest(given.path) for frame, given in seq.inputs.items()},
+    }
     if x3:
         out["x3"] = True
     return out
+
+
+def check_inputs(seq: DatasetSequence, size: tuple[int, int]) -> None:
+    """Read every input annotation of ``seq`` (size, encoding) and check that they hold an
+    object, before any work.
+
+    Raises:
+        MaskError: naming the file.
+    """
+    from vosam.errors import MaskError
+
+    masks = {frame: given.load(size) for frame, given in seq.inputs.items()}
+    if not any(((m > 0) & (m < 255)).any() for m in masks.values()):
+        first = next(iter(seq.inputs.values()), None)
+        raise MaskError(
+            first.path if first is not None else seq.annotations,
+            "no object to track: every annotated pixel is background (0) or void (255)",
+        )
+
+
+def _check_targets(sequences: Sequence[DatasetSequence], out: Path) -> None:
+    """Refuse a sequence folder that is, contains or lies inside an input of any sequence."""
+    from vosam.runs import check_apart
+
+    inputs: list[Path] = []
+    for seq in sequences:
+        inputs += [seq.frames, seq.annotations, *(g.path for g in seq.inputs.values())]
+    inputs = list(dict.fromkeys(inputs))
+    resolved = {p.resolve(): p for p in inputs}
+    inside: dict[Path, Path] = {}  # folder → an input inside it
+    for r, p in resolved.items():
+        for a in r.parents:
+            inside.setdefault(a, p)
+    for seq in sequences:
+        target = out / seq.output
+        t = target.resolve()
+        near = [resolved[a] for a in (t, *t.parents) if a in resolved]
+        if t in inside:
+            near.append(inside[t])
+        check_apart([target], near)
 
 
 def as_dataset_sequence(seq: DatasetSequence | DavisSequence) -> DatasetSequence:
@@ -310,43 +371,57 @@ def plan_dataset(
     Each sequence is written to ``out / sequence.output``. Completeness is verified: every
     frame's PNG present and every file matching the SHA-256 recorded when it was written. A
     damaged output of the same run is redone; a folder holding another run's results is
-    refused unless ``overwrite``. Hidden leftovers of workers that died
-    (``.<seq>.partial-*``, ``.<seq>.old-*``) are removed; call this only while no worker
-    writes into ``out``.
+    refused unless ``overwrite``; a folder holding files that no vosam run wrote, or one
+    that is, contains or lies inside an input (frames, annotations) of any sequence, is
+    refused. The input annotations of the sequences to run are read and checked first.
+    Hidden leftovers of workers that died (``.<seq>.partial-*``, ``.<seq>.old-*``) are
+    removed; call this only while no worker writes into ``out``.
 
     Raises:
-        OutputError: a sequence folder holds results of another run and not ``overwrite``.
+        OutputError: a sequence folder holds results of another run and not ``overwrite``,
+            holds other files, or overlaps an input.
+        MaskError: an input annotation is unreadable, of another size, or has no object.
     """
     from vosam.datasets.runner import output_names
     from vosam.io import FolderSource
-    from vosam.runs import incomplete_reason, same_run
+    from vosam.runs import check_output
 
+    sequences = [as_dataset_sequence(s) for s in sequences]
+    _check_targets(sequences, out)
     tasks, done = [], []
-    for seq in map(as_dataset_sequence, sequences):
+    for seq in sequences:
         settings = sequence_settings(base, seq, x3=x3)
         target = out / seq.output
-        names = output_names(seq, FolderSource(seq.frames))
+        source = FolderSource(seq.frames)
+        names = output_names(seq, source)
         for kind in ("partial", "old"):
             for stale in target.parent.glob(f".{target.name}.{kind}-*"):
-                shutil.rmtree(stale, ignore_errors=True)
-        reason = incomplete_reason(target, settings, names)
-        if reason is None:
+                if kind == "partial":
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    from vosam.runs import remove_run
+
+                    _drop_old(stale, remove_run)
+        state = check_output(target, settings=settings, names=names, overwrite=overwrite)
+        if state.kind == "done":
             done.append(seq.name)
             continue
-        if target.is_dir() and any(target.iterdir()):
-            if same_run(target, settings):
-                log.warning("%s: output is damaged (%s); segmenting it again", seq.name, reason)
-            elif not overwrite:
-                raise OutputError(target, "holds results of another run; pass --overwrite")
+        if state.kind == "redo":
+            log.warning("%s: output is damaged (%s); segmenting it again", seq.name, state.reason)
+        check_inputs(seq, source.size)
         tasks.append(SequenceTask(seq, target, settings, x3))
     return tasks, done
 
 
-def dataset_settings(spec: EngineSpec) -> dict:
-    """Settings shared by every sequence of a ``vosam dataset`` run with ``spec``."""
+def dataset_settings(spec: EngineSpec, *, device: str | None = None) -> dict:
+    """Settings shared by every sequence of a ``vosam dataset`` run with ``spec``, with the
+    ``device`` it runs on (default: the spec's, ``auto`` resolved on this machine)."""
     import vosam
+    from vosam.devices import device_name
 
-    return {"command": "dataset", "version": vosam.__version__, **spec.settings()}
+    if device is None:
+        device = device_name(spec.device)
+    return {"command": "dataset", "version": vosam.__version__, "device": device, **spec.settings()}
 
 
 def segment_dataset(
@@ -375,16 +450,24 @@ def segment_dataset(
 
     # absolute paths: workers elsewhere may run in another folder
     out = Path(out).absolute()
-    out.mkdir(parents=True, exist_ok=True)
     sequences = [
         dataclasses.replace(s, frames=s.frames.absolute(), annotations=s.annotations.absolute())
         for s in map(as_dataset_sequence, sequences)
     ]
-    tasks, done = plan_dataset(sequences, out, dataset_settings(spec), overwrite=overwrite, x3=x3)
+    # the device decides the masks; on a cluster "auto" is decided by each worker's GPUs
+    local = getattr(executor, "name", "") == "local"
+    base = dataset_settings(spec, device=None if local else spec.device)
+    tasks, done = plan_dataset(sequences, out, base, overwrite=overwrite, x3=x3)
     if not tasks:
         return [], done
-    local = getattr(executor, "name", "") == "local"
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
     make = partial(SegmentWorker, spec, show_progress=show_progress and local)
     with Progress(len(tasks), "sequences", enabled=show_progress and not local) as bar:
-        outcomes = executor.run(make, tasks, on_result=lambda i, r: bar.update())
+        try:
+            outcomes = executor.run(make, tasks, on_result=lambda i, r: bar.update())
+        except BaseException:
+            if created and not any(out.iterdir()):
+                out.rmdir()  # a run that wrote nothing leaves no folder behind
+            raise
     return outcomes, done

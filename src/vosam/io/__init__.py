@@ -23,9 +23,11 @@ from vosam.io.masks import (
     DAVIS_COLORS,
     DAVIS_PALETTE,
     VOID_ID,
+    annotation_files,
     palette_image,
     read_annotations,
     read_mask,
+    require_objects,
     write_mask,
 )
 from vosam.io.overlay import OverlayVideoWriter, overlay, save_overlay_png
@@ -40,6 +42,7 @@ __all__ = [
     "FrameSource",
     "OverlayVideoWriter",
     "VideoSource",
+    "annotation_files",
     "atomic_path",
     "atomic_save_png",
     "atomic_write",
@@ -51,6 +54,7 @@ __all__ = [
     "palette_image",
     "read_annotations",
     "read_mask",
+    "require_objects",
     "save_overlay_png",
     "write_frame_map",
     "write_mask",

@@ -8,7 +8,7 @@ In memory a mask is ``uint8 (H, W)`` of user object ids: 0 background, 1..254 ob
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,17 @@ log = logging.getLogger(__name__)
 VOID_ID = 255
 MASK_SUFFIX = ".png"
 
-# A greyscale mask with more distinct levels than this is taken for an image (for example
-# an anti-aliased or resized mask), not for object ids.
-MAX_GREY_IDS = 64
+MAX_GREY_IDS = 16
+"""A greyscale mask with more distinct object levels than this (0 and 255 not counted) is
+taken for an anti-aliased image, not for object ids."""
+
+MAX_MASK_PIXELS = 8192 * 8192
+"""Masks (and frames) larger than this many pixels are refused before decoding."""
+
+_BINARIZE_HINT = (
+    "resize masks with nearest-neighbour interpolation (PIL Image.NEAREST, "
+    "cv2.INTER_NEAREST), or pass --binarize to read them as one object (grey >= 128)"
+)
 
 
 def _davis_palette() -> tuple[int, ...]:
@@ -89,24 +97,35 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
         palette_image(mask).save(f, format="PNG", compress_level=1)
 
 
-def read_mask(path: str | Path, *, expected_size: tuple[int, int] | None = None) -> np.ndarray:
+def read_mask(
+    path: str | Path,
+    *,
+    expected_size: tuple[int, int] | None = None,
+    binarize: bool = False,
+) -> np.ndarray:
     """Read a mask file → ``uint8 (H, W)`` of object ids.
 
     Accepted encodings:
 
     - palette ('P') PNG: the stored indices are the ids (DAVIS, YouTube-VOS);
     - greyscale ('L', '1', 16-bit) with only the values 0 and 255: a binary mask → {0, 1};
-    - greyscale with at most :data:`MAX_GREY_IDS` distinct values: the values are the ids
-      (255 stays void);
+    - greyscale holding a few small ids: at most :data:`MAX_GREY_IDS` levels besides 0 and
+      255 (255 stays void), none of them 128 or more when 255 is present;
     - RGB / RGBA: each colour is mapped to its DAVIS palette id (alpha is ignored).
+
+    Any other greyscale mask looks anti-aliased (a binary mask resized with bilinear
+    filtering, or saved as JPEG: levels between 0 and 255 along every edge) and is refused;
+    with ``binarize`` every greyscale mask is thresholded instead: grey >= 128 → object 1.
 
     Args:
         path: the mask file.
         expected_size: ``(H, W)`` of the video's frames, checked before decoding.
+        binarize: read greyscale masks as one object, thresholded at 128.
 
     Raises:
-        MaskError: unreadable file, unsupported image mode, too many grey levels, or colours
-            outside the DAVIS palette (up to five are listed).
+        MaskError: unreadable file, unsupported image mode, larger than
+            :data:`MAX_MASK_PIXELS`, anti-aliased grey levels, or colours outside the DAVIS
+            palette (up to five are listed).
         MaskSizeError: the mask's size differs from ``expected_size``.
     """
     path = Path(path)
@@ -116,12 +135,22 @@ def read_mask(path: str | Path, *, expected_size: tuple[int, int] | None = None)
             if expected_size is not None and (h, w) != tuple(expected_size):
                 eh, ew = expected_size
                 raise MaskSizeError(path, f"mask is {w}×{h} but frames are {ew}×{eh}")
+            if w * h > MAX_MASK_PIXELS:
+                raise MaskError(
+                    path, f"mask is {w}×{h}, more than {MAX_MASK_PIXELS:,} pixels; not read"
+                )
             image.load()
             mode = image.mode
             array = np.asarray(image)
     except FileNotFoundError as e:
         raise MaskError(path, "mask file does not exist") from e
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as e:
         raise MaskError(path, f"not a readable image ({e})") from e
     if mode in ("P", "PA"):
         return np.ascontiguousarray(array if array.ndim == 2 else array[..., 0], dtype=np.uint8)
@@ -133,20 +162,25 @@ def read_mask(path: str | Path, *, expected_size: tuple[int, int] | None = None)
         array = array[..., 0]
     elif not (mode == "L" or mode.startswith("I")):
         raise MaskError(path, f"unsupported image mode '{mode}' for a mask")
-    return _ids_from_grey(path, array)
+    return _ids_from_grey(path, array, binarize=binarize)
 
 
-def _ids_from_grey(path: Path, array: np.ndarray) -> np.ndarray:
+def _ids_from_grey(path: Path, array: np.ndarray, *, binarize: bool = False) -> np.ndarray:
     values = np.unique(array)
     if values.size and (values[0] < 0 or values[-1] > 255):
         raise MaskError(path, f"grey values up to {values[-1]} do not fit 8-bit object ids")
+    if binarize:
+        return (array >= 128).astype(np.uint8)
     if set(values.tolist()) <= {0, 255}:
         return (array == 255).astype(np.uint8)
-    if values.size > MAX_GREY_IDS:
+    levels = [int(v) for v in values if 0 < v < 255]
+    ramp = VOID_ID in values and levels[-1] >= 128
+    if len(levels) > MAX_GREY_IDS or ramp:
+        shown = ", ".join(map(str, levels[:6])) + (", …" if len(levels) > 6 else "")
         raise MaskError(
             path,
-            f"has {values.size} grey levels, which looks like an image rather than a mask; "
-            "expected object ids 0..N (255 = void) or a binary 0/255 mask",
+            f"looks anti-aliased, not like object ids: {len(levels)} grey levels between 0 "
+            f"and 255 ({shown}); {_BINARIZE_HINT}",
         )
     return array.astype(np.uint8)
 
@@ -183,29 +217,13 @@ def _frame_lookup(names: Sequence[str]) -> tuple[dict[str, int], dict[int, int]]
     return exact, numeric
 
 
-def read_annotations(
-    mask_dir: str | Path, names: Sequence[str], size: tuple[int, int]
-) -> dict[int, np.ndarray]:
-    """Read the annotation masks of a video → ``{frame index: uint8 (H, W) ids}``.
-
-    Every ``.png`` in ``mask_dir`` (hidden files ignored) is the annotation of the frame
-    whose name equals the file's stem (``frame_000014.png`` ↔ frame ``frame_000014``).
-    Matching is exact, with one convenience: an all-digit stem also matches the frame
-    whose all-digit name has the same number (``14.png`` ↔ ``00014``), when only one does.
-    ``mask_dir`` may also be a single mask file.
-
-    Args:
-        mask_dir: folder of mask files, or one mask file.
-        names: the frame names of the video (:attr:`FrameSource.names`).
-        size: ``(H, W)`` of the frames.
-
-    Returns:
-        The masks by frame index, in increasing index order.
+def annotation_files(mask_dir: str | Path, names: Sequence[str]) -> dict[int, Path]:
+    """The annotation files of a video → ``{frame index: file}`` (see
+    :func:`read_annotations` for the matching rules), without reading them.
 
     Raises:
         MaskError: missing folder, no mask files, a mask that matches no frame (or the same
-            frame as another mask), or an unreadable mask.
-        MaskSizeError: a mask's size differs from ``size``.
+            frame as another mask).
     """
     mask_dir = Path(mask_dir)
     if mask_dir.is_file():
@@ -237,6 +255,55 @@ def read_annotations(
         if index in found:
             raise MaskError(file, f"annotates the same frame as {found[index].name}")
         found[index] = file
-    masks = {i: read_mask(found[i], expected_size=size) for i in sorted(found)}
+    return {i: found[i] for i in sorted(found)}
+
+
+def read_annotations(
+    mask_dir: str | Path,
+    names: Sequence[str],
+    size: tuple[int, int],
+    *,
+    binarize: bool = False,
+) -> dict[int, np.ndarray]:
+    """Read the annotation masks of a video → ``{frame index: uint8 (H, W) ids}``.
+
+    Every ``.png`` in ``mask_dir`` (hidden files ignored) is the annotation of the frame
+    whose name equals the file's stem (``frame_000014.png`` ↔ frame ``frame_000014``).
+    Matching is exact, with one convenience: an all-digit stem also matches the frame
+    whose all-digit name has the same number (``14.png`` ↔ ``00014``), when only one does.
+    ``mask_dir`` may also be a single mask file.
+
+    Args:
+        mask_dir: folder of mask files, or one mask file.
+        names: the frame names of the video (:attr:`FrameSource.names`).
+        size: ``(H, W)`` of the frames.
+        binarize: read greyscale masks as one object (see :func:`read_mask`).
+
+    Returns:
+        The masks by frame index, in increasing index order.
+
+    Raises:
+        MaskError: missing folder, no mask files, a mask that matches no frame (or the same
+            frame as another mask), or an unreadable or anti-aliased mask.
+        MaskSizeError: a mask's size differs from ``size``.
+    """
+    found = annotation_files(mask_dir, names)
+    masks = {i: read_mask(file, expected_size=size, binarize=binarize) for i, file in found.items()}
     log.debug("read %d annotations from %s", len(masks), mask_dir)
     return masks
+
+
+def require_objects(masks: Mapping[int, np.ndarray], where: str | Path) -> None:
+    """Check that some mask of ``masks`` holds an object (an id in 1..254).
+
+    Raises:
+        MaskError: naming ``where``, when every pixel is background (0) or void (255).
+    """
+    for mask in masks.values():
+        if np.any((mask > 0) & (mask < VOID_ID)):
+            return
+    raise MaskError(
+        where,
+        "no object to track: every annotated pixel is background (0) or void (255); "
+        "draw each object with its id (1..254)",
+    )

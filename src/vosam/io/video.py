@@ -5,6 +5,13 @@ frame's timestamp and the keyframes (container headers are unreliable: Matroska 
 frame count at all). Iteration then decodes each frame once, in order. :meth:`read` seeks
 to the nearest keyframe before the wanted frame and decodes forward; consecutive ``read``
 calls continue from where the last one stopped instead of seeking again.
+
+Damage is reported, not concealed: a frame the decoder flags as corrupt (FFmpeg conceals
+broken slices and carries on) raises :class:`~vosam.errors.CorruptFrameError` naming it,
+and so does a container whose header announces more frames than the file holds (a
+truncated file); with ``tolerate_corrupt`` iteration skips damaged frames with a warning,
+and a short file is read as far as it goes (a frame that cannot be decoded at all still
+stops: the frames after it could not be numbered reliably).
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vosam.errors import FrameSourceError
-from vosam.io.frames import FrameSource
+from vosam.errors import CorruptFrameError, FrameSourceError
+from vosam.io.frames import MAX_FRAME_PIXELS, FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +46,20 @@ class VideoSource(FrameSource):
 
     Raises:
         FrameSourceError: the file is missing, not a video, has no video stream or no
-            frames, or turns out to be damaged while decoding.
+            frames, frames larger than :data:`~vosam.io.frames.MAX_FRAME_PIXELS`, or fewer
+            frames than its header announces (unless ``tolerate_corrupt``).
+        CorruptFrameError: (while decoding) the decoder reports a frame as damaged.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, tolerate_corrupt: bool = False) -> None:
         path = Path(path)
         if not path.is_file():
             raise FrameSourceError(path, "video file does not exist")
+        self.tolerate_corrupt = tolerate_corrupt
         pts, keyframes, size = self._index(path)
         digits = max(5, len(str(len(pts) - 1)))
         names = tuple(f"{i:0{digits}d}" for i in range(len(pts)))
-        super().__init__(path, names, size)
+        super().__init__(path, names, size, tolerate_corrupt=tolerate_corrupt)
         self._pts = pts
         self._index_of_pts = {t: i for i, t in enumerate(pts)}
         # frame indices of keyframes, increasing
@@ -101,22 +111,38 @@ class VideoSource(FrameSource):
             if not keyframes or keyframes[0] != timestamps[0]:
                 keyframes.insert(0, timestamps[0])
             size = (stream.codec_context.height, stream.codec_context.width)
-            if stream.frames and stream.frames != len(timestamps):
-                log.debug(
-                    "%s: header says %d frames, demuxing found %d",
-                    path,
-                    stream.frames,
-                    len(timestamps),
-                )
+            announced = stream.frames
         finally:
             container.close()
         if 0 in size:
             raise FrameSourceError(path, "video stream has no frame size")
+        if size[0] * size[1] > MAX_FRAME_PIXELS:
+            raise FrameSourceError(
+                path,
+                f"frames are {size[1]}×{size[0]}, more than {MAX_FRAME_PIXELS:,} pixels; "
+                "not decoded",
+            )
+        if announced and announced > len(timestamps):
+            problem = f"header announces {announced} frames but the file holds {len(timestamps)}"
+            if not self.tolerate_corrupt:
+                raise FrameSourceError(path, f"{problem} (truncated or damaged file)")
+            log.warning("%s: %s; reading those", path, problem)
+        elif announced and announced != len(timestamps):
+            log.debug(
+                "%s: header says %d frames, demuxing found %d", path, announced, len(timestamps)
+            )
         return timestamps, keyframes, size
 
     # -- decoding -----------------------------------------------------------------------
 
-    def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
+    def _rgb(self, frame: av.VideoFrame, index: int) -> np.ndarray:
+        if frame.is_corrupt:
+            raise CorruptFrameError(
+                self.path,
+                f"frame {index} ({self.names[index]}) is damaged: the decoder reported errors "
+                "and concealed them",
+                index=index,
+            )
         h, w = self.size
         if (frame.height, frame.width) == (h, w):
             return frame.to_ndarray(format="rgb24")
@@ -143,12 +169,17 @@ class VideoSource(FrameSource):
         try:
             frame = next(cursor.frames)
         except StopIteration:
-            raise FrameSourceError(
+            raise _Ended(
                 self.path,
                 f"video ended after {cursor.next_index} of {len(self)} frames (damaged file?)",
+                index=cursor.next_index,
             ) from None
         except av.FFmpegError as e:
-            raise FrameSourceError(self.path, f"cannot decode frame ({e})") from e
+            index = cursor.next_index
+            name = self.names[index] if index < len(self) else "past the end"
+            raise CorruptFrameError(
+                self.path, f"cannot decode frame {index} ({name}): {e}", index=index
+            ) from e
         return frame
 
     def _skip(self, cursor: _Cursor, index: int) -> None:
@@ -185,8 +216,22 @@ class VideoSource(FrameSource):
         cursor = self._decode_from(start)
         try:
             for index in range(start, stop):
-                yield index, self._rgb(self._next(cursor))
+                try:
+                    frame = self._next(cursor)
+                except _Ended as e:
+                    if not self.tolerate_corrupt:
+                        raise
+                    for missing in range(index, stop):
+                        self._skipped[missing] = e.problem
+                    log.warning("%s; skipping the last %d frames", e, stop - index)
+                    return
                 cursor.next_index = index + 1
+                try:
+                    image = self._rgb(frame, index)
+                except CorruptFrameError as e:
+                    self._skip_or_raise(e)
+                    continue
+                yield index, image
         finally:
             cursor.container.close()
 
@@ -199,9 +244,9 @@ class VideoSource(FrameSource):
             cursor = self._cursor = self._decode_from(index)
         else:
             self._skip(cursor, index)
-        image = self._rgb(self._next(cursor))
+        frame = self._next(cursor)
         cursor.next_index = index + 1
-        return image
+        return self._rgb(frame, index)
 
     def source_file(self, index: int) -> str:
         self._check_index(index)
@@ -211,6 +256,10 @@ class VideoSource(FrameSource):
         if self._cursor is not None:
             self._cursor.container.close()
             self._cursor = None
+
+
+class _Ended(CorruptFrameError):
+    """The decoder gave fewer frames than the file's packets."""
 
 
 def _prepend(first: av.VideoFrame, rest: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:

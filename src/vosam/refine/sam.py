@@ -89,10 +89,11 @@ def check_file(path: str | Path | None, what: str) -> None:
 
 
 def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when available else ``"cpu"``; other names unchanged."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    """``"auto"`` → ``"cuda"`` when available else ``"cpu"``; other names checked
+    (:func:`vosam.devices.resolve_device`)."""
+    from vosam.devices import resolve_device as check
+
+    return str(check(device))
 
 
 def pick_best(masks: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, float]:

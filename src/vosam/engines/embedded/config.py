@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vosam.memory import MemoryConfig
+from vosam.ops.working_size import MAX_LONG_SIDE
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,10 @@ class EmbeddedConfig:
 
     Attributes:
         short_side: frames are resized so their shorter side has this many pixels before the
-            backbone (the output is always at the frame's own resolution).
+            backbone (the output is always at the frame's own resolution)...
+        max_long_side: ...unless the longer side would then exceed this many pixels; then
+            the longer side is scaled to it (very wide or tall frames; see
+            :mod:`vosam.ops.working_size`).
         temperature: softmax temperature of the cosine-similarity readout.
         key_dims: keys are projected on this many principal directions of the first
             annotated frame's keys before matching (None keeps all channels).
@@ -36,6 +40,7 @@ class EmbeddedConfig:
     """
 
     short_side: int = 480
+    max_long_side: int = MAX_LONG_SIDE
     temperature: float = 0.05
     key_dims: int | None = 64
     memory: MemoryConfig = field(
@@ -56,6 +61,8 @@ class EmbeddedConfig:
     def __post_init__(self) -> None:
         if self.short_side < 64:
             raise ValueError("short_side must be at least 64")
+        if self.max_long_side < self.short_side:
+            raise ValueError("max_long_side must be at least short_side")
         if not 0.0 <= self.head_weight <= 1.0:
             raise ValueError("head_weight must be in [0, 1]")
         if self.mem_every < 1:

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from vosam.backbones.efficientnet_lite import LITE_MEAN, LITE_STD, EfficientNetLite, load_lite0
+from vosam.ops.working_size import MAX_LONG_SIDE, working_size
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,12 @@ def _resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 class FeatureExtractor:
     """Runs the backbone (BatchNorm folded) and assembles keys and dense features."""
 
-    def __init__(self, device: torch.device, short_side: int) -> None:
+    def __init__(
+        self, device: torch.device, short_side: int, *, max_long_side: int | None = MAX_LONG_SIDE
+    ) -> None:
         self.device = device
         self.short_side = short_side
+        self.max_long_side = max_long_side
         # channels-last runs the depthwise convolutions markedly faster on CPU
         self.net: EfficientNetLite = (
             load_lite0().fold_batchnorm().to(device).to(memory_format=torch.channels_last)
@@ -54,10 +58,11 @@ class FeatureExtractor:
         self.std = (torch.tensor(LITE_STD, dtype=torch.float64) * 255).float().to(device)
 
     def input_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        """Backbone input ``(h, w)`` for a frame of ``size (H, W)``: shorter side scaled."""
-        h, w = size
-        s = self.short_side / min(h, w)
-        return max(32, round(h * s)), max(32, round(w * s))
+        """Backbone input ``(h, w)`` for a frame of ``size (H, W)``: shorter side scaled to
+        ``short_side`` unless the longer would exceed ``max_long_side``
+        (:func:`vosam.ops.working_size.working_size`); at least 32 pixels each."""
+        h, w = working_size(size, self.short_side, max_long_side=self.max_long_side)
+        return max(32, h), max(32, w)
 
     @torch.inference_mode()
     def __call__(self, image: np.ndarray) -> FrameFeatures:

@@ -5,21 +5,14 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import torch
 
+from vosam.devices import resolve_device
 from vosam.engines.base import KeyFeatures, Propagator
 from vosam.engines.embedded.config import EmbeddedConfig
 from vosam.engines.embedded.features import FeatureExtractor
 from vosam.engines.embedded.tracker import EmbeddedTracker
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/None → CUDA when available, else CPU; anything else as given."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class EmbeddedPropagator(Propagator):
@@ -30,7 +23,9 @@ class EmbeddedPropagator(Propagator):
     def __init__(self, config: EmbeddedConfig | None = None, *, device: str = "auto") -> None:
         self.config = config or EmbeddedConfig()
         self._device = resolve_device(device)
-        self.extractor = FeatureExtractor(self._device, self.config.short_side)
+        self.extractor = FeatureExtractor(
+            self._device, self.config.short_side, max_long_side=self.config.max_long_side
+        )
         log.debug("embedded engine on %s with %s", self._device, self.config)
 
     @property

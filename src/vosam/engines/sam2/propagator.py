@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vosam.devices import resolve_device
 from vosam.engines.base import KeyFeatures, Propagator
 from vosam.engines.sam2.build import (
     build_model,
@@ -22,16 +23,6 @@ from vosam.engines.sam2.tracker import SAM2Tracker
 from vosam.errors import CheckpointError
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"``/None -> CUDA when available, else CPU; other names pass through."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    out = torch.device(device)
-    if out.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA device")
-    return out
 
 
 class SAM2Propagator(Propagator):

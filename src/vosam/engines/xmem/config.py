@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vosam.memory import MemoryConfig
+from vosam.ops.working_size import MAX_LONG_SIDE
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,9 @@ class XMemConfig:
     Attributes:
         size: frames are resized so that their shorter side is ``size`` (bilinear for
             images, nearest for masks) and outputs resized back; -1 keeps the resolution.
+        max_long_side: with ``size`` > 0, the longer side is capped at this many pixels
+            (frames wider or taller than about 2.13:1 at the defaults; see
+            :mod:`vosam.ops.working_size`).
         antialias: antialias when shrinking frames. True matches XMem run with torchvision
             0.17 or newer (whose tensor resize antialiases by default); older torchvision did
             not. No effect when frames already have the target size (e.g. DAVIS 480p).
@@ -35,6 +39,7 @@ class XMemConfig:
     """
 
     size: int = 480
+    max_long_side: int = MAX_LONG_SIDE
     antialias: bool = True
     mem_every: int = 5
     deep_update_every: int = -1
@@ -50,6 +55,8 @@ class XMemConfig:
     def __post_init__(self) -> None:
         if self.size == 0 or self.size < -1:
             raise ValueError("size must be positive or -1")
+        if self.size > 0 and self.max_long_side < self.size:
+            raise ValueError("max_long_side must be at least size")
         if self.mem_every < 1:
             raise ValueError("mem_every must be >= 1")
         if self.deep_update_every == 0 or self.deep_update_every < -1:

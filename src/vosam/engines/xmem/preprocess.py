@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vosam.ops.working_size import MAX_LONG_SIDE, working_size
+
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 STRIDE = 16
@@ -40,14 +42,15 @@ class Geometry:
         return self.resized[0] + top + bottom, self.resized[1] + left + right
 
 
-def geometry(height: int, width: int, size: int) -> Geometry:
-    """Geometry of a ``height × width`` frame resized to shorter side ``size`` (-1: kept)."""
+def geometry(
+    height: int, width: int, size: int, *, max_long_side: int | None = MAX_LONG_SIDE
+) -> Geometry:
+    """Geometry of a ``height × width`` frame resized to shorter side ``size`` (-1: kept),
+    the longer side capped at ``max_long_side`` (:mod:`vosam.ops.working_size`)."""
     if size < 0:
         h, w = height, width
     else:
-        short, long = min(height, width), max(height, width)
-        new_long = int(size * long / short)
-        h, w = (size, new_long) if height <= width else (new_long, size)
+        h, w = working_size((height, width), size, max_long_side=max_long_side, floor_long=True)
     ph, pw = (-h) % STRIDE, (-w) % STRIDE
     return Geometry((height, width), (h, w), (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vosam.devices import resolve_device
 from vosam.engines.base import KeyFeatures, Propagator
 from vosam.engines.xmem.checkpoint import load_network
 from vosam.engines.xmem.config import XMemConfig
@@ -17,16 +18,6 @@ from vosam.engines.xmem.tracker import XMemTracker
 from vosam.errors import CheckpointError
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other names pass through."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    out = torch.device(device)
-    if out.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA device")
-    return out
 
 
 class XMemPropagator(Propagator):
@@ -57,7 +48,7 @@ class XMemPropagator(Propagator):
 
         ``h, w`` are 1/16 of the resized, padded network input (see ``XMemConfig.size``).
         """
-        geo = geometry(*image.shape[:2], self.config.size)
+        geo = geometry(*image.shape[:2], self.config.size, max_long_side=self.config.max_long_side)
         with torch.inference_mode():
             x = prepare_image(image, geo, device=self._device, antialias=self.config.antialias)
             key, shrinkage, selection, _ = self.network.encode_key(x)

@@ -272,7 +272,7 @@ class XMemTracker(Tracker):
     # ---- helpers ------------------------------------------------------------------------
 
     def _encode(self, index: int, image: np.ndarray) -> _Frame:
-        geo = geometry(*image.shape[:2], self.config.size)
+        geo = geometry(*image.shape[:2], self.config.size, max_long_side=self.config.max_long_side)
         x = prepare_image(image, geo, device=self.device, antialias=self.config.antialias)
         key, shrinkage, selection, features = self.net.encode_key(x)
         return _Frame(index, geo, x, key, shrinkage, selection, features)

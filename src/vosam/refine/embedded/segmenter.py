@@ -138,8 +138,8 @@ class EmbeddedSegmenter(PromptableSegmenter):
     def __init__(
         self, config: EmbeddedSegmenterConfig | None = None, *, device: str = "cpu"
     ) -> None:
+        from vosam.devices import resolve_device
         from vosam.engines.embedded.features import FeatureExtractor
-        from vosam.engines.embedded.propagator import resolve_device
 
         self.config = config or EmbeddedSegmenterConfig()
         self._device = resolve_device(device)
