@@ -25,6 +25,7 @@ from tests.app.conftest import FRAMES, Client, FloodSegmenter, square_at, synthe
 from vosam.app import AppConfig, create_server, start_in_thread
 from vosam.app.guards import HTTPError, check_origin
 from vosam.app.uploads import size_text
+from vosam.io.frames import MAX_FRAME_PIXELS
 
 
 def zip_of(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -502,19 +503,21 @@ def test_frames_over_the_bomb_limits_are_refused_from_their_headers(client: Clie
     (workspace / "bomb").mkdir()  # over twice the limit: Pillow raises
     (workspace / "bomb" / "00000.png").write_bytes(big_png(20000, 10000, rows=1))
     status, data = client.post("/api/open", {"path": "warn"})
+    # the frame readers' own bound (vosam.io.frames.MAX_FRAME_PIXELS) is below Pillow's
+    assert limit > MAX_FRAME_PIXELS
     assert status == 400 and data["error"] == (
-        f"warn: frames are 10000×10000, over {limit} pixels for frames (Pillow's "
-        "decompression-bomb limit)"
+        f"warn/00000.png: frame is 10000×10000, more than {MAX_FRAME_PIXELS:,} pixels; not decoded"
     )
     status, data = client.post("/api/open", {"path": "bomb"})
     assert (
         status == 400
-        and data["error"] == f"bomb: a frame has more than Pillow's limit of {limit} pixels"
+        and data["error"]
+        == "bomb/00000.png: frame is larger than Pillow's decompression-bomb limit; not decoded"
     )
     # a mask is checked against the frame size before it is decoded
     client.ok("/api/open", {"path": "clip"})
     status, data = client.post("/api/mask?frame=0", raw=big_png(20000, 10000, rows=1))
-    assert status == 400 and "Pillow's limit" in data["error"], data
+    assert status == 400 and "Pillow's decompression-bomb limit" in data["error"], data
     status, data = client.post("/api/mask?frame=0", raw=big_png(10000, 10000, rows=1))
     assert status == 400 and "mask is 10000×10000 but frames are 160×120" in data["error"]
 

@@ -248,7 +248,9 @@ class FolderSource(FrameSource):
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
             raise FrameSourceError(file, f"not a readable image ({e})") from e
         except Image.DecompressionBombError as e:
-            raise FrameSourceError(file, f"image is too large to decode ({e})") from e
+            raise FrameSourceError(
+                file, "frame is larger than Pillow's decompression-bomb limit; not decoded"
+            ) from e
         if w * h > MAX_FRAME_PIXELS:
             raise FrameSourceError(
                 file, f"frame is {w}×{h}, more than {MAX_FRAME_PIXELS:,} pixels; not decoded"

@@ -144,13 +144,11 @@ def read_mask(
             array = np.asarray(image)
     except FileNotFoundError as e:
         raise MaskError(path, "mask file does not exist") from e
-    except (
-        OSError,
-        UnidentifiedImageError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-    ) as e:
+    except Image.DecompressionBombError as e:
+        raise MaskError(
+            path, "mask is larger than Pillow's decompression-bomb limit; not read"
+        ) from e
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise MaskError(path, f"not a readable image ({e})") from e
     if mode in ("P", "PA"):
         return np.ascontiguousarray(array if array.ndim == 2 else array[..., 0], dtype=np.uint8)
