@@ -150,8 +150,45 @@ def test_sam2_end_to_end(sam2_segmenter):
     np.testing.assert_array_equal(seg.predict(emb, full_prompt()).logits, full.logits)
 
 
+def test_sam2_embeddings_answer_as_sam2s_own_predictor(sam2_segmenter):
+    """Predictions on an image embedded before another equal what ``SAM2ImagePredictor``
+    gives for that image alone (``set_image`` then ``predict``), bit for bit; the scores are
+    those recorded from the segmenter's earlier code path on the same random weights."""
+    from vosam.engines.sam2.build import sam2_hydra_scope
+
+    with sam2_hydra_scope():
+        from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+    seg = sam2_segmenter
+    first = image()
+    second = np.ascontiguousarray(first[::-1, ::-1])
+    embeddings = [seg.embed(first), seg.embed(second)]
+    click = Prompt(points=np.array([[30.0, 20.0]]), labels=np.array([1]))
+    prompts = [full_prompt(), Prompt(box=full_prompt().box), click]
+    got = [[seg.predict(e, p) for e in embeddings] for p in prompts]
+    recorded = [0.552785, 0.567463, 0.538505]  # the first image's score per prompt
+    for answers, score in zip(got, recorded, strict=True):
+        assert answers[0].score == pytest.approx(score, abs=1e-5)
+    reference = SAM2ImagePredictor(seg.model)
+    reference.set_image(first)
+    for prompt, answers in zip(prompts, got, strict=True):
+        with torch.inference_mode():
+            logits, scores, _ = reference.predict(
+                point_coords=prompt.points,
+                point_labels=prompt.labels,
+                box=prompt.box,
+                mask_input=None if prompt.mask is None else sam2_mask_input(prompt.mask),
+                multimask_output=prompt.box is None and prompt.mask is None,
+                return_logits=True,
+            )
+        best = int(np.argmax(scores))
+        np.testing.assert_array_equal(answers[0].logits, logits[best])
+        assert answers[0].score == float(scores[best])
+        assert not np.array_equal(answers[1].logits, answers[0].logits)
+
+
 def test_sam2_strict_checkpoint(tmp_path, sam2_segmenter):
-    state = sam2_segmenter.predictor.model.state_dict()
+    state = sam2_segmenter.model.state_dict()
     state = {k: v for k, v in state.items() if not k.startswith("obj_ptr_proj")}
     path = tmp_path / "sam2.1_hiera_tiny.pt"
     torch.save({"model": state}, path)

@@ -1,9 +1,10 @@
 """SAM 2's image predictor as a promptable segmenter (``sam2``).
 
-Built with the official ``sam2.build_sam.build_sam2`` and run through
-``SAM2ImagePredictor``. ``sam2`` is imported only inside the builder, within the Hydra scope
-of :mod:`vosam.engines.sam2.build`, so importing vosam leaves Hydra alone. Checkpoints
-(``{"model": state_dict}``) are loaded strictly.
+Built with the official ``sam2.build_sam.build_sam2`` and run through the public methods of
+``SAM2ImagePredictor`` (``set_image``, ``predict``), one predictor per embedded image; tested
+with ``sam2`` 1.1, the version the extra allows. ``sam2`` is imported only inside the
+builder, within the Hydra scope of :mod:`vosam.engines.sam2.build`, so importing vosam
+leaves Hydra alone. Checkpoints (``{"model": state_dict}``) are loaded strictly.
 
 SAM 2 resizes the image to a square ``image_size`` × ``image_size`` without keeping the
 aspect ratio; its mask prompt is a ``image_size / 4`` square logit map of that resized frame
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,50 +40,55 @@ def sam2_mask_input(prob: np.ndarray, size: int = 1024) -> np.ndarray:
 
 
 class Sam2ImageSegmenter(PromptableSegmenter):
-    """SAM 2 through the official ``SAM2ImagePredictor``."""
+    """SAM 2 through the official ``SAM2ImagePredictor``, by its public methods only.
+
+    A predictor holds the features of one image. :meth:`embed` gives each image a predictor
+    of its own (``set_image``), kept in the returned embedding, and :meth:`predict` asks that
+    predictor (``predict``), so several embeddings serve prompts in any order; the model is
+    shared by all of them and runs one call at a time.
+
+    Args:
+        model: a built SAM 2 model (``sam2.build_sam.build_sam2``).
+        new_predictor: makes an image predictor of ``model``
+            (``lambda: SAM2ImagePredictor(model)``).
+    """
 
     name = "sam2"
 
-    def __init__(self, predictor: Any) -> None:
-        self.predictor = predictor
+    def __init__(self, model: Any, new_predictor: Callable[[], Any]) -> None:
+        self.model = model
+        self._new_predictor = new_predictor
         self._lock = threading.Lock()
 
     @property
     def device(self) -> str:
-        return self.predictor.device.type
+        return self.model.device.type
 
     @torch.inference_mode()
     def embed(self, image: np.ndarray) -> ImageEmbedding:
         with self._lock:
-            self.predictor.set_image(np.ascontiguousarray(image))
-            data = {"features": self.predictor._features, "orig_hw": self.predictor._orig_hw}
-            self.predictor.reset_predictor()
-        return ImageEmbedding(size=tuple(image.shape[:2]), data=data)
+            predictor = self._new_predictor()
+            predictor.set_image(np.ascontiguousarray(image))
+        return ImageEmbedding(size=tuple(image.shape[:2]), data=predictor)
 
     @torch.inference_mode()
     def predict(self, embedding: ImageEmbedding, prompt: Prompt) -> Prediction:
+        predictor = embedding.data
         mask_input = None
         if prompt.mask is not None:
-            mask_input = sam2_mask_input(prompt.mask, self.predictor.model.image_size)
+            mask_input = sam2_mask_input(prompt.mask, self.model.image_size)
         multimask = prompt.box is None and prompt.mask is None
         with self._lock:
-            p = self.predictor
-            # the predictor keeps one image; put this embedding's features in place
-            p._features, p._orig_hw = embedding.data["features"], embedding.data["orig_hw"]
-            p._is_image_set, p._is_batch = True, False
-            try:
-                logits, scores, _ = p.predict(
-                    point_coords=prompt.points,
-                    point_labels=prompt.labels,
-                    box=prompt.box,
-                    mask_input=mask_input,
-                    multimask_output=multimask,
-                    return_logits=True,
-                )
-            finally:
-                p.reset_predictor()
+            logits, scores, _ = predictor.predict(
+                point_coords=prompt.points,
+                point_labels=prompt.labels,
+                box=prompt.box,
+                mask_input=mask_input,
+                multimask_output=multimask,
+                return_logits=True,
+            )
         best, score = pick_best(np.asarray(logits), np.asarray(scores))
-        threshold = float(self.predictor.mask_threshold)
+        threshold = float(predictor.mask_threshold)
         return Prediction(mask=best > threshold, score=float(np.clip(score, 0, 1)), logits=best)
 
 
@@ -120,4 +127,4 @@ def build_sam2_segmenter(
     else:
         log.warning("sam2 %s built with random weights (no checkpoint given)", model_config)
     model = model.to(resolve_device(device)).eval()
-    return Sam2ImageSegmenter(SAM2ImagePredictor(model))
+    return Sam2ImageSegmenter(model, lambda: SAM2ImagePredictor(model))
