@@ -1,4 +1,8 @@
-"""Settings of the web app."""
+"""Settings of the web app.
+
+The fields that ``vosam app`` takes as options carry their command-line help in their
+metadata (``help``); the command reads its defaults and help from here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,11 @@ from pathlib import Path
 
 MIB = 1024 * 1024
 MIN_UPLOAD_RATE = 256 * 1024  # bytes per second an upload may not fall below on average
+
+
+def _cli(help: str) -> dict[str, str]:
+    """Metadata of a field that is also an option of ``vosam app``: its help there."""
+    return {"help": help}
 
 
 @dataclass(frozen=True)
@@ -20,17 +29,17 @@ class AppConfig:
             can reach the app.
         port: TCP port; 0 picks a free one.
         engine: propagation engine name (see :func:`vosam.engines.available_engines`).
-        engine_options: keyword arguments of the engine's builder (``checkpoint``, ...).
+        checkpoint: weights of the engine, for engines that need them (``xmem``, ``sam2``).
         segmenter: promptable segmenter name for clicks and boxes (see
             :func:`vosam.refine.available_segmenters`).
-        segmenter_options: keyword arguments of the segmenter's builder.
-        device: ``auto``, ``cpu`` or ``cuda``; passed to both builders.
+        segmenter_checkpoint: weights of the segmenter (``sam``, ``sam-hq``, ``sam2``).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; passed to both builders.
         max_upload_bytes: larger uploads are refused (HTTP 413) before being read; a zip
             of frames may unpack to at most this much.
         max_upload_pixels: uploaded videos and zips of frames whose frames have more pixels
             than this are refused, from their headers, before anything is decoded. Frames
-            opened from the workspace are held to Pillow's decompression-bomb limit
-            (``PIL.Image.MAX_IMAGE_PIXELS``).
+            opened from the workspace are held to the frame readers' own bound
+            (:data:`vosam.io.frames.MAX_FRAME_PIXELS`), also from their headers.
         max_frames: videos with more frames are refused (the app keeps one mask per frame).
         max_sessions: browser sessions kept at once; while all are in use, a request for a
             new one is refused (HTTP 503). Sessions are never dropped to make room.
@@ -47,27 +56,44 @@ class AppConfig:
         fps: frame rate of exported overlay videos.
     """
 
-    workspace: Path = field(default_factory=Path.cwd)
-    host: str = "127.0.0.1"
-    port: int = 7860
-    engine: str = "embedded"
-    engine_options: dict[str, object] = field(default_factory=dict)
-    segmenter: str = "embedded"
-    segmenter_options: dict[str, object] = field(default_factory=dict)
-    device: str = "auto"
-    max_upload_bytes: int = 512 * MIB
+    workspace: Path = field(
+        default_factory=Path.cwd,
+        metadata=_cli("the only folder the app opens videos from and writes to"),
+    )
+    host: str = field(
+        default="127.0.0.1", metadata=_cli("interface to listen on (loopback: this machine only)")
+    )
+    port: int = field(default=7860, metadata=_cli("port (0: any free one)"))
+    engine: str = field(default="embedded", metadata=_cli("propagation engine"))
+    checkpoint: Path | None = field(
+        default=None, metadata=_cli("weights of an engine that needs them")
+    )
+    segmenter: str = field(
+        default="embedded",
+        metadata=_cli("promptable segmenter for clicks and boxes (embedded, sam, sam-hq, sam2)"),
+    )
+    segmenter_checkpoint: Path | None = field(
+        default=None, metadata=_cli("weights of the segmenter")
+    )
+    device: str = field(default="auto", metadata=_cli("auto, cpu, cuda or cuda:N"))
+    max_upload_bytes: int = field(
+        default=512 * MIB, metadata=_cli("uploads larger than this are refused")
+    )
     max_upload_pixels: int = 4096 * 4096
-    max_frames: int = 2000
+    max_frames: int = field(default=2000, metadata=_cli("longest video accepted, in frames"))
     max_sessions: int = 16
     session_idle_s: float = 3600.0
     max_session_bytes: int | None = None
     request_timeout_s: float = 30.0
     max_connections: int = 64
-    workers: int = 1
-    fps: float = 24.0
+    workers: int = field(default=1, metadata=_cli("background jobs run at once"))
+    fps: float = field(default=24.0, metadata=_cli("frame rate of exported overlay videos"))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", Path(self.workspace).resolve())
+        for name in ("checkpoint", "segmenter_checkpoint"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
         limits = (
             self.max_upload_bytes,
             self.max_upload_pixels,

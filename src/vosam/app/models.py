@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from vosam.app.config import AppConfig
 from vosam.engines import Propagator, build_propagator
@@ -39,7 +40,9 @@ class Models:
                 log.info("building the %s engine", self.config.engine)
                 try:
                     self._propagator = build_propagator(
-                        self.config.engine, device=self.config.device, **self.config.engine_options
+                        self.config.engine,
+                        device=self.config.device,
+                        **_weights(self.config.checkpoint),
                     )
                 except (ValueError, ImportError, OSError) as e:
                     raise InputError(
@@ -56,10 +59,16 @@ class Models:
                     self._segmenter = build_segmenter(
                         self.config.segmenter,
                         device=self.config.device,
-                        **self.config.segmenter_options,
+                        **_weights(self.config.segmenter_checkpoint),
                     )
                 except (ValueError, ImportError, OSError) as e:
                     raise InputError(
                         None, f"cannot build the {self.config.segmenter} segmenter: {e}"
                     ) from e
             return self._segmenter
+
+
+def _weights(checkpoint: Path | None) -> dict[str, Path]:
+    """The builder's ``checkpoint`` argument, only when there is one (builders of models
+    whose weights ship with vosam take none)."""
+    return {} if checkpoint is None else {"checkpoint": checkpoint}

@@ -1,17 +1,41 @@
-"""``vosam app``: the interactive web app (click, propagate, correct, export)."""
+"""``vosam app``: the interactive web app (click, propagate, correct, export).
+
+The options are fields of :class:`vosam.app.config.AppConfig`: their defaults and help come
+from there, and an option not given leaves the field at its default.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import types
+import typing
 from pathlib import Path
+
+from vosam.app.config import MIB, AppConfig
 
 log = logging.getLogger(__name__)
 
+# command-line option -> AppConfig field, in the order --help lists them
+_OPTIONS = (
+    ("--host", "host"),
+    ("--port", "port"),
+    ("--workspace", "workspace"),
+    ("--engine", "engine"),
+    ("--checkpoint", "checkpoint"),
+    ("--segmenter", "segmenter"),
+    ("--segmenter-checkpoint", "segmenter_checkpoint"),
+    ("--device", "device"),
+    ("--max-upload-mb", "max_upload_bytes"),
+    ("--max-frames", "max_frames"),
+    ("--workers", "workers"),
+    ("--fps", "fps"),
+)
+_IN_MIB = frozenset({"max_upload_bytes"})  # fields given in MiB on the command line
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from vosam.engines import available_engines
-
     p = sub.add_parser(
         "app",
         help="serve the interactive web app",
@@ -20,59 +44,64 @@ def register(sub: argparse._SubParsersAction) -> None:
         "permanent-memory annotations), get suggested frames and export masks, an overlay "
         "video or YouTube-VIS JSON. Only files inside --workspace are read or written.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="interface (default: loopback only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free)")
-    p.add_argument(
-        "--workspace",
-        type=Path,
-        default=Path.cwd(),
-        help="the only folder the app opens videos from and writes to (default: here)",
-    )
-    p.add_argument("--engine", default="embedded", choices=available_engines())
-    p.add_argument("--checkpoint", type=Path, help="weights of an engine that needs them")
-    p.add_argument(
-        "--segmenter",
-        default="embedded",
-        help="promptable segmenter for clicks and boxes (embedded, sam, sam-hq, sam2)",
-    )
-    p.add_argument("--segmenter-checkpoint", type=Path, help="weights of the segmenter")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--max-upload-mb", type=float, default=512.0, help="upload limit (MiB)")
-    p.add_argument("--max-frames", type=int, default=2000, help="longest video accepted")
-    p.add_argument("--workers", type=int, default=1, help="background jobs run at once")
-    p.add_argument("--fps", type=float, default=24.0, help="frame rate of overlay videos")
+    fields = {f.name: f for f in dataclasses.fields(AppConfig)}
+    types_of = typing.get_type_hints(AppConfig)
+    for flag, name in _OPTIONS:
+        f = fields[name]
+        kind = float if name in _IN_MIB else _value_type(types_of[name])
+        p.add_argument(
+            flag,
+            dest=name,
+            metavar=flag.removeprefix("--").replace("-", "_").upper(),
+            type=kind,
+            default=argparse.SUPPRESS,
+            help=f"{f.metadata['help']}{_default_text(f, in_mib=name in _IN_MIB)}",
+        )
     p.set_defaults(func=run)
 
 
+def _value_type(annotation: object) -> type:
+    """The type of a field's value on the command line: ``Path | None`` gives ``Path``."""
+    if isinstance(annotation, types.UnionType):
+        (kind,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return kind
+    return annotation  # type: ignore[return-value]
+
+
+def _default_text(f: dataclasses.Field, *, in_mib: bool) -> str:
+    if f.default_factory == Path.cwd:
+        return " (default: the current folder)"
+    if f.default is dataclasses.MISSING or f.default is None:
+        return ""
+    return f" (MiB, default: {f.default / MIB:g})" if in_mib else f" (default: {f.default})"
+
+
+def config_from(args: argparse.Namespace) -> AppConfig:
+    """The app's config: the options given, the other fields at their defaults."""
+    given = {name: getattr(args, name) for _, name in _OPTIONS if hasattr(args, name)}
+    for name in _IN_MIB & given.keys():
+        given[name] = int(given[name] * MIB)
+    return AppConfig(**given)
+
+
 def run(args: argparse.Namespace) -> int:
-    from vosam.app import AppConfig, create_server
+    from vosam.app import create_server
+    from vosam.engines import available_engines
     from vosam.errors import InputError
     from vosam.refine import available_segmenters
 
-    if not args.workspace.is_dir():
-        raise InputError(args.workspace, "workspace folder does not exist")
-    if args.segmenter not in available_segmenters():
-        raise InputError(
-            None,
-            f"unknown segmenter {args.segmenter!r}; choose one of "
-            f"{', '.join(available_segmenters())}",
-        )
-    config = AppConfig(
-        workspace=args.workspace,
-        host=args.host,
-        port=args.port,
-        engine=args.engine,
-        engine_options={"checkpoint": args.checkpoint} if args.checkpoint else {},
-        segmenter=args.segmenter,
-        segmenter_options=(
-            {"checkpoint": args.segmenter_checkpoint} if args.segmenter_checkpoint else {}
-        ),
-        device=args.device,
-        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-        max_frames=args.max_frames,
-        workers=args.workers,
-        fps=args.fps,
-    )
+    try:
+        config = config_from(args)
+    except ValueError as e:
+        raise InputError(None, str(e)) from None
+    if not config.workspace.is_dir():
+        raise InputError(config.workspace, "workspace folder does not exist")
+    for kind, name, names in (
+        ("engine", config.engine, available_engines()),
+        ("segmenter", config.segmenter, available_segmenters()),
+    ):
+        if name not in names:
+            raise InputError(None, f"unknown {kind} {name!r}; choose one of {', '.join(names)}")
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -80,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = create_server(config)
     except OSError as e:
-        raise InputError(None, f"cannot listen on {args.host}:{args.port} ({e.strerror})") from e
+        raise InputError(
+            None, f"cannot listen on {config.host}:{config.port} ({e.strerror})"
+        ) from e
     print(f"vosam app: serving {config.workspace} on {server.url} (Ctrl+C stops)", flush=True)
     try:
         server.serve_forever()
