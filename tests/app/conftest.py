@@ -179,6 +179,19 @@ class Client:
         raise AssertionError("job did not finish")
 
 
+def token_of(client: Client) -> str:
+    """The session token in ``client``'s cookie."""
+    (cookie,) = list(client.jar)
+    assert cookie.name == "vosam_session"
+    return cookie.value
+
+
+def app_session(server, client: Client):
+    """The server's :class:`~vosam.app.state.AppSession` of ``client``'s browser session."""
+    with server.sessions.use(token_of(client)) as session:
+        return session
+
+
 FAST = EmbeddedConfig(short_side=120, head_iters=40, guided_radius=4)
 
 

@@ -1,5 +1,5 @@
-"""The app's small parts on constructed inputs: brush strokes, reversed sources, the
-workspace guard, zip uploads, RLE, jobs."""
+"""The app's small parts on constructed inputs: brush strokes, the workspace guard, zip
+uploads, RLE, jobs."""
 
 from __future__ import annotations
 
@@ -11,16 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app.conftest import write_frames
 from vosam.app.brush import stroke_mask
 from vosam.app.exports import rle_counts
 from vosam.app.jobs import Job
 from vosam.app.packed import MaskView, PackedMasks
-from vosam.app.reverse import ReversedSource
 from vosam.app.uploads import unpack_frames, zip_entry_count
 from vosam.app.workspace import inside, safe_name
 from vosam.errors import InputError
-from vosam.io import open_source
 
 
 def test_a_single_point_is_a_disc_and_a_segment_a_capsule():
@@ -36,15 +33,6 @@ def test_a_single_point_is_a_disc_and_a_segment_a_capsule():
     assert np.array_equal(line, want)
     edge = stroke_mask((10, 10), np.array([[-3.0, -3.0], [0.0, 0.0]]), 1.5)
     assert edge.sum() == 4 and edge[:2, :2].all()
-
-
-def test_reversed_source_maps_every_index(tmp_path):
-    images = np.arange(5, dtype=np.uint8)[:, None, None, None] * np.ones((5, 4, 6, 3), np.uint8)
-    source = open_source(write_frames(tmp_path / "v", images))
-    backwards = ReversedSource(source)
-    assert backwards.names == ("00004", "00003", "00002", "00001", "00000")
-    assert [int(image[0, 0, 0]) for _, image in backwards.frames(1)] == [3, 2, 1, 0]
-    assert backwards.source_file(0) == "00004.png" and backwards.flip(backwards.flip(2)) == 2
 
 
 def test_workspace_guard(tmp_path):

@@ -21,7 +21,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app.conftest import FRAMES, Client, FloodSegmenter, square_at, synthetic_video
+from tests.app.conftest import (
+    FRAMES,
+    Client,
+    FloodSegmenter,
+    square_at,
+    synthetic_video,
+    token_of,
+)
 from vosam.app import AppConfig, create_server, start_in_thread
 from vosam.app.guards import HTTPError, check_origin
 from vosam.app.uploads import size_text
@@ -84,12 +91,6 @@ def one_line_400(status: int, data: object, needle: str) -> None:
         if leak == "line 1 column" and needle.startswith("bad JSON"):
             continue
         assert leak not in error, error
-
-
-def token_of(client: Client) -> str:
-    (cookie,) = list(client.jar)
-    assert cookie.name == "vosam_session"
-    return cookie.value
 
 
 def raw_request(server, data: bytes, *, timeout: float = 5.0) -> tuple[int, Message, bytes]:

@@ -29,12 +29,18 @@ class Job:
     raises :class:`Cancelled` once :meth:`cancel` was called) and returns a JSON-able result.
 
     States: ``queued`` → ``running`` → ``done`` | ``cancelled`` | ``failed``.
+
+    ``locks_edits``: the work reads the session's objects and annotations as it goes (a
+    propagation), so they must not change while the job is active.
     """
 
-    def __init__(self, kind: str, total: int, work: Callable[[Job], Any]) -> None:
+    def __init__(
+        self, kind: str, total: int, work: Callable[[Job], Any], *, locks_edits: bool = False
+    ) -> None:
         self.id = next(_ids)
         self.kind = kind
         self.total = total
+        self.locks_edits = locks_edits
         self.done = 0
         self.state = "queued"
         self.result: Any = None

@@ -51,13 +51,17 @@ class PackedMasks(MutableMapping[int, np.ndarray]):
 class MaskView(Sequence[np.ndarray]):
     """What every frame shows, frozen at one moment: the annotation where there is one,
     else the propagated mask, else an empty mask. ``uint8 (H, W)`` per frame, decoded on
-    access, so a long video is never held uncompressed."""
+    access, so a long video is never held uncompressed.
+
+    ``annotations`` are kept as given: pass masks nothing else changes (the copies
+    :attr:`vosam.Session.annotations` returns); ``results`` are copied (cheaply).
+    """
 
     def __init__(
         self, length: int, annotations: dict[int, np.ndarray], results: PackedMasks
     ) -> None:
         self.length = length
-        self.annotations = {i: m.copy() for i, m in annotations.items()}
+        self.annotations = dict(annotations)
         self.results = results.copy()
 
     def __len__(self) -> int:

@@ -1,5 +1,6 @@
-"""The HTTP server of ``vosam app``: the standard library's threading server, a small JSON
-API, and the static page.
+"""The HTTP server of ``vosam app``: the standard library's threading server, a bound on
+the connections served at once, and the request handler that every request passes through
+before its route's handler (:mod:`vosam.app.api`) runs.
 
 A browser gets a session (:class:`~vosam.app.state.AppSession`) only by asking for one
 (``POST /api/session``); it is then found by an HTTP-only, same-site cookie. Every request
@@ -7,43 +8,15 @@ passes :mod:`vosam.app.guards` first: a strict Host check, and for each POST a s
 check and a content type a cross-site page cannot send (``application/json``, or
 ``application/octet-stream`` for uploads). Bodies over their limit are refused from their
 declared length, before they are read, and a request must arrive within the configured
-timeout. Requests run on their own threads and long work on the job workers, so one
-session's propagation never stalls another's page.
-
-API (JSON bodies and answers; errors are ``{"error": "..."}`` with a 4xx status):
-
-==========================================  ===============================================
-``POST /api/session``                       this browser's session, made if it has none
-``GET  /api/state``                         the session: video, objects, frames, job
-``POST /api/open {path}``                   open a frame folder / video inside the workspace
-``POST /api/upload?name=F`` (raw bytes)     open an uploaded video or zip of frames
-``GET  /api/frame/<i>``                     frame ``i`` as JPEG
-``GET  /api/mask/<i>``                      frame ``i``'s mask, coloured RGBA PNG
-``GET  /api/ids/<i>``                       frame ``i``'s mask, DAVIS-palette PNG of ids
-``POST /api/objects {name}``                new object → ``{id}``
-``POST /api/objects/<id> {name}``           rename; ``{"delete": true}`` removes it
-``POST /api/prompt {frame, object, points, labels, box}``  clicks / box → mask
-``POST /api/embed {frame}``                 embed a frame ahead of the first click
-``POST /api/paint {frame, object, points, radius, erase}`` brush or erase stroke
-``POST /api/mask?frame=i`` (raw PNG)        upload frame ``i``'s annotation
-``POST /api/clear {frame}``                 drop frame ``i``'s annotation
-``POST /api/propagate {frame, direction}``  start propagation (forward / backward)
-``POST /api/suggest {k}``                   start frame suggestion
-``POST /api/export {kind}``                 start an export (masks / overlay / ytvis)
-``POST /api/cancel``                        cancel the running job
-``GET  /api/download/<file>``               an exported file
-==========================================  ===============================================
+timeout (:mod:`vosam.app.plumbing`). Requests run on their own threads and long work on the
+job workers, so one session's propagation never stalls another's page.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-import re
 import secrets
 import threading
-import unicodedata
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from http.server import ThreadingHTTPServer
@@ -52,10 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
-from PIL import Image
-
 from vosam.app import fields
+from vosam.app.api import ROUTES
 from vosam.app.config import AppConfig
 from vosam.app.guards import (
     HTTPError,
@@ -68,13 +39,13 @@ from vosam.app.guards import (
 from vosam.app.jobs import Workers
 from vosam.app.models import Models
 from vosam.app.plumbing import JSONHandler
+from vosam.app.routing import match
 from vosam.app.sessions import Sessions
-from vosam.app.state import MAX_CLICKS, MAX_RADIUS, MAX_STROKE_POINTS, AppSession, Busy
+from vosam.app.state import AppSession, Busy
 from vosam.app.uploads import remove, size_text
-from vosam.app.workspace import inside, safe_name
+from vosam.app.workspace import safe_name
 from vosam.engines import Propagator
-from vosam.errors import InputError, VosamError
-from vosam.io import DAVIS_COLORS, VOID_ID, palette_image
+from vosam.errors import VosamError
 from vosam.refine import PromptableSegmenter
 
 log = logging.getLogger(__name__)
@@ -82,16 +53,13 @@ log = logging.getLogger(__name__)
 __all__ = ["AppServer", "HTTPError", "create_server", "start_in_thread"]
 
 COOKIE = "vosam_session"
-JSON = "application/json"
-RAW = "application/octet-stream"
 MAX_JSON_BYTES = 4 * 1024 * 1024
-MASK_ALPHA = 150
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }
-_BUSY = json.dumps({"error": "the app serves as many connections as it takes; try again"})
+_BUSY = b'{"error": "the app serves as many connections as it takes; try again"}'
 
 
 class AppServer(ThreadingHTTPServer):
@@ -135,7 +103,7 @@ class AppServer(ThreadingHTTPServer):
                     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                     + f"Content-Length: {len(_BUSY)}\r\n".encode()
                     + b"Connection: close\r\n\r\n"
-                    + _BUSY.encode()
+                    + _BUSY
                 )
             except OSError:
                 pass
@@ -182,42 +150,22 @@ def start_in_thread(server: AppServer) -> threading.Thread:
     return thread
 
 
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def _jpeg(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def coloured_mask(mask: np.ndarray) -> Image.Image:
-    """``uint8 (H, W)`` ids → RGBA image: each object in its palette colour, translucent;
-    background and void transparent."""
-    rgba = np.zeros((*mask.shape, 4), np.uint8)
-    rgba[..., :3] = DAVIS_COLORS[mask]
-    rgba[..., 3] = np.where((mask == 0) | (mask == VOID_ID), 0, MASK_ALPHA)
-    return Image.fromarray(rgba, "RGBA")
-
-
-def _shown(name: str) -> str:
-    """An uploaded file's name as put in messages: one line, no control characters."""
-    clean = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
-    return clean[:120] or "upload"
-
-
 class Handler(JSONHandler):
+    """One connection's requests: checks, routing, the session, and the body parsed for the
+    route's handler, which answers through :meth:`send_state` or the plumbing's ``send``.
+
+    Attributes, set for the handler of each request:
+        session: this browser's session (not for the route that makes it).
+        query: the query string's last value of each name.
+        new_cookie: the token of a session made by this request, sent in the answer.
+    """
+
     server: AppServer
     server_version = "vosam-app"
 
     @property
     def request_timeout_s(self) -> float:  # type: ignore[override]
         return self.server.config.request_timeout_s
-
-    # -- checks ---------------------------------------------------------------------------
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -226,7 +174,7 @@ class Handler(JSONHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
-        self._cookie: str | None = None
+        self.new_cookie: str | None = None
         try:
             self.start_request()
             host = parse_host(self.headers)
@@ -235,17 +183,17 @@ class Handler(JSONHandler):
             if method == "GET" and url.path in _STATIC:
                 self._static(*_STATIC[url.path])
                 return
-            name, args = _route(method, url.path)
+            route, args = match(ROUTES, method, url.path)
             self.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if method == "POST":
                 peer = is_loopback(str(self.client_address[0]))
                 check_origin(self.headers, host, peer_is_loopback=peer)
-                check_content_type(self.headers, RAW if name in _RAW_ROUTES else JSON)
-            if name == "post_session":
-                self.post_session()
+                check_content_type(self.headers, route.body)
+            if not route.needs_session:
+                route.handler(self, *args)
                 return
-            with self.server.sessions.use(self._token()) as self.session:
-                getattr(self, name)(*args)
+            with self.server.sessions.use(self.token()) as self.session:
+                route.handler(self, *args)
         except HTTPError as e:
             self.send_json_error(e.status, str(e))
         except Busy as e:
@@ -270,11 +218,12 @@ class Handler(JSONHandler):
             )
 
     def extra_headers(self) -> dict[str, str]:
-        if not self._cookie:
+        if not self.new_cookie:
             return {}
-        return {"Set-Cookie": f"{COOKIE}={self._cookie}; Path=/; HttpOnly; SameSite=Strict"}
+        return {"Set-Cookie": f"{COOKIE}={self.new_cookie}; Path=/; HttpOnly; SameSite=Strict"}
 
-    def _token(self) -> str | None:
+    def token(self) -> str | None:
+        """The session token of this request's cookie, if it has one."""
         cookie = SimpleCookie()
         try:
             cookie.load(self.headers.get("Cookie") or "")
@@ -293,8 +242,8 @@ class Handler(JSONHandler):
             X_Frame_Options="DENY",
         )
 
-    def _body(self) -> dict[str, Any]:
-        """The request's JSON object (``{}`` for an empty body)."""
+    def json(self) -> dict[str, Any]:
+        """The request's JSON object (``{}`` for an empty body), strictly parsed."""
         length = self.pending
         if length > MAX_JSON_BYTES:
             raise HTTPError(
@@ -303,7 +252,7 @@ class Handler(JSONHandler):
             )
         return fields.parse_json(self.read_body())
 
-    def _save_body(self, name: str) -> Path:
+    def save_body(self, name: str) -> Path:
         """Stream the raw request body into this session's upload folder, after checking
         its declared length against the upload limit and the session's disk quota."""
         length = self.pending
@@ -330,171 +279,6 @@ class Handler(JSONHandler):
             raise
         return target
 
-    def _state(self, **extra: Any) -> None:
+    def send_state(self, **extra: Any) -> None:
+        """Answer ``extra`` with the session's state."""
         self.send_json({**extra, "state": self.session.to_json()})
-
-    # -- routes ---------------------------------------------------------------------------
-
-    def post_session(self) -> None:
-        self._body()
-        token, self.session, created = self.server.sessions.open(self._token())
-        if created:
-            self._cookie = token
-        self._state(created=created)
-
-    def get_state(self) -> None:
-        self._state()
-
-    def post_open(self) -> None:
-        data = self._body()
-        config = self.server.config
-        path = inside(config.workspace, fields.text(data, "path"), private=config.data_dir)
-        self.session.open_video(path)
-        self._state()
-
-    def post_upload(self) -> None:
-        name = _shown(self.query.get("name") or "upload")
-        saved = self._save_body(name)
-        try:
-            self.session.open_upload(saved, name)
-        except Busy:
-            raise
-        except InputError as e:
-            raise InputError(name, e.problem) from None
-        self._state()
-
-    def get_frame(self, index: str) -> None:
-        jpeg = self.session.jpeg(fields.index_in_path(index, "frame"), _jpeg)
-        self.send(HTTPStatus.OK, "image/jpeg", jpeg)
-
-    def get_mask(self, index: str) -> None:
-        mask = self.session.mask_copy(fields.index_in_path(index, "frame"))
-        self.send(HTTPStatus.OK, "image/png", _png(coloured_mask(mask)))
-
-    def get_ids(self, index: str) -> None:
-        mask = self.session.mask_copy(fields.index_in_path(index, "frame"))
-        self.send(HTTPStatus.OK, "image/png", _png(palette_image(mask)))
-
-    def post_objects(self) -> None:
-        data = self._body()
-        object_id = self.session.add_object(fields.text(data, "name"))
-        self._state(id=object_id)
-
-    def post_object(self, object_id: str) -> None:
-        oid = fields.index_in_path(object_id, "object")
-        data = self._body()
-        if fields.flag(data, "delete"):
-            self.session.remove_object(oid)
-        else:
-            self.session.rename_object(oid, fields.text(data, "name"))
-        self._state()
-
-    def post_prompt(self) -> None:
-        data = self._body()
-        points = fields.points(data, "points", most=MAX_CLICKS)
-        result = self.session.prompt(
-            fields.integer(data, "frame"),
-            fields.integer(data, "object"),
-            points=points,
-            labels=fields.labels(data, "labels", len(points)),
-            box=fields.box(data, "box"),
-        )
-        self._state(**result)
-
-    def post_embed(self) -> None:
-        started = self.session.prefetch(fields.integer(self._body(), "frame"))
-        self.send_json({"started": started})
-
-    def post_paint(self) -> None:
-        data = self._body()
-        result = self.session.paint(
-            fields.integer(data, "frame"),
-            fields.integer(data, "object"),
-            fields.points(data, "points", most=MAX_STROKE_POINTS),
-            fields.number(data, "radius", low=0, high=MAX_RADIUS, default=8),
-            erase=fields.flag(data, "erase"),
-        )
-        self._state(**result)
-
-    def post_mask(self) -> None:
-        text = self.query.get("frame", "")
-        if not (text.isascii() and text.isdigit()):
-            raise HTTPError(HTTPStatus.BAD_REQUEST, "give ?frame=<index>")
-        index = fields.index_in_path(text, "frame")
-        saved = self._save_body(_shown(self.query.get("name") or "mask.png"))
-        self.session.upload_mask(index, saved)
-        self._state()
-
-    def post_clear(self) -> None:
-        self.session.clear_annotation(fields.integer(self._body(), "frame"))
-        self._state()
-
-    def post_propagate(self) -> None:
-        data = self._body()
-        direction = fields.text(data, "direction", default="forward", longest=20)
-        self.session.propagate(fields.integer(data, "frame"), direction)
-        self._state()
-
-    def post_suggest(self) -> None:
-        self.session.suggest(fields.integer(self._body(), "k", low=1, high=100, default=5))
-        self._state()
-
-    def post_export(self) -> None:
-        self.session.export(fields.text(self._body(), "kind", longest=20))
-        self._state()
-
-    def post_cancel(self) -> None:
-        self._body()
-        self.session.cancel()
-        self._state()
-
-    def get_download(self, name: str) -> None:
-        path = self.session.export_file(name)
-        kinds = {".zip": "application/zip", ".mp4": "video/mp4", ".json": "application/json"}
-        self.send(
-            HTTPStatus.OK,
-            kinds.get(path.suffix, "application/octet-stream"),
-            path.read_bytes(),
-            Content_Disposition=f'attachment; filename="{path.name}"',
-        )
-
-
-_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
-    (method, re.compile(pattern), name)
-    for method, pattern, name in (
-        ("POST", r"/api/session", "post_session"),
-        ("GET", r"/api/state", "get_state"),
-        ("POST", r"/api/open", "post_open"),
-        ("POST", r"/api/upload", "post_upload"),
-        ("GET", r"/api/frame/(\d+)", "get_frame"),
-        ("GET", r"/api/mask/(\d+)", "get_mask"),
-        ("GET", r"/api/ids/(\d+)", "get_ids"),
-        ("POST", r"/api/objects", "post_objects"),
-        ("POST", r"/api/objects/(\d+)", "post_object"),
-        ("POST", r"/api/prompt", "post_prompt"),
-        ("POST", r"/api/embed", "post_embed"),
-        ("POST", r"/api/paint", "post_paint"),
-        ("POST", r"/api/mask", "post_mask"),
-        ("POST", r"/api/clear", "post_clear"),
-        ("POST", r"/api/propagate", "post_propagate"),
-        ("POST", r"/api/suggest", "post_suggest"),
-        ("POST", r"/api/export", "post_export"),
-        ("POST", r"/api/cancel", "post_cancel"),
-        ("GET", r"/api/download/([A-Za-z0-9._-]+)", "get_download"),
-    )
-)
-_RAW_ROUTES = frozenset({"post_upload", "post_mask"})
-
-
-def _route(method: str, path: str) -> tuple[str, tuple[str, ...]]:
-    """The handler method of ``method path`` and its path arguments."""
-    allowed = []
-    for route_method, pattern, name in _ROUTES:
-        match = pattern.fullmatch(path)
-        if match:
-            if route_method == method:
-                return name, match.groups()
-            allowed.append(route_method)
-    if allowed:
-        raise HTTPError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {' or '.join(allowed)}")
-    raise HTTPError(HTTPStatus.NOT_FOUND, f"no such page: {path[:200]}")
