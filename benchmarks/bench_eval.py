@@ -7,13 +7,20 @@ swapped objects), then times, in one run:
 
 - the official davis2017-evaluation code (``DAVISEvaluation.evaluate``), copied from the
   checkout given with ``--reference`` into the temporary folder;
-- ``vosam.eval.evaluate_dataset`` on the same files;
+- ``vosam eval GT PRED --out DIR`` end to end, as a command in a process of its own, from
+  the interpreter's start to its exit after writing summary.json, the CSVs and the plots;
+- the same work without the command line's imports: a process of its own running what the
+  command runs (``evaluate_dataset``, ``write_report``, the printed table) and checking
+  that torch was never imported. It is what ``vosam eval`` costs once the command line
+  imports a command's modules only when that command runs;
+- ``vosam.eval.evaluate_dataset`` in this process, with the default workers and with one;
 
-and prints both timings (wall clock, and CPU time with vosam in one process, which the
-load of a shared machine disturbs less), the speed-ups and the largest absolute difference
-over every number (per-object J/F mean, recall, decay and the seven dataset figures), for the
-semi-supervised protocol and, unless ``--skip-unsupervised``, the unsupervised one.
-It also compares per-object J and F means with the ``vos-benchmark`` package.
+and prints the timings (wall clock, and CPU time, which the load of a shared machine
+disturbs less), the speed-ups, the load average before and after, and the largest absolute
+difference over every number (per-object J/F mean, recall, decay and the seven dataset
+figures; the command's summary.json included), for the semi-supervised protocol and, unless
+``--skip-unsupervised``, the unsupervised one. It also compares per-object J and F means
+with the ``vos-benchmark`` package.
 
 Usage::
 
@@ -28,8 +35,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
+import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +50,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+import vosam
 from vosam.eval import evaluate_dataset
 from vosam.eval.dataset import default_workers
 
@@ -174,6 +185,52 @@ def run_vosam(root: Path, pred: Path, task: str, names: list[str], workers: int 
     return elapsed, cpu, dict(result.summary), objects, result
 
 
+# the command line's entry point, as the `vosam` script runs it
+COMMAND = "import sys; from vosam.cli import main; sys.exit(main(sys.argv[1:]))"
+# what `vosam eval GT PRED --out DIR` runs, without the command line's other imports
+LIBRARY = """\
+import sys
+from vosam.eval import evaluate_dataset, write_report
+gt, pred, task, sequences, out, workers = sys.argv[1:7]
+workers = int(workers) if workers else None
+result = evaluate_dataset(gt, pred, protocol=task, sequences=sequences, workers=workers)
+write_report(result, out)
+keys = list(result.summary)
+print("  ".join(f"{k:>9}" for k in keys))
+print("  ".join(f"{result.summary[k]:>9.4f}" for k in keys))
+assert "torch" not in sys.modules, "torch was imported"
+"""
+
+
+def run_process(args: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of a child process running ``args``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def run_command(root: Path, pred: Path, task: str, out: Path, workers: int | None):
+    """``vosam eval`` end to end, then the same work without the command line's imports;
+    each in a fresh process, writing its report into a folder of ``out``."""
+    given = [] if workers is None else ["--workers", str(workers)]
+    listed = str(root / "ImageSets" / "2017" / "train.txt")
+    command = [sys.executable, "-c", COMMAND, "eval", str(root), str(pred), "--task", task]
+    command += ["--sequences", listed, "--out", str(out / "cli"), "--quiet", *given]
+    cli = run_process(command)
+    library = [sys.executable, "-c", LIBRARY, str(root), str(pred), task, listed]
+    lib = run_process([*library, str(out / "lib"), "" if workers is None else str(workers)])
+    summary = json.loads((out / "cli" / "summary.json").read_text())
+    return cli, lib, summary
+
+
+def load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def max_diff(a_summary, a_objects, b_summary, b_objects, *, unordered: bool) -> float:
     diffs = [abs(a_summary[k] - b_summary[k]) for k in GLOBAL_KEYS]
     if unordered:  # the reference lists unsupervised objects in proposal order
@@ -220,22 +277,29 @@ def main() -> None:
         root, pred, upred, names = build(args.data, work, args.seed)
         n_frames = sum(len(list((root / "Annotations" / "480p" / s).glob("*.png"))) for s in names)
         print(f"data: {len(names)} sequences, {n_frames} frames; cpus: {os.cpu_count()}")
+        print(f"vosam {vosam.__file__}")
         tasks = [("semi-supervised", pred)]
         if not args.skip_unsupervised:
             tasks.append(("unsupervised", upred))
         for task, pred_root in tasks:
+            print(f"\n[{task}] load average before: {load()} (1/5/15 min)")
             t_ref, c_ref, s_ref, o_ref = run_official(args.reference, work, root, pred_root, task)
+            out = work / f"report-{task}"
+            cli, lib, s_cli = run_command(root, pred_root, task, out, args.workers)
             workers = args.workers or default_workers()
             t_vos, _, s_vos, o_vos, result = run_vosam(root, pred_root, task, names, workers)
             t_one, c_one, *_ = run_vosam(root, pred_root, task, names, 1)
             diff = max_diff(s_ref, o_ref, s_vos, o_vos, unordered=task == "unsupervised")
-            print(f"\n[{task}] {len(o_vos)} objects")
+            diff = max(diff, *(abs(s_cli[k] - s_ref[k]) for k in GLOBAL_KEYS))
+            print(f"  {len(o_vos)} objects; load average after: {load()}")
             print(f"  official davis2017-evaluation: {t_ref:8.2f} s wall  {c_ref:8.2f} s CPU")
+            print(f"  vosam eval, the command:       {cli[0]:8.2f} s wall  {cli[1]:8.2f} s CPU")
+            print(f"  vosam eval, no CLI imports:    {lib[0]:8.2f} s wall  {lib[1]:8.2f} s CPU")
             print(f"  vosam.eval, workers={workers}:        {t_vos:8.2f} s wall")
             print(f"  vosam.eval, 1 process:         {t_one:8.2f} s wall  {c_one:8.2f} s CPU")
-            print(f"  speed-up, wall (workers={workers}):   {t_ref / t_vos:8.2f} x")
-            print(f"  speed-up, wall (1 process):    {t_ref / t_one:8.2f} x")
-            print(f"  speed-up, CPU time:            {c_ref / c_one:8.2f} x")
+            for label, (wall, cpu) in (("the command", cli), ("no CLI imports", lib)):
+                print(f"  speed-up, {label}: {t_ref / wall:6.2f} x wall  {c_ref / cpu:6.2f} x CPU")
+            print(f"  speed-up, wall (1 process, in this process): {t_ref / t_one:6.2f} x")
             print(f"  max abs difference, every number: {diff:.3g}")
             print("  " + "  ".join(f"{k} {s_vos[k]:.6f}" for k in GLOBAL_KEYS))
             if task == "semi-supervised":

@@ -69,12 +69,6 @@ def _run_job(job: _Job) -> SequenceResult | _Failure:
         return _Failure(type(e), None if e.path is None else str(e.path), e.problem)
 
 
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
 def default_workers() -> int:
     """CPUs not already busy: the CPU count minus the 1-minute load average, at least 1.
 
@@ -252,7 +246,7 @@ def _run_all(
         return results  # type: ignore[return-value]
     # longest sequences first keeps both processes busy until the end
     order = sorted(range(total), key=lambda i: -len(jobs[i].frames))
-    with ProcessPoolExecutor(n_workers, _pool_context(), initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(n_workers, _pool_context()) as pool:
         pending = {pool.submit(_run_job, jobs[i]): i for i in order}
         done_count = 0
         while pending:

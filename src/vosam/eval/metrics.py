@@ -11,7 +11,11 @@
 
 Speed comes from working on crops: every boundary pixel of a mask lies in its bounding box
 grown by one pixel, so boundaries, dilations and counts are computed on the union box of the
-two masks only. The numbers are those of the full-image computation, bit for bit.
+two masks only. The two boundaries of a crop are then held as bits of one Python integer
+each, row after row with at least ``radius`` zero bits between rows, so that dilating by the
+disk is a few dozen shifts and ORs of whole integers and counting is ``int.bit_count``
+(about twice as fast as OpenCV's dilation of the crop). The numbers are those of the
+full-image computation, bit for bit.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 
-import cv2
 import numpy as np
 
 __all__ = [
@@ -67,10 +70,47 @@ def boundary_map(mask: np.ndarray) -> np.ndarray:
     """
     m = np.asarray(mask, dtype=bool)
     b = np.zeros(m.shape, dtype=bool)
+    _boundary_into(m, b)
+    return b
+
+
+def _boundary_into(m: np.ndarray, b: np.ndarray) -> None:
+    """Write the boundary of bool ``m`` (H, W) into the zeroed bool view ``b`` (H, W)."""
     np.not_equal(m[:, :-1], m[:, 1:], out=b[:, :-1])
     b[:-1] |= m[:-1] != m[1:]
     b[:-1, :-1] |= m[:-1, :-1] != m[1:, 1:]
-    return b
+
+
+def _boundary_bits(m: np.ndarray, stride: int) -> int:
+    """The boundary of bool ``m`` (H, W) as the bits of an integer: row-major, ``stride``
+    bits a row (``W`` pixels, then zeros), the first pixel the most significant bit."""
+    h, w = m.shape
+    rows = np.zeros((h, stride), dtype=bool)
+    _boundary_into(m, rows[:, :w])
+    return int.from_bytes(np.packbits(rows), "big")
+
+
+@lru_cache(maxsize=16)
+def _half_widths(radius: int) -> tuple[int, ...]:
+    """Half width of :func:`disk` ``radius`` at each row offset 0..radius."""
+    r = int(radius)
+    return tuple(math.isqrt(r * r - dy * dy) for dy in range(r + 1))
+
+
+def _dilate_bits(bits: int, radius: int, stride: int) -> int:
+    """``bits`` (as :func:`_boundary_bits` lays them out, ``stride`` at least ``radius``
+    bits longer than a row) dilated by :func:`disk` ``radius``. A row's pixels spread
+    sideways only into its zero tail (or the one before it), never onto another row's
+    pixels, and moving a whole row is a shift by ``stride``."""
+    half = _half_widths(radius)
+    across = [bits]  # the row dilation by half width 0, 1, ..., radius
+    for w in range(1, radius + 1):
+        across.append(across[-1] | (bits << w) | (bits >> w))
+    out = across[half[0]]
+    for dy in range(1, radius + 1):
+        row = across[half[dy]]
+        out |= (row << (dy * stride)) | (row >> (dy * stride))
+    return out
 
 
 class _Region:
@@ -80,10 +120,9 @@ class _Region:
 
     def __init__(self, mask: np.ndarray) -> None:
         self.mask = mask
-        x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
-        self.box = None if w == 0 else (y, x, y + h, x + w)
-        self._area: int | None = None if w else 0
-        self._edge_count: int | None = None if w else 0
+        self.box = _bounding_box(mask)
+        self._area: int | None = None if self.box else 0
+        self._edge_count: int | None = None if self.box else 0
 
     @property
     def area(self) -> int:
@@ -99,6 +138,16 @@ class _Region:
             y0, x0, y1, x1 = _grow(self.box, 1, self.mask.shape)
             self._edge_count = int(np.count_nonzero(boundary_map(self.mask[y0:y1, x0:x1])))
         return self._edge_count
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(y0, x0, y1, x1)`` (ends excluded) of the true pixels of bool ``mask``, or None."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not rows.size:
+        return None
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    cols = np.flatnonzero(mask[y0:y1].any(axis=0))
+    return y0, int(cols[0]), y1, int(cols[-1]) + 1
 
 
 def _grow(box: tuple[int, int, int, int], by: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -155,18 +204,15 @@ def _score_pair(g: _Region, p: _Region, radius: int) -> tuple[float, float]:
     j = 1.0 if union == 0 else inter / union
 
     y0, x0, y1, x1 = _grow(_union(g.box, p.box), 1, shape)
-    gb = boundary_map(g.mask[y0:y1, x0:x1])
-    pb = boundary_map(p.mask[y0:y1, x0:x1])
-    n_gt = int(np.count_nonzero(gb))
-    n_pred = int(np.count_nonzero(pb))
+    stride = -(-(x1 - x0 + radius) // 8) * 8  # a row and at least radius zeros, in bytes
+    gb = _boundary_bits(g.mask[y0:y1, x0:x1], stride)
+    pb = _boundary_bits(p.mask[y0:y1, x0:x1], stride)
+    n_gt, n_pred = gb.bit_count(), pb.bit_count()
     if n_gt == 0 or n_pred == 0:
         return j, _f_from_counts(n_pred, n_gt, 0, 0)
-    kernel = disk(radius)
-    # dilation ignores pixels beyond the crop; they hold no boundary pixel, so nothing is lost
-    gt_near = cv2.dilate(gb.view(np.uint8), kernel).view(bool)
-    pred_near = cv2.dilate(pb.view(np.uint8), kernel).view(bool)
-    matched_pred = int(np.count_nonzero(pb & gt_near))
-    matched_gt = int(np.count_nonzero(gb & pred_near))
+    # dilation past the crop is not needed: no boundary pixel lies beyond it
+    matched_pred = (pb & _dilate_bits(gb, radius, stride)).bit_count()
+    matched_gt = (gb & _dilate_bits(pb, radius, stride)).bit_count()
     return j, _f_from_counts(n_pred, n_gt, matched_pred, matched_gt)
 
 

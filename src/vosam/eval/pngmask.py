@@ -70,7 +70,7 @@ def _decode_simple_png(data: bytes) -> tuple[np.ndarray, bool] | None:
     kinds = rows[:, 0]
     pixels = rows[:, 1:]
     if not kinds.any():
-        return np.array(pixels), colour == 3
+        return pixels, colour == 3  # a view of the decoded bytes: no copy
     if np.any(kinds > 1):
         return None  # Up / Average / Paeth rows: Pillow does those
     out = np.array(pixels)
@@ -81,7 +81,8 @@ def _decode_simple_png(data: bytes) -> tuple[np.ndarray, bool] | None:
 
 
 def read_label_png(path: str | Path) -> np.ndarray:
-    """Read a mask file → uint8 (H, W) object ids."""
+    """Read a mask file → uint8 (H, W) object ids, possibly a read-only view: copy it to
+    change it."""
     path = Path(path)
     try:
         data = path.read_bytes()

@@ -25,8 +25,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
+from vosam.eval import charts
 from vosam.eval.results import DatasetResult, SequenceResult
 from vosam.eval.vis import VISResult
 
@@ -63,21 +62,6 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> N
     _atomic_bytes(path, buf.getvalue().encode())
 
 
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save_figure(fig, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    _atomic_bytes(path, buf.getvalue())
-
-
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "sequence"
 
@@ -87,20 +71,15 @@ def plot_sequences(result: DatasetResult, path: Path) -> None:
     seqs = sorted(
         (s for s in result.sequences if not math.isnan(s.jf_mean)), key=lambda s: s.jf_mean
     )
-    fig = _figure(8, max(3.0, 0.28 * len(seqs) + 1.2))
-    ax = fig.add_subplot(1, 1, 1)
-    names = [s.name for s in seqs]
-    ax.barh(range(len(seqs)), [s.jf_mean for s in seqs], color="#4c72b0")
-    ax.set_yticks(range(len(seqs)), names, fontsize=8)
     mean = result.summary["J&F-Mean"]
-    if not math.isnan(mean):
-        ax.axvline(mean, color="#c44e52", linestyle="--", label=f"dataset J&F {mean:.3f}")
-        ax.legend(loc="lower right", fontsize=8)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("J&F")
-    ax.set_title(f"J&F per sequence ({result.protocol})")
-    fig.tight_layout()
-    _save_figure(fig, path)
+    png = charts.bar_chart(
+        [s.name for s in seqs],
+        [s.jf_mean for s in seqs],
+        title=f"J&F per sequence ({result.protocol})",
+        x_label="J&F",
+        mark=None if math.isnan(mean) else (mean, f"dataset J&F {mean:.3f}"),
+    )
+    _atomic_bytes(path, png)
 
 
 def _frame_positions(frames: Sequence[str]) -> list[float]:
@@ -112,27 +91,17 @@ def _frame_positions(frames: Sequence[str]) -> list[float]:
 
 def plot_sequence_over_time(seq: SequenceResult, path: Path) -> None:
     """J per frame of each object of ``seq``; frames with J = 0 marked in red."""
-    fig = _figure(9, 3.6)
-    ax = fig.add_subplot(1, 1, 1)
+    series = []
     for obj in seq.objects:
         if not obj.scored:
             continue
         x = _frame_positions(obj.frames)
-        ax.plot(x, obj.j, linewidth=1.2, label=f"object {obj.object_id}")
         lost = [xi for xi, v in zip(x, obj.j, strict=True) if v == 0]
-        if lost:
-            step = min(np.diff(x)) if len(x) > 1 else 1.0
-            for xi in lost:  # shade lost frames so they show at a glance
-                ax.axvspan(xi - step / 2, xi + step / 2, color="#c44e52", alpha=0.12, lw=0)
-            ax.scatter(lost, [0] * len(lost), color="#c44e52", marker="x", s=14, zorder=3)
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("frame")
-    ax.set_ylabel("J")
-    ax.set_title(f"{seq.name}: J over time (x: mask lost)")
-    if seq.objects:
-        ax.legend(loc="lower left", fontsize=7, ncol=min(len(seq.objects), 6))
-    fig.tight_layout()
-    _save_figure(fig, path)
+        series.append(charts.Series(f"object {obj.object_id}", x, obj.j.tolist(), lost))
+    png = charts.line_chart(
+        series, title=f"{seq.name}: J over time (x: mask lost)", x_label="frame", y_label="J"
+    )
+    _atomic_bytes(path, png)
 
 
 def write_report(result: DatasetResult, out_dir: str | Path, *, plots: bool = True) -> list[Path]:
@@ -226,15 +195,14 @@ def write_vis_report(result: VISResult, out_dir: str | Path, *, plots: bool = Tr
     written = [out / "summary.json", out / "categories.csv"]
     if plots:
         cats = [r for r in rows if r[2] > -1]
-        fig = _figure(8, max(3.0, 0.28 * len(cats) + 1.2))
-        ax = fig.add_subplot(1, 1, 1)
-        ax.barh(range(len(cats)), [r[2] for r in cats], color="#55a868")
-        ax.set_yticks(range(len(cats)), [str(r[1] or r[0]) for r in cats], fontsize=8)
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("AP (IoU 0.50:0.95)")
-        ax.set_title(f"AP per category (AP {result.ap:.3f})")
-        fig.tight_layout()
+        png = charts.bar_chart(
+            [str(r[1] or r[0]) for r in cats],
+            [r[2] for r in cats],
+            title=f"AP per category (AP {result.ap:.3f})",
+            x_label="AP (IoU 0.50:0.95)",
+            colour=(85, 168, 104),
+        )
         path = out / "plots" / "ap_per_category.png"
-        _save_figure(fig, path)
+        _atomic_bytes(path, png)
         written.append(path)
     return written
