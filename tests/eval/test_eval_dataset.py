@@ -293,8 +293,11 @@ def test_import_stays_light():
     import subprocess
     import sys
 
-    heavy = ("matplotlib", "pycocotools", "torch", "vosam.io")
-    code = f"import sys, vosam.eval; print([m for m in {heavy!r} if m in sys.modules])"
+    heavy = ("matplotlib", "pycocotools", "torch", "vosam.io", "cv2")
+    code = (
+        "import sys, vosam.eval, vosam.eval.report; "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
