@@ -25,7 +25,7 @@ from vosam.engines.base import confidence_of, onehot
 from vosam.errors import InputError, MaskSizeError
 from vosam.io import FrameSource, open_source
 from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
-from vosam.refine.base import Prompt
+from vosam.types import Prompt
 from vosam.refine.refiner import Refiner, RefineState
 
 log = logging.getLogger(__name__)

@@ -21,35 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from vosam.types import Prompt
 
-@dataclass(frozen=True)
-class Prompt:
-    """Prompts for one object on one image. At least one field must be set.
-
-    Attributes:
-        box: float32 ``(4,)`` ``x0, y0, x1, y1``: pixel extents, both corners inclusive
-            (a one-pixel object at (x, y) has box ``(x, y, x, y)``).
-        points: float32 ``(P, 2)`` ``(x, y)`` pixel coordinates.
-        labels: int32 ``(P,)``: 1 = positive (on the object), 0 = negative (not on it).
-        mask: float32 ``(H, W)`` foreground probability in [0, 1] at the image's resolution
-            (a propagated mask, or a previous prediction); backends convert it to their own
-            mask-prompt format.
-    """
-
-    box: np.ndarray | None = None
-    points: np.ndarray | None = None
-    labels: np.ndarray | None = None
-    mask: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if self.box is None and self.points is None and self.mask is None:
-            raise ValueError("a prompt needs a box, points or a mask")
-        if (self.points is None) != (self.labels is None):
-            raise ValueError("points and labels go together")
-        if self.points is not None and len(self.points) != len(self.labels):
-            raise ValueError(
-                f"{len(self.points)} points but {len(self.labels)} labels in the prompt"
-            )
+__all__ = ["ImageEmbedding", "Prediction", "Prompt", "PromptableSegmenter"]
 
 
 @dataclass(frozen=True)

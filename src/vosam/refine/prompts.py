@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from vosam.refine.base import Prompt
+from vosam.types import Prompt
 
 MIN_COMPONENT_AREA = 100
 """Components smaller than this (pixels) give no points (VOS-E-SAM: 100 px)."""

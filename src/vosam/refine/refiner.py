@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from vosam.engines.base import StepResult, confidence_of, onehot
+from vosam.types import StepResult, confidence_of, onehot
 from vosam.refine.base import PromptableSegmenter
 from vosam.refine.prompts import MIN_COMPONENT_AREA, MODES, POINT_CONVERSIONS, build_prompts
 from vosam.refine.vanishing import (

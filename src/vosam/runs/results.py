@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vosam.engines import StepResult
+from vosam.types import StepResult
 from vosam.io import OverlayVideoWriter, atomic_write, write_frame_map, write_mask
 from vosam.progress import Progress
 from vosam.session import Session

@@ -43,7 +43,7 @@ from vosam.engines.sam2.preprocess import (
     prompt_points,
     to_frame,
 )
-from vosam.refine.base import Prompt
+from vosam.types import Prompt
 
 log = logging.getLogger(__name__)
 
