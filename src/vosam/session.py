@@ -25,8 +25,8 @@ from vosam.engines.base import confidence_of, onehot
 from vosam.errors import InputError, MaskSizeError
 from vosam.io import FrameSource, open_source
 from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
-from vosam.types import Prompt
 from vosam.refine.refiner import Refiner, RefineState
+from vosam.types import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -251,11 +251,10 @@ class Session:
             yield index, self.source.read(index)
 
     def _give_prompts(self, tracker: Tracker) -> None:
-        """Hand the click/box prompts to a tracker that takes them (``add_prompt``)."""
+        """Hand the click/box prompts to a tracker that takes them (``takes_prompts``)."""
         if not self._prompts:
             return
-        add_prompt = getattr(tracker, "add_prompt", None)
-        if add_prompt is None:
+        if not tracker.takes_prompts:
             raise ValueError(
                 f"the {self.propagator.name} engine does not take click or box prompts; "
                 "use sam2 or give annotated masks"
@@ -263,7 +262,7 @@ class Session:
         for index, prompts in sorted(self._prompts.items()):
             image = self.source.read(index)
             for object_id, prompt in sorted(prompts.items()):
-                add_prompt(index, image, object_id, prompt)
+                tracker.add_prompt(index, image, object_id, prompt)
 
     def close(self) -> None:
         self.source.close()

@@ -52,7 +52,6 @@ class Prompt:
             )
 
 
-
 @dataclass(frozen=True)
 class StepResult:
     """What a tracker returns for one frame.
@@ -106,8 +105,6 @@ def confidence_of(probs: np.ndarray) -> np.ndarray:
         if count:
             out[k - 1] = np.dot(probs[k].ravel(), wins.astype(probs.dtype)) / count
     return out
-
-
 
 
 def onehot(mask: np.ndarray, object_ids: tuple[int, ...]) -> np.ndarray:

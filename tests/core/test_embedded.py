@@ -74,6 +74,17 @@ def test_unknown_engine_and_stray_checkpoint():
         build_propagator("embedded", checkpoint="x.pth")
 
 
+def test_memory_engines_refuse_click_prompts_by_their_interface(fast_engine):
+    from vosam.types import Prompt
+
+    tracker = fast_engine.new_tracker()
+    assert tracker.takes_prompts is False
+    images, _ = moving_squares(frames=1)
+    box = Prompt(box=np.array([0, 0, 4, 4], np.float32))
+    with pytest.raises(NotImplementedError, match="EmbeddedTracker tracker takes no click"):
+        tracker.add_prompt(0, images[0], 1, box)
+
+
 def test_results_are_repeatable(fast_engine):
     images, masks = moving_squares(frames=4)
     out = []

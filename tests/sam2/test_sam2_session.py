@@ -155,7 +155,8 @@ class _NoPrompts(Propagator):
 
     def new_tracker(self) -> Tracker:
         tracker = propagator(64).new_tracker()
-        return type("Plain", (), {"add_permanent": tracker.add_permanent})()
+        attrs = {"add_permanent": tracker.add_permanent, "takes_prompts": False}
+        return type("Plain", (), attrs)()
 
 
 def test_engines_without_prompts_refuse_them(tmp_path: Path) -> None:

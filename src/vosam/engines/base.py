@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,8 +32,8 @@ from vosam.types import (
 
 __all__ = [
     "KeyFeatures",
-    "Propagator",
     "Prompt",
+    "Propagator",
     "StepResult",
     "Tracker",
     "confidence_of",
@@ -49,7 +50,12 @@ class Tracker(ABC):
     it wants (forward or backward), passing frame indices so that the tracker can cache
     per-frame features.
 
+    Attributes:
+        takes_prompts: whether :meth:`add_prompt` takes click/box prompts (SAM 2) or only
+            masks reach the tracker (the memory networks).
     """
+
+    takes_prompts: ClassVar[bool] = False
 
     @property
     @abstractmethod
@@ -88,6 +94,24 @@ class Tracker(ABC):
     @abstractmethod
     def remove_object(self, object_id: int) -> None:
         """Stop tracking ``object_id``; the other objects' ids are unchanged."""
+
+    def add_prompt(self, index: int, image: np.ndarray, object_id: int, prompt: Prompt) -> None:
+        """Condition ``object_id`` on frame ``index`` from a click/box/mask ``prompt``.
+
+        Only trackers with :attr:`takes_prompts` implement it.
+
+        Args:
+            index: frame index in the video.
+            image: ``uint8 (H, W, 3)`` RGB of that frame.
+            object_id: user id, 1..254; a new id becomes a new object.
+            prompt: in the frame's pixel coordinates.
+
+        Raises:
+            NotImplementedError: the engine takes masks only.
+        """
+        raise NotImplementedError(
+            f"the {type(self).__name__} tracker takes no click or box prompts; give it masks"
+        )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from vosam.types import StepResult, confidence_of, onehot
 from vosam.refine.base import PromptableSegmenter
 from vosam.refine.prompts import MIN_COMPONENT_AREA, MODES, POINT_CONVERSIONS, build_prompts
 from vosam.refine.vanishing import (
@@ -30,6 +29,7 @@ from vosam.refine.vanishing import (
     count_fragments,
     degradation,
 )
+from vosam.types import StepResult, confidence_of, onehot
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vosam.types import StepResult
 from vosam.io import OverlayVideoWriter, atomic_write, write_frame_map, write_mask
 from vosam.progress import Progress
 from vosam.session import Session
+from vosam.types import StepResult
 
 
 @dataclass

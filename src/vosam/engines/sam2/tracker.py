@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -82,6 +82,8 @@ class SAM2Tracker(Tracker):
             at the video length, which changes results on videos shorter than
             ``max_obj_ptrs_in_encoder`` (16) frames; unknown lengths count as long.
     """
+
+    takes_prompts: ClassVar[bool] = True
 
     def __init__(
         self,
