@@ -13,6 +13,7 @@ from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
 from vosam.engines.embedded.config import EmbeddedConfig
 from vosam.engines.embedded.features import FeatureExtractor, FrameFeatures
 from vosam.engines.embedded.head import SegmentationHead, train_head
+from vosam.engines.slots import ObjectSlots
 from vosam.memory import MemoryStore
 from vosam.ops.guided_filter import guided_upsample, low_size
 
@@ -34,7 +35,7 @@ class EmbeddedTracker(Tracker):
         self.config = config
         self.device = extractor.device
         self.memory = MemoryStore(config.memory)
-        self._ids: list[int] = []
+        self._slots = ObjectSlots("sorted")  # the head's outputs follow increasing ids
         self._permanent: set[int] = set()
         self._train_dense: list[torch.Tensor] = []
         self._train_masks: list[np.ndarray] = []  # uint8 masks at stride 8, user ids
@@ -48,20 +49,18 @@ class EmbeddedTracker(Tracker):
 
     @property
     def object_ids(self) -> tuple[int, ...]:
-        return tuple(self._ids)
+        return self._slots.ids
 
     # -- memory and head ----------------------------------------------------------------
 
     def _register(self, mask: np.ndarray) -> None:
-        new = [int(i) for i in np.unique(mask) if 0 < i < 255 and int(i) not in self._ids]
-        if new:
-            self._ids = sorted(self._ids + new)
+        if self._slots.add_from(mask):
             self._head = None  # the head's outputs follow the object list: retrain
             self._prev = None
 
     def _values(self, probs: torch.Tensor) -> torch.Tensor:
         """Memory values ``(N, 1, h16·w16)`` from object probabilities ``(N, h, w)``."""
-        return probs.reshape(len(self._ids), 1, -1)
+        return probs.reshape(len(self._slots), 1, -1)
 
     def _object_probs(self, mask: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """``(N, h, w)`` area-averaged object masks of ``mask (H, W)`` at ``size``."""
@@ -123,13 +122,13 @@ class EmbeddedTracker(Tracker):
             cfg = self.config
             lut = np.full(256, -1, np.int64)
             lut[0] = 0
-            for k, oid in enumerate(self._ids, 1):
+            for k, oid in enumerate(self._slots.ids, 1):
                 lut[oid] = k
             labels = torch.from_numpy(np.stack([lut[m] for m in self._train_masks])).to(self.device)
             self._head = train_head(
                 torch.stack(self._train_dense),
                 labels,
-                len(self._ids),
+                len(self._slots),
                 hidden=cfg.head_hidden,
                 # each annotated frame gets its share of steps, up to four frames' worth
                 iters=cfg.head_iters * min(len(self._train_masks), 4),
@@ -145,8 +144,7 @@ class EmbeddedTracker(Tracker):
         self._remember_annotation(index, self.extractor(image), mask)
 
     def remove_object(self, object_id: int) -> None:
-        slot = self._ids.index(object_id)
-        self._ids.pop(slot)
+        slot = self._slots.remove(object_id)
         self.memory.remove_object(slot)
         self._head = None
         self._prev = (
@@ -171,7 +169,7 @@ class EmbeddedTracker(Tracker):
             self._since_memory = 0
             probs = onehot(annotation, self.object_ids)
             return StepResult(probs, self.object_ids, confidence_of(probs))
-        if not self._ids:
+        if not self._slots:
             raise RuntimeError("no object to track: give an annotation first")
         key = self._key(feats)
         fg8 = self._predict(feats, key)
@@ -194,7 +192,7 @@ class EmbeddedTracker(Tracker):
         h8, w8 = feats.dense.shape[-2:]
         h16, w16 = feats.key.shape[-2:]
         read = self.memory.read(key)
-        read = read.reshape(len(self._ids), h16, w16).clamp(0, 1)
+        read = read.reshape(len(self._slots), h16, w16).clamp(0, 1)
         read = F.interpolate(read[None], size=(h8, w8), mode="bilinear", align_corners=False)[0]
         if cfg.head_weight == 0:
             return read

@@ -43,6 +43,7 @@ from vosam.engines.sam2.preprocess import (
     prompt_points,
     to_frame,
 )
+from vosam.engines.slots import ObjectSlots
 from vosam.types import Prompt
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ class SAM2Tracker(Tracker):
         reach_mem = 1 + max(int(model.num_maskmem) - 2, 0) * stride
         reach_ptr = int(model.max_obj_ptrs_in_encoder) - 1 if model.use_obj_ptrs_in_encoder else 0
         self.window = max(reach_mem, reach_ptr, 1)  # frames behind the current one kept
-        self._objects: dict[int, _Object] = {}
+        self._slots = ObjectSlots("entry")  # each object's state is its own: no tensor slots
+        self._objects: dict[int, _Object] = {}  # user id -> state, in slot order
         self._pending: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._annotated: set[int] = set()
         self._features_cache: _Features | None = None
@@ -123,7 +125,7 @@ class SAM2Tracker(Tracker):
 
     @property
     def object_ids(self) -> tuple[int, ...]:
-        return tuple(sorted(self._objects))
+        return self._slots.sorted_ids
 
     def add_permanent(self, index: int, image: np.ndarray, mask: np.ndarray) -> None:
         _check_pair(image, mask)
@@ -173,8 +175,7 @@ class SAM2Tracker(Tracker):
                 obj.recent[index] = self._encode_mask(obj, feats, mask == oid, cond=False)
 
     def remove_object(self, object_id: int) -> None:
-        if object_id not in self._objects:
-            raise KeyError(f"object {object_id} is not tracked")
+        self._slots.remove(object_id)
         del self._objects[object_id]
         self._last_logits.pop(object_id, None)
 
@@ -206,7 +207,9 @@ class SAM2Tracker(Tracker):
             raise ValueError(f"object ids are 1..254, got {object_id}")
         with self._context():
             self._flush()
-            obj = self._objects.setdefault(object_id, _Object())
+            if self._slots.add((object_id,)):
+                self._objects[object_id] = _Object()
+            obj = self._objects[object_id]
             feats = self._features(index, image)
             points = prompt_points(prompt, feats.size, self.size, self.device)
             if points is None:  # a mask alone
@@ -398,9 +401,8 @@ class SAM2Tracker(Tracker):
         return soft_aggregate(prob, dim=0).cpu().numpy().astype(np.float32, copy=False)
 
     def _register(self, mask: np.ndarray) -> None:
-        for oid in np.unique(mask).tolist():
-            if 0 < oid < VOID_ID:
-                self._objects.setdefault(int(oid), _Object())
+        for oid in self._slots.add_from(mask):
+            self._objects[oid] = _Object()
 
     def _context(self) -> contextlib.ExitStack:
         stack = contextlib.ExitStack()

@@ -26,6 +26,7 @@ import torch
 
 from vosam.engines.aggregate import soft_aggregate
 from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
+from vosam.engines.slots import ObjectSlots
 from vosam.engines.xmem.config import XMemConfig
 from vosam.engines.xmem.network import XMemNetwork
 from vosam.engines.xmem.preprocess import Geometry, geometry, prepare_image, prepare_masks, restore
@@ -65,7 +66,7 @@ class XMemTracker(Tracker):
         self.config = config
         self.device = device
         self.memory = MemoryStore(config.memory())
-        self._ids: list[int] = []  # user ids in slot order (order of entry)
+        self._slots = ObjectSlots("entry")  # memory and hidden state grow at the end
         self._hidden: torch.Tensor | None = None  # (1, O, C_h, h, w)
         self._ti = -1
         self._last_mem = 0
@@ -79,7 +80,7 @@ class XMemTracker(Tracker):
 
     @property
     def object_ids(self) -> tuple[int, ...]:
-        return tuple(sorted(self._ids))
+        return self._slots.sorted_ids
 
     def add_permanent(self, index: int, image: np.ndarray, mask: np.ndarray) -> None:
         _check_pair(image, mask)
@@ -109,10 +110,7 @@ class XMemTracker(Tracker):
             self._memorize(frame, prob[1:], deep=False, permanent=False)
 
     def remove_object(self, object_id: int) -> None:
-        if object_id not in self._ids:
-            raise KeyError(f"object {object_id} is not tracked")
-        slot = self._ids.index(object_id)
-        self._ids.pop(slot)
+        slot = self._slots.remove(object_id)
         if slot < self.memory.num_objects:
             self.memory.remove_object(slot)
         if self._hidden is not None and slot < self._hidden.shape[1]:
@@ -129,7 +127,7 @@ class XMemTracker(Tracker):
             if self._permanent_mode and index not in self._kept:
                 self._kept[index] = _Kept(_trimmed(self._frame(index, image)), annotation.copy())
                 self._kept_objects = -1
-        if not self._ids:
+        if not self._slots:
             return self._background(image.shape[:2])
         self._sync_permanent()
         if self.memory.empty and annotation is None:
@@ -144,7 +142,9 @@ class XMemTracker(Tracker):
         absent = (
             annotation is not None
             and cfg.partial_annotations
-            and bool(set(self._ids[: self._with_memory()]) - set(np.unique(annotation).tolist()))
+            and bool(
+                set(self._slots.ids[: self._with_memory()]) - set(np.unique(annotation).tolist())
+            )
         )
         predict = not self.memory.empty and (annotation is None or absent)
 
@@ -159,10 +159,10 @@ class XMemTracker(Tracker):
                 fg[:, masks.sum(0) > 0.5] = 0
                 present = set(np.unique(annotation).tolist())
                 for slot in range(fg.shape[0]):
-                    if self._ids[slot] not in present:
+                    if self._slots.ids[slot] not in present:
                         masks[slot] = fg[slot]
             prob = soft_aggregate(masks, dim=0)
-            self._grow_hidden(len(self._ids), frame.key)
+            self._grow_hidden(len(self._slots), frame.key)
 
         if is_mem:
             kept = annotation is not None and index in self._kept and self._permanent_mode
@@ -173,7 +173,7 @@ class XMemTracker(Tracker):
                 pin = annotation is not None and self.memory.empty
                 if pin:
                     self._kept[index] = _Kept(_trimmed(frame), annotation.copy())
-                    self._kept_objects = len(self._ids)
+                    self._kept_objects = len(self._slots)
                 self._memorize(frame, prob[1:], deep=deep, permanent=pin)
             self._last_mem = ti
             if deep:
@@ -243,10 +243,10 @@ class XMemTracker(Tracker):
 
     def _sync_permanent(self) -> None:
         """Write the kept annotated frames again if objects were added since (XMem++)."""
-        if not self._permanent_mode or self._kept_objects == len(self._ids):
+        if not self._permanent_mode or self._kept_objects == len(self._slots):
             return
         self.memory.clear_permanent()
-        self.memory.set_num_objects(len(self._ids))
+        self.memory.set_num_objects(len(self._slots))
         for index in sorted(self._kept):
             kept = self._kept[index]
             masks = self._padded_onehot(kept.mask, kept.frame.geo)
@@ -266,8 +266,8 @@ class XMemTracker(Tracker):
                 permanent=True,
                 tag=index,
             )
-        self._kept_objects = len(self._ids)
-        log.debug("permanent memory: %d frames, %d objects", len(self._kept), len(self._ids))
+        self._kept_objects = len(self._slots)
+        log.debug("permanent memory: %d frames, %d objects", len(self._kept), len(self._slots))
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -290,8 +290,7 @@ class XMemTracker(Tracker):
 
         0 is background and 255 void: neither is an object.
         """
-        new = sorted(set(np.unique(mask).tolist()) - {0, VOID_ID, *self._ids})
-        self._ids.extend(int(i) for i in new)
+        self._slots.add_from(mask)
 
     def _with_memory(self) -> int:
         """Number of leading object slots that have values somewhere in memory."""
@@ -310,13 +309,13 @@ class XMemTracker(Tracker):
 
     def _padded_onehot(self, mask: np.ndarray, geo: Geometry) -> torch.Tensor:
         """``float (O, h', w')`` one-hot of ``mask`` over the object slots."""
-        hot = onehot(mask, tuple(self._ids))[1:]
+        hot = onehot(mask, self._slots.ids)[1:]
         return prepare_masks(torch.from_numpy(hot).to(self.device), geo)
 
     def _to_ids(self, prob: torch.Tensor) -> np.ndarray:
         """Slot-ordered ``(1 + n, H, W)`` -> id-ordered ``float32 (1 + O, H, W)`` numpy."""
-        order = sorted(range(len(self._ids)), key=lambda s: self._ids[s])
-        out = prob.new_zeros(1 + len(self._ids), *prob.shape[1:])
+        order = self._slots.by_id()
+        out = prob.new_zeros(1 + len(self._slots), *prob.shape[1:])
         out[0] = prob[0]
         for pos, slot in enumerate(order):
             if slot + 1 < prob.shape[0]:
@@ -324,7 +323,7 @@ class XMemTracker(Tracker):
         return out.cpu().numpy().astype(np.float32, copy=False)
 
     def _background(self, size: tuple[int, int]) -> StepResult:
-        probs = np.zeros((1 + len(self._ids), *size), dtype=np.float32)
+        probs = np.zeros((1 + len(self._slots), *size), dtype=np.float32)
         probs[0] = 1
         return StepResult(probs, self.object_ids, confidence_of(probs))
 
