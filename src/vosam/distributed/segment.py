@@ -122,15 +122,11 @@ class EngineSpec:
         """
         if not self.refiner:
             return None
+        from vosam.devices import device_name
         from vosam.refine import build_segmenter
         from vosam.refine.refiner import Refiner, RefinerConfig
 
-        if device is None:
-            device = self.device
-        if device == "auto":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = device_name(self.device if device is None else device)
         r = dict(self.refiner)
         kwargs: dict[str, Any] = {"device": device}
         if r.get("checkpoint"):

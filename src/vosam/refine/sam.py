@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from vosam.devices import resolve_device
 from vosam.engines.state_dict import read_tensor_dict, state_dict_problems
 from vosam.errors import CheckpointError
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
@@ -86,14 +87,6 @@ def check_file(path: str | Path | None, what: str) -> None:
     """Fail early, before a model is built, when a checkpoint path names no file."""
     if path is not None and not Path(path).is_file():
         raise CheckpointError(path, f"no such file; pass the path of a {what} checkpoint")
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when available else ``"cpu"``; other names checked
-    (:func:`vosam.devices.resolve_device`)."""
-    from vosam.devices import resolve_device as check
-
-    return str(check(device))
 
 
 def pick_best(masks: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, float]:

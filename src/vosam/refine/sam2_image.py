@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 import torch
 
+from vosam.devices import resolve_device
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
-from vosam.refine.sam import check_file, load_strict, pick_best, prob_to_logit, resolve_device
+from vosam.refine.sam import check_file, load_strict, pick_best, prob_to_logit
 
 log = logging.getLogger(__name__)
 
