@@ -16,13 +16,12 @@ and writes its results where the format's evaluation expects them.
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 
+from vosam import registry
 from vosam.datasets.base import AnnotationInput, DatasetSequence, LayoutMismatch
 
 __all__ = [
-    "FORMATS",
     "AnnotationInput",
     "DatasetSequence",
     "LayoutMismatch",
@@ -30,18 +29,10 @@ __all__ = [
     "open_dataset",
 ]
 
-FORMATS: dict[str, str] = {
-    "davis": "vosam.datasets.davis:read_davis",
-    "youtube-vos": "vosam.datasets.youtube_vos:read_youtube_vos",
-    "lvos": "vosam.datasets.lvos:read_lvos",
-    "long-video": "vosam.datasets.long_video:read_long_video",
-    "youtube-vis": "vosam.datasets.youtube_vis:read_youtube_vis",
-}
-"""Format name → ``module:function`` of its reader."""
-
 
 def available_formats() -> tuple[str, ...]:
-    return tuple(FORMATS)
+    """Names accepted by :func:`open_dataset` (:mod:`vosam.registry`, kind ``format``)."""
+    return registry.names("format")
 
 
 def open_dataset(
@@ -62,7 +53,5 @@ def open_dataset(
             was expected and what was found).
         InputError: a file of the dataset is missing or unreadable.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown dataset format {fmt!r}; choose from {', '.join(FORMATS)}")
-    module, func = FORMATS[fmt].split(":")
-    return getattr(import_module(module), func)(root, split=split, names=names, **options)
+    reader = registry.load("format", fmt)
+    return reader(root, split=split, names=names, **options)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any, Protocol, TypeVar
 
 from vosam.errors import InputError, VosamError
@@ -92,21 +91,18 @@ def call_worker(worker: Worker, task: Any) -> Any:
         return Failure.of(exc)
 
 
-# name -> "module:class" of the backend; the class takes keyword-only options
-_EXECUTORS: dict[str, str] = {
-    "local": "vosam.distributed.local:LocalExecutor",
-    "ray": "vosam.distributed.ray_backend:RayExecutor",
-}
-
-
 def available_executors() -> tuple[str, ...]:
     """Names accepted by :func:`build_executor`."""
-    return tuple(sorted(_EXECUTORS))
+    from vosam import registry
+
+    return tuple(sorted(registry.names("executor")))
 
 
 def register_executor(name: str, target: str) -> None:
     """Register ``"module:class"`` as the executor backend ``name``."""
-    _EXECUTORS[name] = target
+    from vosam import registry
+
+    registry.register("executor", name, target)
 
 
 def build_executor(name: str = "local", **options: Any) -> Executor:
@@ -117,10 +113,7 @@ def build_executor(name: str = "local", **options: Any) -> Executor:
     :class:`~vosam.distributed.ray_backend.RayOptions`). Options a backend does not use and
     that are None are dropped, so a CLI can pass all of them.
     """
-    if name not in _EXECUTORS:
-        raise ValueError(
-            f"unknown executor {name!r}; choose one of {', '.join(available_executors())}"
-        )
-    module, cls = _EXECUTORS[name].split(":")
-    backend = getattr(import_module(module), cls)
+    from vosam import registry
+
+    backend = registry.load("executor", name)
     return backend(**{k: v for k, v in options.items() if v is not None})

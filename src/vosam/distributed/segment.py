@@ -21,7 +21,6 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ from vosam.datasets.base import DatasetSequence
 from vosam.datasets.davis import DavisSequence
 
 log = logging.getLogger(__name__)
-
-# engine name -> "module:class" of the config its builder takes as ``config=``
-_CONFIGS: dict[str, str] = {
-    "embedded": "vosam.engines.embedded.config:EmbeddedConfig",
-    "xmem": "vosam.engines.xmem.config:XMemConfig",
-}
 
 
 @dataclass(frozen=True)
@@ -95,10 +88,12 @@ class EngineSpec:
         """The engine's config with :attr:`options` applied, or None without options."""
         if not self.options:
             return None
-        if self.engine not in _CONFIGS:
+        from vosam import registry
+
+        cls = registry.config_class("engine", self.engine)
+        if cls is None:
             raise ValueError(f"engine {self.engine!r} takes no config options")
-        module, cls = _CONFIGS[self.engine].split(":")
-        return _with_options(getattr(import_module(module), cls)(), dict(self.options))
+        return _with_options(cls(), dict(self.options))
 
     def build(self) -> Any:
         """Build the :class:`~vosam.engines.Propagator`."""

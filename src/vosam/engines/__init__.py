@@ -1,32 +1,26 @@
 """Propagation engines chosen by name: ``build_propagator("embedded", ...)``.
 
-Each backend registers a builder here; heavy ones import their dependencies lazily so that
-``import vosam`` works with the core install alone.
+The names and builders live in :mod:`vosam.registry` (kind ``engine``); heavy backends
+import their dependencies lazily so that ``import vosam`` works with the core install alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import import_module
 
+from vosam import registry
 from vosam.engines.base import KeyFeatures, Propagator, StepResult, Tracker
-
-# name -> "module:function" building a Propagator from keyword arguments
-_BUILDERS: dict[str, str] = {
-    "embedded": "vosam.engines.embedded.propagator:build_embedded",
-    "xmem": "vosam.engines.xmem.propagator:build_xmem",
-    "sam2": "vosam.engines.sam2.propagator:build_sam2_engine",
-}
 
 
 def available_engines() -> tuple[str, ...]:
     """Names accepted by :func:`build_propagator`."""
-    return tuple(sorted(_BUILDERS))
+    return tuple(sorted(registry.names("engine")))
 
 
-def register_engine(name: str, target: str) -> None:
-    """Register ``"module:function"`` as the builder of engine ``name``."""
-    _BUILDERS[name] = target
+def register_engine(name: str, target: str, *, config: str | None = None) -> None:
+    """Register ``"module:function"`` as the builder of engine ``name`` (``config``: the
+    ``"module:Class"`` of its config)."""
+    registry.register("engine", name, target, config=config)
 
 
 def build_propagator(name: str, **kwargs: object) -> Propagator:
@@ -34,10 +28,7 @@ def build_propagator(name: str, **kwargs: object) -> Propagator:
 
     Keyword arguments go to the engine's builder (``device``, ``checkpoint``, ``config``...).
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(available_engines())}")
-    module, func = _BUILDERS[name].split(":")
-    builder: Callable[..., Propagator] = getattr(import_module(module), func)
+    builder: Callable[..., Propagator] = registry.load("engine", name)
     return builder(**kwargs)
 
 

@@ -7,27 +7,20 @@ official checkpoints through their extras, imported lazily.
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import import_module
 
+from vosam import registry
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
-
-# name -> "module:function" building a PromptableSegmenter from keyword arguments
-_BUILDERS: dict[str, str] = {
-    "embedded": "vosam.refine.embedded:build_embedded_segmenter",
-    "sam": "vosam.refine.sam:build_sam_segmenter",
-    "sam-hq": "vosam.refine.sam:build_sam_hq_segmenter",
-    "sam2": "vosam.refine.sam2_image:build_sam2_segmenter",
-}
 
 
 def available_segmenters() -> tuple[str, ...]:
     """Names accepted by :func:`build_segmenter`."""
-    return tuple(sorted(_BUILDERS))
+    return tuple(sorted(registry.names("segmenter")))
 
 
-def register_segmenter(name: str, target: str) -> None:
-    """Register ``"module:function"`` as the builder of segmenter ``name``."""
-    _BUILDERS[name] = target
+def register_segmenter(name: str, target: str, *, model_arg: str | None = None) -> None:
+    """Register ``"module:function"`` as the builder of segmenter ``name`` (``model_arg``:
+    its argument choosing a model variant, if any)."""
+    registry.register("segmenter", name, target, model_arg=model_arg)
 
 
 def build_segmenter(name: str, **kwargs: object) -> PromptableSegmenter:
@@ -36,12 +29,7 @@ def build_segmenter(name: str, **kwargs: object) -> PromptableSegmenter:
     Keyword arguments go to the backend's builder (``checkpoint``, ``model_type``,
     ``device``...).
     """
-    if name not in _BUILDERS:
-        raise ValueError(
-            f"unknown refiner {name!r}; choose one of {', '.join(available_segmenters())}"
-        )
-    module, func = _BUILDERS[name].split(":")
-    builder: Callable[..., PromptableSegmenter] = getattr(import_module(module), func)
+    builder: Callable[..., PromptableSegmenter] = registry.load("segmenter", name, noun="refiner")
     return builder(**kwargs)
 
 
