@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 from vosam.datasets.davis import find_davis_sequences
-from vosam.distributed import EngineSpec, build_executor, segment_dataset
+from vosam.distributed import build_executor, segment_dataset
+from vosam.spec import EngineSpec, RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,7 +99,8 @@ def main() -> None:
     try:
         root = cut_dataset(args.data / "davis2016-train", tmp / "data", args.sequences, args.frames)
         seqs = find_davis_sequences(root)
-        spec = EngineSpec(device="cpu", options=(("short_side", args.short_side),))
+        engine = EngineSpec.with_options("embedded", {"short_side": args.short_side})
+        spec = RunSpec(engine, device="cpu")
         print(
             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
             f"load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}"

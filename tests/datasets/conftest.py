@@ -128,9 +128,9 @@ def tiny_engine() -> EmbeddedPropagator:
 @pytest.fixture
 def cli_tiny_engine(monkeypatch, tiny_engine) -> EmbeddedPropagator:
     """``vosam dataset`` builds :func:`tiny_engine` instead of the default engine."""
-    from vosam.distributed.segment import EngineSpec
+    from vosam.spec import RunSpec
 
-    monkeypatch.setattr(EngineSpec, "build", lambda self: tiny_engine)
+    monkeypatch.setattr(RunSpec, "build", lambda self: tiny_engine)
     return tiny_engine
 
 

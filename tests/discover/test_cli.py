@@ -18,9 +18,10 @@ BORDER = ["--appearance", "border"]
 
 @pytest.fixture
 def bright_refiner(monkeypatch):
-    import vosam.refine
+    from vosam import registry
 
-    monkeypatch.setitem(vosam.refine._BUILDERS, "bright", "tests.discover.fakes:build_bright")
+    entry = registry.Entry("bright", "tests.discover.fakes:build_bright")
+    monkeypatch.setitem(registry._TABLES["segmenter"], "bright", entry)
     return "bright"
 
 

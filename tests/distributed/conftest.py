@@ -10,18 +10,21 @@ import pytest
 from tests.core.conftest import FAST, moving_squares, write_video_folder
 from tests.datasets.conftest import youtube_vos  # noqa: F401  (fixture: a YouTube-VOS root)
 from tests.threads import one_thread  # noqa: F401  (autouse fixture)
-from vosam.distributed import EngineSpec
 from vosam.io import write_mask
+from vosam.spec import EngineSpec, RunSpec
 
 SEQUENCES = ("alpha", "bravo", "charlie", "delta")
 
-SPEC = EngineSpec(
-    device="cpu",
-    options=(
-        ("short_side", FAST.short_side),
-        ("head_iters", FAST.head_iters),
-        ("guided_radius", FAST.guided_radius),
+SPEC = RunSpec(
+    EngineSpec.with_options(
+        "embedded",
+        {
+            "short_side": FAST.short_side,
+            "head_iters": FAST.head_iters,
+            "guided_radius": FAST.guided_radius,
+        },
     ),
+    device="cpu",
 )
 """The embedded engine at the size of the core tests' fast engine."""
 

@@ -13,10 +13,9 @@ import pytest
 
 from tests.distributed.conftest import SEQUENCES, SPEC, same_outputs
 from vosam.cli import build_parser, main
-from vosam.cli.executor_args import engine_spec_from_args
+from vosam.cli.common import run_spec_from_args
 from vosam.datasets.davis import find_davis_sequences
 from vosam.distributed import (
-    EngineSpec,
     SegmentWorker,
     build_executor,
     load_sweep,
@@ -28,6 +27,7 @@ from vosam.errors import InputError, OutputError, VosamError
 from vosam.eval import evaluate_dataset
 from vosam.io import read_mask
 from vosam.runs import incomplete_reason
+from vosam.spec import EngineSpec, RefinerSpec, RunSpec
 
 
 def test_import_vosam_and_the_cli_without_ray():
@@ -41,13 +41,13 @@ def test_import_vosam_and_the_cli_without_ray():
 
 
 def test_engine_spec_applies_nested_options_and_refuses_unknown_ones():
-    spec = EngineSpec(options=(("short_side", 64), ("memory", {"top_k": 7})))
-    config = spec.config()
+    spec = RunSpec(EngineSpec.with_options("embedded", {"short_side": 64, "memory": {"top_k": 7}}))
+    config = spec.engine.config
     assert config.short_side == 64 and config.memory.top_k == 7
     assert spec.settings()["options"] == {"short_side": 64, "memory": {"top_k": 7}}
-    assert "options" not in EngineSpec().settings()
+    assert "options" not in RunSpec().settings()
     with pytest.raises(ValueError, match="no field 'shortside'"):
-        EngineSpec(options=(("shortside", 64),)).config()
+        EngineSpec.with_options("embedded", {"shortside": 64})
 
 
 def test_refiner_and_model_config_reach_the_spec_and_the_manifest(tmp_path):
@@ -56,18 +56,27 @@ def test_refiner_and_model_config_reach_the_spec_and_the_manifest(tmp_path):
         '[[runs]]\nname = "r"\nrefiner = { refine = "every", name = "embedded", gate = 0.5 }\n'
     )
     (run,), _ = load_sweep(config)
-    assert run.spec.refiner == (("gate", 0.5), ("name", "embedded"), ("refine", "every"))
-    assert run.spec.settings()["refiner"] == {"gate": 0.5, "name": "embedded", "refine": "every"}
+    assert run.spec.refiner == RefinerSpec("embedded", gate=0.5, refine="every")
+    assert run.spec.settings()["refiner"] == {
+        "name": "embedded",
+        "checkpoint": None,
+        "model": None,
+        "prompt": "mask_bbox_pos_neg",
+        "points": "CP",
+        "gate": 0.5,
+        "refine": "every",
+        "feedback": True,
+    }
     refiner = run.spec.build_refiner()
     assert (refiner.config.refine, refiner.config.gate) == ("every", 0.5)
-    assert EngineSpec().build_refiner() is None and "refiner" not in EngineSpec().settings()
+    assert RunSpec().build_refiner() is None and "refiner" not in RunSpec().settings()
     with pytest.raises(ValueError, match="needs a 'name'"):
-        EngineSpec(refiner=(("gate", 0.5),))
+        RunSpec.from_dict({"refiner": {"gate": 0.5}})
     args = build_parser().parse_args(["dataset", "root", "--out", "o", "--model-config", "x.yaml"])
     with pytest.raises(VosamError, match="option of the sam2 engine"):
-        engine_spec_from_args(args)
+        run_spec_from_args(args)
     args.engine = "sam2"
-    assert engine_spec_from_args(args).settings()["model_config"] == "x.yaml"
+    assert run_spec_from_args(args).settings()["model_config"] == "x.yaml"
 
 
 class _Double:
@@ -132,7 +141,7 @@ def test_a_folder_of_other_files_is_refused_before_any_work(dataset, reference, 
 
 
 def test_sweep_table_matches_the_evaluation_of_each_run(dataset, tmp_path):
-    options = dict(SPEC.options)
+    options = SPEC.engine.options()
     config = tmp_path / "sweep.toml"
     config.write_text(
         'sequences = ["alpha", "bravo"]\n'
@@ -207,7 +216,7 @@ def test_a_worker_given_a_finished_sequence_skips_it(dataset, reference, tmp_pat
 
 def test_vosam_sweep_command_prints_and_writes_the_table(dataset, tmp_path, capsys):
     config = tmp_path / "sweep.json"
-    runs = [{"name": n, "device": "cpu", "options": dict(SPEC.options)} for n in ("a", "b")]
+    runs = [{"name": n, "device": "cpu", "options": SPEC.engine.options()} for n in ("a", "b")]
     runs[1]["permanent_memory"] = False
     config.write_text(json.dumps({"sequences": ["alpha"], "runs": runs}))
     out = tmp_path / "out"

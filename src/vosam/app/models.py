@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 
 from vosam.app.config import AppConfig
-from vosam.engines import Propagator, build_propagator
+from vosam.engines import Propagator
 from vosam.errors import InputError
-from vosam.refine import PromptableSegmenter, build_segmenter
+from vosam.refine import PromptableSegmenter
+from vosam.spec import EngineSpec, RefinerSpec
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,9 @@ class Models:
             if self._propagator is None:
                 log.info("building the %s engine", self.config.engine)
                 try:
-                    self._propagator = build_propagator(
-                        self.config.engine,
-                        device=self.config.device,
-                        **_weights(self.config.checkpoint),
-                    )
+                    checkpoint = _path(self.config.checkpoint)
+                    spec = EngineSpec(self.config.engine, checkpoint=checkpoint)
+                    self._propagator = spec.build(self.config.device)
                 except (ValueError, ImportError, OSError) as e:
                     raise InputError(
                         None, f"cannot build the {self.config.engine} engine: {e}"
@@ -56,11 +54,9 @@ class Models:
             if self._segmenter is None:
                 log.info("building the %s segmenter", self.config.segmenter)
                 try:
-                    self._segmenter = build_segmenter(
-                        self.config.segmenter,
-                        device=self.config.device,
-                        **_weights(self.config.segmenter_checkpoint),
-                    )
+                    checkpoint = _path(self.config.segmenter_checkpoint)
+                    spec = RefinerSpec(self.config.segmenter, checkpoint=checkpoint)
+                    self._segmenter = spec.build_segmenter(self.config.device)
                 except (ValueError, ImportError, OSError) as e:
                     raise InputError(
                         None, f"cannot build the {self.config.segmenter} segmenter: {e}"
@@ -68,7 +64,5 @@ class Models:
             return self._segmenter
 
 
-def _weights(checkpoint: Path | None) -> dict[str, Path]:
-    """The builder's ``checkpoint`` argument, only when there is one (builders of models
-    whose weights ship with vosam take none)."""
-    return {} if checkpoint is None else {"checkpoint": checkpoint}
+def _path(checkpoint: object) -> str | None:
+    return None if checkpoint is None else str(checkpoint)

@@ -85,10 +85,9 @@ def config_from(args: argparse.Namespace) -> AppConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vosam import registry
     from vosam.app import create_server
-    from vosam.engines import available_engines
     from vosam.errors import InputError
-    from vosam.refine import available_segmenters
 
     try:
         config = config_from(args)
@@ -96,12 +95,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, str(e)) from None
     if not config.workspace.is_dir():
         raise InputError(config.workspace, "workspace folder does not exist")
-    for kind, name, names in (
-        ("engine", config.engine, available_engines()),
-        ("segmenter", config.segmenter, available_segmenters()),
-    ):
-        if name not in names:
-            raise InputError(None, f"unknown {kind} {name!r}; choose one of {', '.join(names)}")
+    for kind, name in (("engine", config.engine), ("segmenter", config.segmenter)):
+        try:
+            registry.entry(kind, name)
+        except ValueError as e:
+            raise InputError(None, str(e)) from None
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -1,12 +1,17 @@
-"""Arguments and helpers shared by the CLI commands."""
+"""Arguments and helpers shared by the CLI commands.
+
+Building the parser imports no model code: the choices come from :mod:`vosam.registry` and
+:mod:`vosam.spec`; the engine and refiner are built through :class:`~vosam.spec.RunSpec`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from vosam.engines import Propagator, available_engines, build_propagator
+from vosam import registry
 from vosam.errors import InputError
 
 
@@ -43,7 +48,7 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--engine",
         default="embedded",
-        choices=available_engines(),
+        choices=sorted(registry.names("engine")),
         help="propagation engine (default: embedded, needs no download)",
     )
     group.add_argument("--checkpoint", type=Path, help="weights file of engines that need one")
@@ -63,39 +68,46 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_engine(args: argparse.Namespace) -> Propagator:
-    kwargs: dict[str, object] = {"device": args.device}
-    if args.checkpoint is not None:
-        kwargs["checkpoint"] = args.checkpoint
-    if getattr(args, "model_config", None):
-        if args.engine != "sam2":
-            raise InputError(None, "--model-config is an option of the sam2 engine")
-        kwargs["model_config"] = args.model_config
-    return build_propagator(args.engine, **kwargs)
+def run_spec_from_args(args: argparse.Namespace):  # -> vosam.spec.RunSpec
+    """The :class:`~vosam.spec.RunSpec` of the engine options (``--engine``,
+    ``--checkpoint``, ``--model-config``, ``--device``, ``--no-permanent-memory``) and, when
+    the command has them, the refiner options.
+
+    Raises:
+        InputError: an option that does not apply to the engine or refiner chosen.
+    """
+    from vosam.spec import EngineSpec, RunSpec
+
+    model_config = getattr(args, "model_config", None)
+    if model_config and args.engine != "sam2":
+        raise InputError(None, "--model-config is an option of the sam2 engine")
+    checkpoint = str(args.checkpoint) if args.checkpoint is not None else None
+    return RunSpec(
+        engine=EngineSpec(args.engine, checkpoint=checkpoint, model_config=model_config),
+        refiner=refiner_spec_from_args(args),
+        device=args.device,
+        permanent_memory=not args.no_permanent_memory,
+    )
+
+
+def build_engine(args: argparse.Namespace):  # -> vosam.engines.Propagator
+    return run_spec_from_args(args).build()
 
 
 def engine_settings(args: argparse.Namespace) -> dict:
     """The settings that decide a run's output (used to detect mixed runs)."""
-    return {
-        "engine": args.engine,
-        "checkpoint": str(args.checkpoint.resolve()) if args.checkpoint else None,
-        "permanent_memory": not args.no_permanent_memory,
-        **({"model_config": args.model_config} if getattr(args, "model_config", None) else {}),
-        **refiner_settings(args),
-    }
+    return run_spec_from_args(args).settings()
 
 
 def add_refiner_args(parser: argparse.ArgumentParser) -> None:
     """``--refiner`` and its options (refinement of propagated masks, VOS-E-SAM)."""
-    from vosam.refine import available_segmenters
-    from vosam.refine.prompts import MODES, POINT_CONVERSIONS
-    from vosam.refine.refiner import REFINE_WHEN, RefinerConfig
+    from vosam.spec import POINT_CONVERSIONS, PROMPT_MODES, REFINE_WHEN, RefinerSpec
 
-    default = RefinerConfig()
+    default = {f.name: f.default for f in dataclasses.fields(RefinerSpec)}
     group = parser.add_argument_group("refinement")
     group.add_argument(
         "--refiner",
-        choices=available_segmenters(),
+        choices=sorted(registry.names("segmenter")),
         help="refine propagated masks with this promptable segmenter (default: none; "
         "embedded needs no download)",
     )
@@ -105,11 +117,13 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
         help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h); sam2: a config such as "
         "configs/sam2.1/sam2.1_hiera_t.yaml (default: from the checkpoint's name)",
     )
-    group.add_argument("--prompt", default=default.mode, choices=tuple(MODES), help="prompt mode")
+    group.add_argument(
+        "--prompt", default=default["prompt"], choices=PROMPT_MODES, help="prompt mode"
+    )
     group.add_argument(
         "--points",
-        default=default.points,
-        choices=tuple(POINT_CONVERSIONS),
+        default=default["points"],
+        choices=POINT_CONVERSIONS,
         help="point conversion",
     )
     group.add_argument(
@@ -120,7 +134,7 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--refine",
-        default=default.refine,
+        default=default["refine"],
         choices=REFINE_WHEN,
         help="refine every frame (VOS-E-SAM; default) or only vanishing/degrading masks "
         "(about three times cheaper)",
@@ -132,47 +146,41 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_refiner(args: argparse.Namespace):  # -> vosam.refine.refiner.Refiner | None
-    """The :class:`~vosam.refine.refiner.Refiner` asked for by ``--refiner``, or None."""
+def refiner_spec_from_args(args: argparse.Namespace):  # -> vosam.spec.RefinerSpec | None
+    """The :class:`~vosam.spec.RefinerSpec` of ``--refiner`` and its options, or None."""
     if getattr(args, "refiner", None) is None:
         return None
-    from vosam.refine import build_segmenter
-    from vosam.refine.refiner import Refiner, RefinerConfig
+    from vosam.spec import RefinerSpec
 
-    kwargs: dict[str, object] = {"device": args.device}
-    if args.refiner_checkpoint is not None:
-        kwargs["checkpoint"] = args.refiner_checkpoint
-    if args.refiner_model:
-        if args.refiner not in ("sam", "sam-hq", "sam2"):
-            raise InputError(None, f"--refiner-model does not apply to the {args.refiner} refiner")
-        key = "model_config" if args.refiner == "sam2" else "model_type"
-        kwargs[key] = args.refiner_model
-    config = RefinerConfig(
-        mode=args.prompt,
-        points=args.points,
-        gate=args.gate,
-        refine=args.refine,
-        feedback=not args.no_feedback,
-    )
-    return Refiner(build_segmenter(args.refiner, **kwargs), config)
+    check_refiner_model(args)
+    checkpoint = args.refiner_checkpoint
+    try:
+        return RefinerSpec(
+            args.refiner,
+            checkpoint=str(checkpoint) if checkpoint is not None else None,
+            model=args.refiner_model,
+            prompt=getattr(args, "prompt", RefinerSpec.prompt),
+            points=getattr(args, "points", RefinerSpec.points),
+            gate=getattr(args, "gate", None),
+            refine=getattr(args, "refine", RefinerSpec.refine),
+            feedback=not getattr(args, "no_feedback", False),
+        )
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from None
+
+
+def check_refiner_model(args: argparse.Namespace) -> None:
+    """Refuse ``--refiner-model`` for a refiner without model variants."""
+    if args.refiner_model and registry.entry("segmenter", args.refiner).model_arg is None:
+        raise InputError(None, f"--refiner-model does not apply to the {args.refiner} refiner")
+
+
+def build_refiner(args: argparse.Namespace):  # -> vosam.refine.refiner.Refiner | None
+    """The :class:`~vosam.refine.refiner.Refiner` asked for by ``--refiner``, or None."""
+    return run_spec_from_args(args).build_refiner()
 
 
 def refiner_settings(args: argparse.Namespace) -> dict:
     """The refinement settings that decide a run's output (empty without ``--refiner``)."""
-    if getattr(args, "refiner", None) is None:
-        return {}
-    from vosam.refine.refiner import default_gate
-
-    ckpt = args.refiner_checkpoint
-    return {
-        "refiner": {
-            "name": args.refiner,
-            "checkpoint": str(ckpt.resolve()) if ckpt else None,
-            "model": args.refiner_model,
-            "prompt": args.prompt,
-            "points": args.points,
-            "gate": args.gate if args.gate is not None else default_gate(args.refiner),
-            "refine": args.refine,
-            "feedback": not args.no_feedback,
-        }
-    }
+    settings = run_spec_from_args(args).settings()
+    return {"refiner": settings["refiner"]} if "refiner" in settings else {}

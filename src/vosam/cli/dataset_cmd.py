@@ -6,11 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from vosam.cli.common import add_engine_args, add_refiner_args
-from vosam.cli.executor_args import add_executor_args, engine_spec_from_args, executor_from_args
-from vosam.datasets import available_formats, open_dataset
-from vosam.distributed.segment import segment_dataset
-from vosam.runs import check_apart
+from vosam import registry
+from vosam.cli.common import add_engine_args, add_refiner_args, run_spec_from_args
+from vosam.cli.executor_args import add_executor_args, executor_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         default="davis",
-        choices=available_formats(),
+        choices=registry.names("format"),
         help="layout of ROOT (default davis); youtube-vos writes OUT/Annotations/<video>/ "
         "with only the frames meta.json lists, youtube-vis also OUT/results.json, the others "
         "OUT/<video>/ with every frame",
@@ -65,6 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vosam.datasets import open_dataset
+    from vosam.distributed.segment import segment_dataset
+    from vosam.runs import check_apart
+
     wanted = args.sequences.split(",") if args.sequences else None
     options = {"resolution": args.resolution} if args.format == "davis" else {}
     sequences = open_dataset(args.format, args.root, split=args.split, names=wanted, **options)
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             executor,
             sequences,
             args.out,
-            engine_spec_from_args(args),
+            run_spec_from_args(args),
             overwrite=args.overwrite,
             x3=args.long_video_x3,
             show_progress=not args.quiet,

@@ -8,23 +8,19 @@ import sys
 from pathlib import Path
 
 import vosam
+from vosam import registry
 from vosam.errors import InputError
-from vosam.io import open_source, write_frame_map, write_mask
-from vosam.progress import Progress
-from vosam.runs import check_apart, check_output, input_digest, source_identity, staged_run
 
 TRAJECTORIES_FILE = "trajectories.json"
 
 
 def add_refiner_arguments(parser: argparse.ArgumentParser, *, default: str | None) -> None:
     """``--refiner NAME --refiner-checkpoint PATH --refiner-model M --device D``."""
-    from vosam.refine import available_segmenters
-
     group = parser.add_argument_group("refiner")
     group.add_argument(
         "--refiner",
         default=default,
-        choices=available_segmenters(),
+        choices=sorted(registry.names("segmenter")),
         help="promptable segmenter the boxes prompt"
         + (f" (default: {default})" if default else ""),
     )
@@ -43,19 +39,19 @@ def make_refiner(args: argparse.Namespace):
     """The segmenter named by ``--refiner`` (None when no refiner was asked for)."""
     if not args.refiner:
         return None
-    from vosam.devices import resolve_device
-    from vosam.refine import build_segmenter
+    from vosam.cli.common import check_refiner_model
+    from vosam.spec import RefinerSpec
 
-    kwargs: dict[str, object] = {"device": str(resolve_device(args.device))}
-    if args.refiner_checkpoint is not None:
-        if not args.refiner_checkpoint.is_file():
-            raise InputError(args.refiner_checkpoint, "checkpoint file does not exist")
-        kwargs["checkpoint"] = args.refiner_checkpoint
-    if args.refiner_model:
-        if args.refiner not in ("sam", "sam-hq", "sam2"):
-            raise InputError(None, f"--refiner-model does not apply to the {args.refiner} refiner")
-        kwargs["model_config" if args.refiner == "sam2" else "model_type"] = args.refiner_model
-    return build_segmenter(args.refiner, **kwargs)
+    checkpoint = args.refiner_checkpoint
+    if checkpoint is not None and not checkpoint.is_file():
+        raise InputError(checkpoint, "checkpoint file does not exist")
+    check_refiner_model(args)
+    spec = RefinerSpec(
+        args.refiner,
+        checkpoint=None if checkpoint is None else str(checkpoint),
+        model=args.refiner_model,
+    )
+    return spec.build_segmenter(args.device)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -125,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
         write_trajectories,
     )
     from vosam.discover.snap import SnapConfig
-    from vosam.engines import build_propagator
+    from vosam.io import open_source, write_frame_map, write_mask
+    from vosam.progress import Progress
+    from vosam.runs import check_apart, check_output, input_digest, source_identity, staged_run
+    from vosam.spec import EngineSpec
 
     if args.max_objects < 1:
         raise InputError(None, "--max-objects must be at least 1")
@@ -179,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         write_trajectories(
             out.path / TRAJECTORIES_FILE, trajectories, names=source.names, size=source.size
         )
-        propagator = build_propagator("embedded", device=device) if config.propagate else None
+        propagator = EngineSpec("embedded").build(device) if config.propagate else None
         passes = 2 if config.propagate and config.keyframes else 1
         count = 0
         with Progress(passes * len(source), "frames (masks)", enabled=not args.quiet) as bar:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from vosam.distributed import Executor, available_executors, build_executor
-from vosam.distributed.segment import EngineSpec
 from vosam.errors import VosamError
 
 
@@ -63,23 +62,4 @@ def executor_from_args(args: argparse.Namespace) -> Executor:
         cpus_per_task=args.cpus_per_task,
         gpus_per_task=args.gpus_per_task,
         max_attempts=args.max_attempts,
-    )
-
-
-def engine_spec_from_args(args: argparse.Namespace) -> EngineSpec:
-    """The :class:`EngineSpec` of the engine options (``--engine``, ``--checkpoint``,
-    ``--device``, ``--no-permanent-memory``, ``--model-config``) and, when the command has
-    them, the refiner options (see :mod:`vosam.cli.common`)."""
-    from vosam.cli.common import refiner_settings
-
-    if getattr(args, "model_config", None) and args.engine != "sam2":
-        raise VosamError("--model-config is an option of the sam2 engine")
-    refiner = refiner_settings(args).get("refiner") or {}
-    return EngineSpec(
-        engine=args.engine,
-        checkpoint=str(args.checkpoint) if args.checkpoint is not None else None,
-        device=args.device,
-        permanent_memory=not args.no_permanent_memory,
-        model_config=getattr(args, "model_config", None),
-        refiner=tuple(refiner.items()),
     )

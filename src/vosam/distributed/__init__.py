@@ -4,7 +4,7 @@ Public API:
 
 - :func:`build_executor` (``"local"`` or ``"ray"``), :class:`Executor`: run one task per
   sequence, the model loaded once per worker;
-- :class:`EngineSpec`, :class:`SequenceTask`, :class:`SegmentWorker`, :func:`plan_dataset`,
+- :class:`~vosam.spec.RunSpec`, :class:`SequenceTask`, :class:`SegmentWorker`, :func:`plan_dataset`,
   :func:`segment_dataset`: segment a DAVIS-layout dataset, each sequence written atomically
   and verified on a re-run;
 - :func:`evaluate_dataset_with`: the DAVIS/LVOS evaluation, one task per sequence;
@@ -29,7 +29,7 @@ from vosam.distributed.base import (
 )
 
 _LAZY = {
-    "EngineSpec": "vosam.distributed.segment",
+    "RunSpec": "vosam.spec",
     "SequenceTask": "vosam.distributed.segment",
     "SequenceOutcome": "vosam.distributed.segment",
     "SegmentWorker": "vosam.distributed.segment",

@@ -1,11 +1,12 @@
 """Segmenting a dataset one sequence per task: what a task is, and the worker that runs it.
 
 A :class:`SequenceTask` is a small, picklable description (paths and the run's settings);
-an :class:`EngineSpec` says which engine to build. :class:`SegmentWorker` builds the engine
-once and then segments any number of sequences. Each sequence is written into a hidden
-folder next to its target and renamed into place only when finished and its manifest
-(``run.json`` with every file's SHA-256) is written, so a worker killed half-way leaves no
-half-written results, and running a task twice is harmless.
+a :class:`~vosam.spec.RunSpec` says which engine and refiner to build.
+:class:`SegmentWorker` builds the engine once and then segments any number of sequences.
+Each sequence is written into a hidden folder next to its target and renamed into place
+only when finished and its manifest (``run.json`` with every file's SHA-256) is written,
+so a worker killed half-way leaves no half-written results, and running a task twice is
+harmless.
 
 :func:`plan_dataset` is the driver's side: it skips sequences whose output is complete
 (verified against the recorded digests), refuses folders of another run, and clears the
@@ -26,128 +27,9 @@ from typing import Any
 
 from vosam.datasets.base import DatasetSequence
 from vosam.datasets.davis import DavisSequence
+from vosam.spec import RunSpec
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """Which engine a worker builds, and the settings that decide its output.
-
-    Attributes:
-        engine: registry name (``embedded``, ``xmem``...).
-        checkpoint: weights file for engines that need one (a path every worker can read).
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        permanent_memory: keep every annotated frame in memory (XMem++), see
-            :class:`~vosam.session.SessionConfig`.
-        options: overrides of the engine's config fields, as ``(name, value)`` pairs; a
-            nested config takes a dict (``("memory", {"top_k": 20})``).
-        model_config: the sam2 engine's model config (``configs/sam2.1/...yaml``).
-        refiner: refinement of the propagated masks, as ``(key, value)`` pairs with the keys
-            of the run manifest's ``refiner`` entry: ``name`` (required: ``embedded``,
-            ``sam``, ``sam-hq``, ``sam2``), ``checkpoint``, ``model``, ``prompt``,
-            ``points``, ``gate``, ``refine``, ``feedback``; empty: no refinement.
-    """
-
-    engine: str = "embedded"
-    checkpoint: str | None = None
-    device: str = "auto"
-    permanent_memory: bool = True
-    options: tuple[tuple[str, Any], ...] = ()
-    model_config: str | None = None
-    refiner: tuple[tuple[str, Any], ...] = ()
-
-    def __post_init__(self) -> None:
-        # one order, so that equal options make equal specs
-        for name in ("options", "refiner"):
-            pairs = tuple(sorted(tuple(o) for o in getattr(self, name)))
-            object.__setattr__(self, name, pairs)
-        if self.refiner and "name" not in dict(self.refiner):
-            raise ValueError("a refiner needs a 'name'")
-
-    def settings(self) -> dict:
-        """The JSON-able settings of the engine and refiner (:func:`dataset_settings` adds
-        the device the run uses)."""
-        out: dict[str, Any] = {
-            "engine": self.engine,
-            "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None,
-            "permanent_memory": self.permanent_memory,
-        }
-        if self.options:
-            out["options"] = dict(self.options)
-        if self.model_config:
-            out["model_config"] = self.model_config
-        if self.refiner:
-            refiner = dict(self.refiner)
-            if refiner.get("checkpoint"):
-                refiner["checkpoint"] = str(Path(refiner["checkpoint"]).resolve())
-            out["refiner"] = refiner
-        return out
-
-    def config(self) -> Any:
-        """The engine's config with :attr:`options` applied, or None without options."""
-        if not self.options:
-            return None
-        from vosam import registry
-
-        cls = registry.config_class("engine", self.engine)
-        if cls is None:
-            raise ValueError(f"engine {self.engine!r} takes no config options")
-        return _with_options(cls(), dict(self.options))
-
-    def build(self) -> Any:
-        """Build the :class:`~vosam.engines.Propagator`."""
-        from vosam.engines import build_propagator
-
-        kwargs: dict[str, Any] = {"device": self.device}
-        if self.checkpoint is not None:
-            kwargs["checkpoint"] = self.checkpoint
-        config = self.config()
-        if config is not None:
-            kwargs["config"] = config
-        if self.model_config:
-            kwargs["model_config"] = self.model_config
-        return build_propagator(self.engine, **kwargs)
-
-    def build_refiner(self, *, device: str | None = None) -> Any:
-        """The :class:`~vosam.refine.refiner.Refiner` of :attr:`refiner`, or None.
-
-        ``device``: where it runs (default: :attr:`device`, ``auto`` meaning CUDA when
-        available); a worker passes its engine's device.
-        """
-        if not self.refiner:
-            return None
-        from vosam.devices import device_name
-        from vosam.refine import build_segmenter
-        from vosam.refine.refiner import Refiner, RefinerConfig
-
-        device = device_name(self.device if device is None else device)
-        r = dict(self.refiner)
-        kwargs: dict[str, Any] = {"device": device}
-        if r.get("checkpoint"):
-            kwargs["checkpoint"] = r["checkpoint"]
-        if r.get("model"):
-            kwargs["model_config" if r["name"] == "sam2" else "model_type"] = r["model"]
-        fields = {"prompt": "mode", "points": "points", "gate": "gate", "refine": "refine"}
-        config = {attr: r[key] for key, attr in fields.items() if r.get(key) is not None}
-        if "feedback" in r:
-            config["feedback"] = bool(r["feedback"])
-        return Refiner(build_segmenter(r["name"], **kwargs), RefinerConfig(**config))
-
-
-def _with_options(config: Any, options: dict[str, Any]) -> Any:
-    known = {f.name for f in dataclasses.fields(config)}
-    changes = {}
-    for key, value in options.items():
-        if key not in known:
-            raise ValueError(
-                f"{type(config).__name__} has no field {key!r}; fields: {', '.join(sorted(known))}"
-            )
-        current = getattr(config, key)
-        if dataclasses.is_dataclass(current) and isinstance(value, dict):
-            value = _with_options(current, value)
-        changes[key] = value
-    return dataclasses.replace(config, **changes)
 
 
 @dataclass(frozen=True)
@@ -200,7 +82,7 @@ class SegmentWorker:
         show_progress: print per-frame progress to stderr (off in pool workers).
     """
 
-    def __init__(self, spec: EngineSpec, *, show_progress: bool = False) -> None:
+    def __init__(self, spec: RunSpec, *, show_progress: bool = False) -> None:
         self.spec = spec
         self.show_progress = show_progress
         self.engine = spec.build()
@@ -404,7 +286,7 @@ def plan_dataset(
     return tasks, done
 
 
-def dataset_settings(spec: EngineSpec, *, device: str | None = None) -> dict:
+def dataset_settings(spec: RunSpec, *, device: str | None = None) -> dict:
     """Settings shared by every sequence of a ``vosam dataset`` run with ``spec``, with the
     ``device`` it runs on (default: the spec's, ``auto`` resolved on this machine)."""
     import vosam
@@ -419,7 +301,7 @@ def segment_dataset(
     executor: Any,
     sequences: Sequence[DatasetSequence | DavisSequence],
     out: str | Path,
-    spec: EngineSpec,
+    spec: RunSpec,
     *,
     overwrite: bool = False,
     x3: bool = False,

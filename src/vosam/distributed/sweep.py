@@ -1,6 +1,7 @@
 """Sweeps: several engine configurations over one dataset, compared in one table.
 
-A sweep file (JSON or TOML) lists named runs; each run is an :class:`EngineSpec`::
+A sweep file (JSON or TOML) lists named runs; each run is a :class:`~vosam.spec.RunSpec`
+(its ``to_dict`` keys)::
 
     sequences = ["bear", "tennis"]        # optional: default every sequence
 
@@ -40,13 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from vosam.distributed.base import Executor
-from vosam.distributed.segment import EngineSpec, segment_dataset
+from vosam.distributed.segment import segment_dataset
 from vosam.errors import InputError
+from vosam.spec import RunSpec
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-_SPEC_KEYS = ("engine", "checkpoint", "device", "permanent_memory", "options", "model_config")
 SUMMARY_COLUMNS = (
     "J&F-Mean",
     "J-Mean",
@@ -63,7 +64,7 @@ class SweepRun:
     """One configuration of a sweep: a folder-safe ``name`` and the engine ``spec``."""
 
     name: str
-    spec: EngineSpec
+    spec: RunSpec
 
 
 @dataclass(frozen=True)
@@ -127,16 +128,8 @@ def _run_of(path: Path, i: int, entry: Any) -> SweepRun:
         raise InputError(
             path, f"runs[{i}] needs a 'name' of letters, digits, '.', '_', '+', '-' (got {name!r})"
         )
-    unknown = set(entry) - {"name", "refiner", *_SPEC_KEYS}
-    if unknown:
-        raise InputError(path, f"run {name!r}: unknown key(s) {', '.join(sorted(unknown))}")
-    kwargs = {k: entry[k] for k in _SPEC_KEYS if k in entry}
-    options, refiner = kwargs.pop("options", {}), entry.get("refiner", {})
-    if not isinstance(options, dict) or not isinstance(refiner, dict):
-        raise InputError(path, f"run {name!r}: 'options' and 'refiner' must be tables/objects")
     try:
-        spec = EngineSpec(**kwargs, options=tuple(options.items()), refiner=tuple(refiner.items()))
-        spec.config()
+        spec = RunSpec.from_dict({k: v for k, v in entry.items() if k != "name"})
     except (ValueError, TypeError) as exc:
         raise InputError(path, f"run {name!r}: {exc}") from exc
     return SweepRun(name, spec)

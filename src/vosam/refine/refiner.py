@@ -29,23 +29,22 @@ from vosam.refine.vanishing import (
     count_fragments,
     degradation,
 )
+from vosam.spec import DEFAULT_GATES, REFINE_WHEN, SAM_GATE, default_gate
 from vosam.types import StepResult, confidence_of, onehot
 
+__all__ = [
+    "DEFAULT_GATES",
+    "REFINE_WHEN",
+    "SAM_GATE",
+    "RefineResult",
+    "RefineState",
+    "Refiner",
+    "RefinerConfig",
+    "compose",
+    "default_gate",
+]
+
 log = logging.getLogger(__name__)
-
-REFINE_WHEN = ("every", "vanishing")
-
-SAM_GATE = 0.94
-"""VOS-E-SAM's "optimized" gate on SAM's predicted IoU."""
-DEFAULT_GATES: dict[str, float] = {"embedded": 0.6}
-"""Gates of segmenters whose score is not SAM's predicted IoU. The embedded segmenter's
-score (mask stability) stays below about 0.85 even on good masks (measured on
-davis2016-train, benchmarks/bench_refine.py); 0.6 keeps its confident answers."""
-
-
-def default_gate(segmenter_name: str) -> float:
-    """The gate used when :attr:`RefinerConfig.gate` is None: 0.94 for the SAM family."""
-    return DEFAULT_GATES.get(segmenter_name, SAM_GATE)
 
 
 @dataclass(frozen=True)
