@@ -7,36 +7,7 @@ import sys
 from pathlib import Path
 
 import vosam
-from vosam.cli.common import (
-    add_engine_args,
-    add_input_args,
-    add_refiner_args,
-    build_engine,
-    build_refiner,
-    engine_settings,
-    report_skipped,
-)
-from vosam.devices import device_name
-from vosam.errors import OutputError
-from vosam.io import (
-    OverlayVideoWriter,
-    annotation_files,
-    open_source,
-    read_annotations,
-    require_objects,
-)
-from vosam.progress import Progress
-from vosam.runs import (
-    Sinks,
-    check_apart,
-    check_output,
-    clear_overlay_leftovers,
-    input_digest,
-    source_identity,
-    staged_run,
-    write_results,
-)
-from vosam.session import Session, SessionConfig
+from vosam.cli.common import add_engine_args, add_input_args, add_refiner_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,6 +40,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vosam.cli.common import build_engine, build_refiner, engine_settings, report_skipped
+    from vosam.devices import device_name
+    from vosam.errors import OutputError
+    from vosam.io import (
+        OverlayVideoWriter,
+        annotation_files,
+        open_source,
+        read_annotations,
+        require_objects,
+    )
+    from vosam.progress import Progress
+    from vosam.runs import (
+        Sinks,
+        check_apart,
+        check_output,
+        clear_overlay_leftovers,
+        input_digest,
+        source_identity,
+        staged_run,
+        write_results,
+    )
+    from vosam.session import Session, SessionConfig
+
     source = open_source(args.source, tolerate_corrupt=args.tolerate_corrupt)
     files = annotation_files(args.masks, source.names)
     annotations = read_annotations(args.masks, source.names, source.size, binarize=args.binarize)

@@ -7,10 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from vosam.cli.common import add_engine_args, add_input_args, build_engine
-from vosam.devices import device_name
+from vosam.cli.common import add_engine_args, add_input_args
 from vosam.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -35,7 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from vosam.annotate import select_frames
+    from vosam.cli.common import build_engine
+    from vosam.devices import device_name
     from vosam.io import open_source, read_annotations, require_objects
     from vosam.session import Session, SessionConfig
 

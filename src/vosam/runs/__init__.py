@@ -24,6 +24,8 @@ it found it (:func:`staged_run`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from vosam.runs.manifest import (
     RUN_FILE,
     SMALL_SOURCE_BYTES,
@@ -40,7 +42,6 @@ from vosam.runs.manifest import (
     settings_fingerprint,
     source_identity,
 )
-from vosam.runs.results import Sinks, write_results
 from vosam.runs.staging import (
     StagedRun,
     clear_overlay_leftovers,
@@ -78,3 +79,15 @@ __all__ = [
     "staged_run",
     "write_results",
 ]
+
+# the writers of a session's results import the session (and so the engines): only on use,
+# so that commands that only check outputs (``vosam eval --out``) stay free of torch
+_LAZY = {"Sinks": "vosam.runs.results", "write_results": "vosam.runs.results"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vosam.runs' has no attribute {name!r}")
