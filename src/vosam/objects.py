@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MAX_OBJECT_ID = 254  # 0 is background, 255 is void in DAVIS palettes
+VOID_ID = 255
+"""Pixels of this id are void (DAVIS borders, YouTube-VOS ignore regions): no object."""
 
 
 @dataclass

@@ -30,10 +30,10 @@ import torch.nn.functional as F
 
 from vosam.engines.base import KeyFeatures, Propagator
 from vosam.memory import similarity
+from vosam.objects import VOID_ID
 
 log = logging.getLogger(__name__)
 
-VOID_ID = 255
 ALPHA = 0.5
 MIN_COVERAGE = 0.0025
 

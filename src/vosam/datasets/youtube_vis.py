@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vosam.coco import mask_api
 from vosam.datasets.base import AnnotationInput, DatasetSequence, choose, mismatch, read_json
 from vosam.errors import InputError
 
@@ -87,11 +88,7 @@ class VisDataset:
 
 
 def _mask_api():
-    try:
-        import pycocotools.mask as mask_api
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("YouTube-VIS masks need pycocotools: pip install pycocotools") from e
-    return mask_api
+    return mask_api()
 
 
 def decode_segmentation(seg: object, height: int, width: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vosam.coco import mask_api
 from vosam.discover.trajectories import box_of
 from vosam.errors import InputError
 from vosam.io import atomic_write_text
@@ -66,11 +67,7 @@ class VisVideo:
 
 
 def _mask_api():
-    try:
-        import pycocotools.mask as mask_api
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("VIS refinement needs pycocotools: pip install pycocotools") from e
-    return mask_api
+    return mask_api("VIS refinement")
 
 
 def _load(path: Path, what: str) -> Any:

@@ -43,20 +43,13 @@ from typing import Any
 from vosam.distributed.base import Executor
 from vosam.distributed.segment import segment_dataset
 from vosam.errors import InputError
+from vosam.eval.results import SUMMARY_KEYS
 from vosam.spec import RunSpec
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-SUMMARY_COLUMNS = (
-    "J&F-Mean",
-    "J-Mean",
-    "J-Recall",
-    "J-Decay",
-    "F-Mean",
-    "F-Recall",
-    "F-Decay",
-)
+SUMMARY_COLUMNS = SUMMARY_KEYS  # the table's figure columns: the DAVIS summary, in order
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ __all__ = [
     "Propagator",
     "StepResult",
     "Tracker",
+    "check_pair",
     "confidence_of",
     "ids_from_probs",
     "onehot",
@@ -146,3 +147,18 @@ class Propagator(ABC):
     @abstractmethod
     def device(self) -> str:
         """``"cpu"`` or ``"cuda"``."""
+
+
+def check_pair(image: np.ndarray, mask: np.ndarray) -> None:
+    """Refuse a frame that is not ``uint8 (H, W, 3)`` or a mask of another size.
+
+    Raises:
+        ValueError: naming the shapes.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    if mask.shape != image.shape[:2]:
+        raise ValueError(
+            f"mask is {mask.shape[1]}×{mask.shape[0]} but the frame is "
+            f"{image.shape[1]}×{image.shape[0]}"
+        )

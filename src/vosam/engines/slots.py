@@ -22,9 +22,9 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["ObjectSlots"]
+from vosam.objects import VOID_ID
 
-VOID_ID = 255
+__all__ = ["ObjectSlots"]
 
 
 class ObjectSlots:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import io
-import re
 import struct
 import zlib
 from pathlib import Path
@@ -18,20 +17,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vosam.errors import MaskError
+from vosam.names import natural_key
 
 __all__ = ["natural_key", "read_label_png"]
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(name: str) -> tuple:
-    """Sort key with digit runs compared as numbers (``f2`` before ``f10``)."""
-    parts = _DIGITS.split(name)
-    return (
-        *((1, int(p), len(p)) if i % 2 else (0, p, 0) for i, p in enumerate(parts)),
-        (2, name, 0),
-    )
-
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

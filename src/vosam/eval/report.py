@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from vosam.eval import charts
-from vosam.eval.results import DatasetResult, SequenceResult
+from vosam.eval.results import SUMMARY_KEYS, DatasetResult, SequenceResult
 from vosam.eval.vis import VISResult
 
 __all__ = ["write_report", "write_vis_report"]
@@ -133,13 +133,8 @@ def write_report(result: DatasetResult, out_dir: str | Path, *, plots: bool = Tr
         "sequence",
         "object",
         "frames",
-        "J-Mean",
-        "J-Recall",
-        "J-Decay",
-        "F-Mean",
-        "F-Recall",
-        "F-Decay",
-        "J&F-Mean",
+        *SUMMARY_KEYS[1:],  # J and F figures, then their mean
+        SUMMARY_KEYS[0],
         "V",
         "matched_id",
         "reference_frame",

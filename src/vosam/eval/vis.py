@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from vosam.coco import mask_api
 from vosam.eval.errors import ResultsFormatError
 
 __all__ = ["VIS_KEYS", "VISResult", "evaluate_vis", "video_iou"]
@@ -44,13 +45,7 @@ MAX_DETS = (1, 10, 100)
 
 
 def _mask_api():
-    try:
-        import pycocotools.mask as mask_api
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "YouTube-VIS evaluation needs pycocotools: pip install pycocotools"
-        ) from e
-    return mask_api
+    return mask_api("YouTube-VIS evaluation")
 
 
 @dataclass(frozen=True)

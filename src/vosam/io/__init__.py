@@ -14,8 +14,6 @@ from vosam.io.frames import (
     FRAME_MAP_NAME,
     FolderSource,
     FrameSource,
-    natural_key,
-    natural_sorted,
     open_source,
     write_frame_map,
 )
@@ -32,6 +30,7 @@ from vosam.io.masks import (
 )
 from vosam.io.overlay import OverlayVideoWriter, overlay, save_overlay_png
 from vosam.io.video import VideoSource
+from vosam.names import natural_key, natural_sorted
 
 __all__ = [
     "DAVIS_COLORS",

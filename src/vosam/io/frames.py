@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from PIL import Image, UnidentifiedImageError
 from vosam.errors import CorruptFrameError, FrameSourceError
 from vosam.io.atomic import atomic_write
 from vosam.io.masks import MAX_MASK_PIXELS
+from vosam.names import natural_sorted
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +45,6 @@ FRAME_MAP_NAME = "frames.csv"
 
 MAX_FRAME_PIXELS = MAX_MASK_PIXELS
 """Frames larger than this many pixels (8192 × 8192) are refused before decoding."""
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(name: str) -> tuple[tuple[int, int | str, int], ...]:
-    """Sort key putting ``frame2`` before ``frame10``: digit runs compare as numbers.
-
-    Text runs compare case-insensitively; equal numbers with different zero padding
-    (``1`` vs ``01``) are ordered by length, so the order is total and stable.
-    """
-    parts: list[tuple[int, int | str, int]] = []
-    for k, run in enumerate(_DIGITS.split(name)):
-        if k % 2:
-            parts.append((1, int(run), len(run)))
-        elif run:
-            parts.append((0, run.casefold(), 0))
-    parts.append((2, name, 0))
-    return tuple(parts)
-
-
-def natural_sorted(names: list[str]) -> list[str]:
-    """``names`` in natural order (see :func:`natural_key`)."""
-    return sorted(names, key=natural_key)
 
 
 class FrameSource(ABC):

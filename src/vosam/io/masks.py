@@ -16,10 +16,10 @@ from PIL import Image, UnidentifiedImageError
 
 from vosam.errors import MaskError, MaskSizeError
 from vosam.io.atomic import atomic_write
+from vosam.objects import VOID_ID
 
 log = logging.getLogger(__name__)
 
-VOID_ID = 255
 MASK_SUFFIX = ".png"
 
 MAX_GREY_IDS = 16

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from vosam.engines.aggregate import soft_aggregate
-from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
+from vosam.engines.base import StepResult, Tracker, check_pair, confidence_of, onehot
 from vosam.engines.sam2.config import SAM2Config
 from vosam.engines.sam2.preprocess import (
     mask_logits,
@@ -44,11 +44,11 @@ from vosam.engines.sam2.preprocess import (
     to_frame,
 )
 from vosam.engines.slots import ObjectSlots
+from vosam.objects import VOID_ID
 from vosam.types import Prompt
 
 log = logging.getLogger(__name__)
 
-VOID_ID = 255
 NO_OBJECT = -1024.0  # SAM 2's logit for an object with no prediction on a frame
 _UNKNOWN_LENGTH = 2**31 - 1  # video length when the caller does not give one
 
@@ -128,7 +128,7 @@ class SAM2Tracker(Tracker):
         return self._slots.sorted_ids
 
     def add_permanent(self, index: int, image: np.ndarray, mask: np.ndarray) -> None:
-        _check_pair(image, mask)
+        check_pair(image, mask)
         self._register(mask)
         self._pending[index] = (image.copy(), mask.copy())
         self._annotated.discard(index)
@@ -137,7 +137,7 @@ class SAM2Tracker(Tracker):
         self, index: int, image: np.ndarray, *, annotation: np.ndarray | None = None
     ) -> StepResult:
         if annotation is not None:
-            _check_pair(image, annotation)
+            check_pair(image, annotation)
             self._register(annotation)
             if index not in self._annotated:
                 self._pending[index] = (image, annotation)
@@ -165,7 +165,7 @@ class SAM2Tracker(Tracker):
         the output and its memory (and object pointer) re-encoded. Annotated and prompted
         frames keep their conditioning; ids not tracked are ignored.
         """
-        _check_pair(image, mask)
+        check_pair(image, mask)
         with self._context():
             self._flush()
             feats = self._features(index, image)
@@ -447,13 +447,3 @@ def _has_extension() -> bool:
 def _background(size: tuple[int, int], ids: tuple[int, ...]) -> StepResult:
     probs = onehot(np.zeros(size, np.uint8), ids)
     return StepResult(probs, ids, confidence_of(probs))
-
-
-def _check_pair(image: np.ndarray, mask: np.ndarray) -> None:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
-    if mask.shape != image.shape[:2]:
-        raise ValueError(
-            f"mask is {mask.shape[1]}×{mask.shape[0]} but the frame is "
-            f"{image.shape[1]}×{image.shape[0]}"
-        )

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from vosam.engines.aggregate import soft_aggregate
-from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
+from vosam.engines.base import StepResult, Tracker, check_pair, confidence_of, onehot
 from vosam.engines.slots import ObjectSlots
 from vosam.engines.xmem.config import XMemConfig
 from vosam.engines.xmem.network import XMemNetwork
@@ -33,8 +33,6 @@ from vosam.engines.xmem.preprocess import Geometry, geometry, prepare_image, pre
 from vosam.memory import MemoryStore
 
 log = logging.getLogger(__name__)
-
-VOID_ID = 255
 
 
 @dataclass
@@ -83,7 +81,7 @@ class XMemTracker(Tracker):
         return self._slots.sorted_ids
 
     def add_permanent(self, index: int, image: np.ndarray, mask: np.ndarray) -> None:
-        _check_pair(image, mask)
+        check_pair(image, mask)
         self._permanent_mode = True
         self._register(mask)
         with self._autocast(), torch.inference_mode():
@@ -94,12 +92,12 @@ class XMemTracker(Tracker):
         self, index: int, image: np.ndarray, *, annotation: np.ndarray | None = None
     ) -> StepResult:
         if annotation is not None:
-            _check_pair(image, annotation)
+            check_pair(image, annotation)
         with self._autocast(), torch.inference_mode():
             return self._step(index, image, annotation)
 
     def feedback(self, index: int, image: np.ndarray, mask: np.ndarray) -> None:
-        _check_pair(image, mask)
+        check_pair(image, mask)
         self._register(mask)
         with self._autocast(), torch.inference_mode():
             self._sync_permanent()
@@ -344,13 +342,3 @@ def _trimmed(frame: _Frame) -> _Frame:
         frame.selection,
         frame.features[:1],
     )
-
-
-def _check_pair(image: np.ndarray, mask: np.ndarray) -> None:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
-    if mask.shape != image.shape[:2]:
-        raise ValueError(
-            f"mask is {mask.shape[1]}×{mask.shape[0]} but the frame is "
-            f"{image.shape[1]}×{image.shape[0]}"
-        )
