@@ -3,6 +3,7 @@
 The public API is imported lazily so that ``import vosam`` stays light::
 
     from vosam import Session, build_propagator
+    from vosam import RunSpec  # engine + refiner + device, to_dict()/from_dict(), build()
 """
 
 from __future__ import annotations
@@ -19,8 +20,17 @@ limit_blas_threads()  # numpy's BLAS beside torch: see vosam.threads
 _LAZY = {
     "Session": "vosam.session",
     "SessionConfig": "vosam.session",
+    "RunSpec": "vosam.spec",
+    "EngineSpec": "vosam.spec",
+    "RefinerSpec": "vosam.spec",
     "build_propagator": "vosam.engines",
     "available_engines": "vosam.engines",
+    "build_segmenter": "vosam.refine",
+    "Refiner": "vosam.refine.refiner",
+    "RefinerConfig": "vosam.refine.refiner",
+    "evaluate_dataset": "vosam.eval",
+    "evaluate_sequence": "vosam.eval",
+    "evaluate_vis": "vosam.eval",
     "EmbeddedConfig": "vosam.engines.embedded",
     "open_source": "vosam.io",
     "read_annotations": "vosam.io",

@@ -132,3 +132,14 @@ def test_the_spec_module_imports_no_model_code():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_public_api_exports_the_run_spec_and_the_builders():
+    import vosam
+    from vosam.eval import evaluate_dataset
+    from vosam.refine.refiner import Refiner
+
+    assert vosam.RunSpec is RunSpec and vosam.RefinerSpec is RefinerSpec
+    assert vosam.Refiner is Refiner and vosam.evaluate_dataset is evaluate_dataset
+    for name in vosam.__all__:
+        assert getattr(vosam, name) is not None
