@@ -11,8 +11,8 @@ import torch
 from tests.discover.conftest import moving_objects, true_box, write_frames
 from tests.discover.fakes import Truth
 from vosam.discover import DiscoverConfig, discover_objects, segment_trajectories
-from vosam.discover.segment import _fill_gaps, choose_keyframes
 from vosam.discover.saliency import AppearanceFeatures, border_contrast
+from vosam.discover.segment import _fill_gaps, choose_keyframes
 from vosam.discover.trajectories import box_iou
 from vosam.io import open_source
 
