@@ -19,6 +19,8 @@ limit_blas_threads()  # numpy's BLAS beside torch: see vosam.threads
 _LAZY = {
     "Session": "vosam.session",
     "SessionConfig": "vosam.session",
+    "Order": "vosam.playback",
+    "Step": "vosam.playback",
     "build_propagator": "vosam.engines",
     "available_engines": "vosam.engines",
     "EmbeddedConfig": "vosam.engines.embedded",
