@@ -173,16 +173,8 @@ class Session:
             prompts.pop(object_id, None)
 
     def first_annotated(self) -> dict[int, int]:
-        """Object id → index of the first frame whose annotation contains it."""
-        first: dict[int, int] = {}
-        for index, mask in sorted(self._annotations.items()):
-            for object_id in np.unique(mask):
-                if 0 < object_id <= MAX_OBJECT_ID:
-                    first.setdefault(int(object_id), index)
-        for index, prompts in self._prompts.items():
-            for object_id in prompts:
-                first[object_id] = min(first.get(object_id, index), index)
-        return first
+        """Object id → index of the first frame whose annotation or prompts contain it."""
+        return {oid: min(at) for oid, at in sorted(self._annotated_at().items())}
 
     # -- propagation --------------------------------------------------------------------
 
