@@ -29,7 +29,7 @@ import numpy as np
 from vosam.datasets.base import DatasetSequence
 from vosam.errors import InputError, MaskError
 from vosam.io import FolderSource, write_frame_map, write_mask
-from vosam.playback import Order, x3_order
+from vosam.playback import Order
 from vosam.progress import Progress
 from vosam.runs import finish_output, prepare_output
 
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 def playing_order(n: int, x3: bool = False) -> list[int]:
     """Frame indices in the order they are played: ``0..n-1``, or the ×3 protocol's."""
-    return x3_order(n) if x3 else list(range(n))
+    return [index for _, index in (Order.X3 if x3 else Order.FORWARD).plays(n)]
 
 
 def output_names(seq: DatasetSequence, source: FolderSource) -> tuple[str, ...]:
