@@ -20,6 +20,8 @@ limit_blas_threads()  # numpy's BLAS beside torch: see vosam.threads
 _LAZY = {
     "Session": "vosam.session",
     "SessionConfig": "vosam.session",
+    "Order": "vosam.playback",
+    "Step": "vosam.playback",
     "RunSpec": "vosam.spec",
     "EngineSpec": "vosam.spec",
     "RefinerSpec": "vosam.spec",

@@ -8,6 +8,10 @@ shared and can serve several sessions. Typical use::
         session.add_annotation(0, first_mask)
         for index, result in session.propagate():
             save(session.names[index], result.mask)
+
+:meth:`Session.run` plays the frames in any :class:`~vosam.playback.Order` (forward,
+backward, the ×3 protocol of Long-time Video) and yields :class:`~vosam.playback.Step`
+items; :meth:`Session.propagate` is its forward or backward form.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from vosam.engines.base import confidence_of, onehot
 from vosam.errors import InputError, MaskSizeError
 from vosam.io import FrameSource, open_source
 from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
+from vosam.playback import Order, Step
 from vosam.refine.refiner import Refiner, RefineState
 from vosam.types import Prompt
 
@@ -72,6 +77,7 @@ class Session:
         self.config = config or SessionConfig()
         self.objects = ObjectRegistry()
         self._annotations: dict[int, np.ndarray] = {}
+        self._partial: set[int] = set()  # frames whose annotation draws only some objects
         self._prompts: dict[int, dict[int, Prompt]] = {}
 
     # -- frames -------------------------------------------------------------------------
@@ -97,12 +103,19 @@ class Session:
         return {i: m.copy() for i, m in sorted(self._annotations.items())}
 
     def add_annotation(
-        self, index: int, mask: np.ndarray, *, names: dict[int, str] | None = None
+        self,
+        index: int,
+        mask: np.ndarray,
+        *,
+        names: dict[int, str] | None = None,
+        partial: bool = False,
     ) -> None:
         """Set the ground-truth mask ``uint8 (H, W)`` of frame ``index``.
 
         Ids in the mask become objects (255 is void and ignored). Replaces an earlier
-        annotation of the same frame.
+        annotation of the same frame. ``partial=True``: the mask draws only some objects
+        (those appearing there, as YouTube-VOS and LVOS give them); the others keep their
+        prediction on that frame, and the mask is not put in permanent memory.
         """
         if not 0 <= index < len(self.source):
             raise InputError(
@@ -121,9 +134,14 @@ class Session:
             if 0 < object_id <= MAX_OBJECT_ID:
                 self.objects.add(int(object_id), (names or {}).get(int(object_id)))
         self._annotations[index] = mask
+        if partial:
+            self._partial.add(index)
+        else:
+            self._partial.discard(index)
 
     def remove_annotation(self, index: int) -> None:
         del self._annotations[index]
+        self._partial.discard(index)
 
     def add_prompt(self, index: int, object_id: int, prompt: Prompt) -> None:
         """Give object ``object_id`` a click/box prompt on frame ``index``.
@@ -155,16 +173,8 @@ class Session:
             prompts.pop(object_id, None)
 
     def first_annotated(self) -> dict[int, int]:
-        """Object id → index of the first frame whose annotation contains it."""
-        first: dict[int, int] = {}
-        for index, mask in sorted(self._annotations.items()):
-            for object_id in np.unique(mask):
-                if 0 < object_id <= MAX_OBJECT_ID:
-                    first.setdefault(int(object_id), index)
-        for index, prompts in self._prompts.items():
-            for object_id in prompts:
-                first[object_id] = min(first.get(object_id, index), index)
-        return first
+        """Object id → index of the first frame whose annotation or prompts contain it."""
+        return {oid: min(at) for oid, at in sorted(self._annotated_at().items())}
 
     # -- propagation --------------------------------------------------------------------
 
@@ -173,20 +183,40 @@ class Session:
     ) -> Iterator[tuple[int, StepResult]]:
         """Segment frames ``start..stop-1`` in order, yielding ``(index, StepResult)``.
 
-        Annotated frames yield their annotation. With permanent memory every annotation is
-        encoded first, so frames before an annotation benefit from it too; otherwise
-        propagation starts at the first annotated frame and earlier frames are empty.
-        ``reverse=True`` goes from ``stop - 1`` down to ``start`` (without permanent memory,
-        frames after the last annotated one are then empty).
+        ``reverse=True`` goes from ``stop - 1`` down to ``start``. See :meth:`run`.
         """
-        frames = self.propagate_frames(start=start, stop=stop, reverse=reverse)
-        for index, _image, result in frames:
-            yield index, result
+        order = Order.BACKWARD if reverse else Order.FORWARD
+        for step in self.run(order=order, start=start, stop=stop):
+            yield step.index, step.result
 
     def propagate_frames(
         self, *, start: int = 0, stop: int | None = None, reverse: bool = False
     ) -> Iterator[tuple[int, np.ndarray, StepResult]]:
         """Like :meth:`propagate`, also yielding each decoded frame ``uint8 (H, W, 3)``."""
+        order = Order.BACKWARD if reverse else Order.FORWARD
+        for step in self.run(order=order, start=start, stop=stop):
+            yield step.index, step.image, step.result
+
+    def run(
+        self, *, order: Order = Order.FORWARD, start: int = 0, stop: int | None = None
+    ) -> Iterator[Step]:
+        """Play frames ``start..stop-1`` in ``order``, yielding a :class:`~vosam.playback.Step`
+        for every frame played.
+
+        An annotated frame yields its annotation on its first visit. A partial annotation
+        is merged first: the frame is propagated, the annotation's objects are painted over
+        the prediction, and the merged mask is what the tracker is given. With permanent
+        memory every whole annotation is encoded first (also those outside ``start..stop``),
+        so frames played before it benefit too; otherwise frames played before the first
+        annotation are empty, as are those played before anything is known about any
+        object. With ``objects_from_first_annotation`` an object is absent from the frames
+        played before its first annotation in playing order. With a refiner, every
+        propagated frame is refined and accepted masks are fed back.
+
+        Raises:
+            InputError: no annotation, or no object in any.
+            ValueError: ``Order.X3`` with ``start`` or ``stop``.
+        """
         if not self._annotations and not self._prompts:
             raise InputError(self.source.path, "no annotation: give at least one annotated frame")
         if not self.objects.ids:
@@ -194,37 +224,59 @@ class Session:
                 self.source.path,
                 "no object to track: every annotated pixel is background (0) or void (255)",
             )
+        plays = order.plays(len(self.source), start, stop)
         tracker = self.propagator.new_tracker()
         if self.config.permanent_memory:
+            # whole annotations only: a partial one would tell memory the others are absent
             for index, mask in sorted(self._annotations.items()):
-                tracker.add_permanent(index, self.source.read(index), mask)
+                if index not in self._partial:
+                    tracker.add_permanent(index, self.source.read(index), mask)
         self._give_prompts(tracker)
-        first_seen = self.first_annotated()
         given = [*self._annotations, *self._prompts]
-        first_annotation = max(given) if reverse else min(given)
+        first_rank = min(order.rank(i) for i in given)
+        born = {oid: min(order.rank(i) for i in at) for oid, at in self._annotated_at().items()}
         ids = self.objects.ids
         refiner = self.refiner
         if refiner is not None:
             self.refine_state = refiner.new_state()
-        for index, image in self._frames(start, stop, reverse=reverse):
-            annotation = self._annotations.get(index)
-            before = index > first_annotation if reverse else index < first_annotation
-            if annotation is None and not self.config.permanent_memory and before:
-                yield index, image, _empty_result(self.size, ids)
+        for step, index, image in self._played(plays, order):
+            # a frame's first visit is the step equal to its index (see vosam.playback)
+            annotation = self._annotations.get(index) if step == index else None
+            if annotation is None and (
+                not tracker.object_ids
+                or (not self.config.permanent_memory and order.rank(step) < first_rank)
+            ):
+                yield Step(step, index, image, _empty_result(self.size, ids))
                 continue
-            result = tracker.step(index, image, annotation=annotation)
+            if annotation is not None and index in self._partial and tracker.object_ids:
+                predicted = tracker.step(step, image).mask
+                annotation = np.where(annotation > 0, annotation, predicted).astype(np.uint8)
+            result = tracker.step(step, image, annotation=annotation)
             if self.config.objects_from_first_annotation:
-                result = _hide_unborn(result, index, first_seen)
-            result = _with_all_objects(result, ids)
+                unborn = {oid for oid, rank in born.items() if rank > order.rank(step)}
+                result = _hide(result, unborn)
             if refiner is not None:
-                annotated = annotation is not None
-                result = self._refine(tracker, index, image, result, annotated=annotated)
-            yield index, image, result
+                result = self._refine(
+                    tracker, step, image, result, annotated=annotation is not None
+                )
+            yield Step(step, index, image, _with_all_objects(result, ids))
+
+    def _annotated_at(self) -> dict[int, list[int]]:
+        """Object id → the frames whose annotation or prompts contain it."""
+        at: dict[int, list[int]] = {}
+        for index, mask in self._annotations.items():
+            for object_id in np.unique(mask):
+                if 0 < object_id <= MAX_OBJECT_ID:
+                    at.setdefault(int(object_id), []).append(index)
+        for index, prompts in self._prompts.items():
+            for object_id in prompts:
+                at.setdefault(object_id, []).append(index)
+        return at
 
     def _refine(
         self,
         tracker: Tracker,
-        index: int,
+        step: int,
         image: np.ndarray,
         result: StepResult,
         *,
@@ -233,22 +285,23 @@ class Session:
         """Refine one propagated frame and feed accepted masks back to the tracker."""
         state = self.refine_state
         if annotated:
-            self.refiner.observe(state, index, result)
+            self.refiner.observe(state, step, result)
             return result
-        out = self.refiner.refine(state, index, image, result)
+        out = self.refiner.refine(state, step, image, result)
         if out.accepted and self.refiner.config.feedback:
-            tracker.feedback(index, image, out.result.mask)
+            tracker.feedback(step, image, out.result.mask)
         return out.result
 
-    def _frames(
-        self, start: int, stop: int | None, *, reverse: bool
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        if not reverse:
-            yield from self.source.frames(start, stop)
+    def _played(
+        self, plays: list[tuple[int, int]], order: Order
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(step, index, image)`` of ``plays``; forward reads the source in sequence."""
+        if order is Order.FORWARD and plays:
+            for index, image in self.source.frames(plays[0][1], plays[-1][1] + 1):
+                yield index, index, image
             return
-        stop = len(self.source) if stop is None else min(stop, len(self.source))
-        for index in range(stop - 1, max(start, 0) - 1, -1):
-            yield index, self.source.read(index)
+        for step, index in plays:
+            yield step, index, self.source.read(index)
 
     def _give_prompts(self, tracker: Tracker) -> None:
         """Hand the click/box prompts to a tracker that takes them (``takes_prompts``)."""
@@ -279,13 +332,13 @@ def _empty_result(size: tuple[int, int], ids: tuple[int, ...]) -> StepResult:
     return StepResult(probs, ids, np.zeros(len(ids), np.float32))
 
 
-def _hide_unborn(result: StepResult, index: int, first_seen: dict[int, int]) -> StepResult:
-    """Zero the objects whose first annotation comes after ``index`` and renormalise."""
-    unborn = [k for k, oid in enumerate(result.object_ids, 1) if first_seen.get(oid, 0) > index]
-    if not unborn:
+def _hide(result: StepResult, unborn: set[int]) -> StepResult:
+    """Zero the objects ``unborn`` (not annotated yet in playing order) and renormalise."""
+    hidden = [k for k, oid in enumerate(result.object_ids, 1) if oid in unborn]
+    if not hidden:
         return result
     probs = result.probs.copy()
-    probs[unborn] = 0
+    probs[hidden] = 0
     probs /= np.maximum(probs.sum(0, keepdims=True), 1e-7)
     return StepResult(probs, result.object_ids, confidence_of(probs))
 

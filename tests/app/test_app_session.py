@@ -19,7 +19,6 @@ from tests.app.conftest import (
 )
 from tests.app.test_app_api import GatedPropagator, centre, ids, png
 from vosam.app import AppConfig, create_server, start_in_thread
-from vosam.app.tasks import BACKWARD, FORWARD
 from vosam.session import Session
 
 
@@ -66,9 +65,8 @@ def test_painted_clicked_and_uploaded_frames_are_the_sessions_annotations(server
 
 def expected_masks(server, annotations, **propagate) -> dict[int, np.ndarray]:
     """Masks of a fresh Session on the same video and annotations."""
-    config = BACKWARD if propagate.get("reverse") else FORWARD
     clip = server.config.workspace / "clip"
-    session = Session(clip, propagator=server.models.propagator, config=config)
+    session = Session(clip, propagator=server.models.propagator)
     for index, mask in annotations.items():
         session.add_annotation(index, mask)
     with session:
@@ -96,6 +94,9 @@ def test_propagation_is_the_sessions_own_forward_and_backward(server, client: Cl
         assert np.array_equal(ids(client, t), want[t]), t
     y, x = square_at(5)  # found going backward from the last frame's annotation
     assert (want[5][y : y + 30, x : x + 30] == square).mean() > 0.6
+    # going backward the disc, annotated on frame 3, exists from frame 3 down only
+    assert not (want[5] == disc).any() and not (want[4] == disc).any()
+    assert all((want[t] == disc).any() for t in range(4))
 
     client.ok("/api/propagate", {"frame": 2, "direction": "forward"})
     assert client.wait_job()["state"] == "done"

@@ -174,3 +174,13 @@ def youtube_vis(tmp_path: Path) -> Path:
     }
     (root / "train.json").write_text(json.dumps(data))
     return root
+
+
+@pytest.fixture
+def davis(tmp_path: Path) -> Path:
+    """A DAVIS 2017 root: sequence ``d`` of 8 frames with both objects annotated on 00000."""
+    root = tmp_path / "DAVIS"
+    names = [f"{t:05d}" for t in range(8)]
+    write_frames(root / "JPEGImages" / "480p" / "d", names, list(range(8)))
+    write_mask(root / "Annotations" / "480p" / "d" / "00000.png", truth(0))
+    return root

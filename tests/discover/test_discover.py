@@ -11,8 +11,8 @@ import torch
 from tests.discover.conftest import moving_objects, true_box, write_frames
 from tests.discover.fakes import Truth
 from vosam.discover import DiscoverConfig, discover_objects, segment_trajectories
-from vosam.discover.pipeline import _fill_gaps, choose_keyframes
 from vosam.discover.saliency import AppearanceFeatures, border_contrast
+from vosam.discover.segment import _fill_gaps, choose_keyframes
 from vosam.discover.trajectories import box_iou
 from vosam.io import open_source
 
@@ -162,7 +162,7 @@ def test_propagation_fills_the_frames_without_a_box(plain):
 
 
 def test_propagate_all_gives_every_frame_the_propagated_mask(plain):
-    from vosam.discover.pipeline import choose_keyframes, frame_masks
+    from vosam.discover.segment import choose_keyframes, frame_masks
     from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
 
     source, images, truth, found = plain

@@ -21,16 +21,10 @@ from vosam.app.state import AppSession
 from vosam.app.uploads import remove, size_text
 from vosam.app.workspace import safe_name
 from vosam.errors import InputError
-from vosam.session import SessionConfig
 
 EXPORT_KINDS = ("masks", "overlay", "ytvis")
 EXPORT_FILES = {"masks": "-masks.zip", "overlay": "-overlay.mp4", "ytvis": "-ytvis.json"}
 QUOTA_CHECK_EVERY = 16  # frames written by an export between two looks at the disk quota
-
-FORWARD = SessionConfig()
-# Session hides an object on the frames before its first annotation counted in frame order;
-# going backward those are the frames propagation is for, so backward hides none.
-BACKWARD = SessionConfig(objects_from_first_annotation=False)
 
 
 def _require_annotation(app: AppSession) -> None:
@@ -52,7 +46,6 @@ def propagate(app: AppSession, index: int, direction: str) -> Job:
     start, stop = (0, index + 1) if backward else (index, None)
 
     def work(job: Job) -> dict[str, Any]:
-        session.config = BACKWARD if backward else FORWARD
         for i, result in session.propagate(start=start, stop=stop, reverse=backward):
             app.propagated(generation, i, result.mask)
             job.advance()

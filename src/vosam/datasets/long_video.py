@@ -23,15 +23,9 @@ from pathlib import Path
 
 from vosam.datasets.base import AnnotationInput, DatasetSequence, choose, frame_names, mismatch
 from vosam.errors import InputError
+from vosam.playback import x3_order
 
 __all__ = ["read_long_video", "x3_order"]
-
-
-def x3_order(n: int) -> list[int]:
-    """Frame indices of the ×3 protocol: ``0..n-1``, ``n-2..0``, ``1..n-1`` (3n − 2)."""
-    if n < 2:
-        return list(range(n)) * 3
-    return list(range(n)) + list(range(n - 2, -1, -1)) + list(range(1, n))
 
 
 def read_long_video(

@@ -1,16 +1,15 @@
 """Segmenting one dataset sequence from its input annotations into the format's layout.
 
-The tracker is driven directly (not through :class:`vosam.Session`) because dataset inputs
-can be partial: on the frame where an object of YouTube-VOS or LVOS first appears, the
-annotation draws only that object. There the frame is first propagated, the new objects
-are painted over the prediction, and the merged mask is given to the tracker as the
-frame's annotation (what XMem does). Objects do not exist before their first frame.
-
-Inputs that are the whole truth of their frame (DAVIS, Long-time Video) are encoded into
-permanent memory before propagation when ``permanent_memory`` is on (XMem++, as
-:class:`vosam.Session` does); partial inputs are encoded when their frame is reached. With
-a :class:`~vosam.refine.refiner.Refiner`, every propagated frame is refined and accepted
-masks are fed back into the tracker's memory (the refiner's settings decide).
+A sequence is played by a :class:`vosam.Session` (:func:`sequence_session`) holding its
+inputs. Dataset inputs can be partial: on the frame where an object of YouTube-VOS or LVOS
+first appears, the annotation draws only that object; there the session propagates the
+frame, paints the new objects over the prediction and gives the tracker the merged mask
+(what XMem does). Objects do not exist before their first frame. Inputs that are the whole
+truth of their frame (DAVIS, Long-time Video) go into permanent memory before propagation
+when ``permanent_memory`` is on (XMem++); partial ones never do. Long-time Video's ×3
+protocol is the session's :attr:`~vosam.playback.Order.X3`. With a
+:class:`~vosam.refine.refiner.Refiner`, every propagated frame is refined and accepted masks
+are fed back into the tracker's memory (the refiner's settings decide).
 
 Results go to a hidden folder renamed into place when finished, with ``run.json`` and
 ``frames.csv`` (see :mod:`vosam.runs`); a finished folder of the same run is skipped.
@@ -28,21 +27,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vosam.datasets.base import DatasetSequence
-from vosam.datasets.long_video import x3_order
-from vosam.engines import Propagator, StepResult, Tracker
 from vosam.errors import InputError, MaskError
 from vosam.io import FolderSource, write_frame_map, write_mask
+from vosam.playback import Order
 from vosam.progress import Progress
 from vosam.runs import finish_output, prepare_output
 
 if TYPE_CHECKING:
-    from vosam.refine.refiner import Refiner, RefineState
+    from vosam.engines import Propagator
+    from vosam.refine.refiner import Refiner
+    from vosam.session import Session
 
 __all__ = [
     "output_names",
     "playing_order",
     "propagate_sequence",
     "segment_sequence",
+    "sequence_session",
     "write_run",
     "write_sequence",
 ]
@@ -52,12 +53,54 @@ log = logging.getLogger(__name__)
 
 def playing_order(n: int, x3: bool = False) -> list[int]:
     """Frame indices in the order they are played: ``0..n-1``, or the ×3 protocol's."""
-    return x3_order(n) if x3 else list(range(n))
+    return [index for _, index in (Order.X3 if x3 else Order.FORWARD).plays(n)]
 
 
 def output_names(seq: DatasetSequence, source: FolderSource) -> tuple[str, ...]:
     """Names of the frames whose masks are written (the format's scored frames)."""
     return tuple(seq.write) if seq.write is not None else source.names
+
+
+def sequence_session(
+    seq: DatasetSequence,
+    source: FolderSource,
+    engine: Propagator,
+    *,
+    refiner: Refiner | None = None,
+    permanent_memory: bool = True,
+) -> Session:
+    """A :class:`~vosam.session.Session` of ``seq``'s frames holding its input annotations
+    (partial ones marked so), as the dataset protocols play it.
+
+    Raises:
+        InputError: an input annotates a frame the video lacks.
+        MaskError: the first input (before which nothing is known) has no object.
+    """
+    from vosam.session import Session, SessionConfig
+
+    position = {name: i for i, name in enumerate(source.names)}
+    inputs = {}
+    for frame, given in seq.inputs.items():
+        if frame not in position:
+            raise InputError(given.path, f"annotates frame '{frame}', which the video lacks")
+        inputs[position[frame]] = (given, given.load(source.size))
+    # permanent memory may know an object before its first input (XMem++); partial inputs
+    # are not in it, so their objects appear from their own frame on
+    config = SessionConfig(permanent_memory=permanent_memory, objects_from_first_annotation=False)
+    session = Session(source, propagator=engine, config=config, refiner=refiner)
+    known = permanent_memory and any(
+        _has_object(mask) for given, mask in inputs.values() if not given.partial
+    )
+    for index, (given, mask) in sorted(inputs.items()):
+        if not known and not _has_object(mask):
+            raise MaskError(given.path, "no object to track: the annotation is empty")
+        known = True
+        session.add_annotation(index, mask, partial=given.partial)
+    return session
+
+
+def _has_object(mask: np.ndarray) -> bool:
+    return bool(((mask > 0) & (mask < 255)).any())
 
 
 def propagate_sequence(
@@ -72,65 +115,15 @@ def propagate_sequence(
     """Yield ``(step, frame index, uint8 (H, W) mask)`` for every frame in playing order.
 
     ``step`` counts the frames played (the tracker's frame index); with ``x3`` the video is
-    played forward, backward and forward again (:func:`~vosam.datasets.long_video.x3_order`).
-    Frames before the first input yield empty masks.
+    played forward, backward and forward again (:func:`~vosam.playback.x3_order`). Frames
+    before the first input yield empty masks. The :class:`~vosam.session.Session` of
+    :func:`sequence_session` does the work.
     """
-    order = playing_order(len(source), x3)
-    position = {name: i for i, name in enumerate(source.names)}
-    first_step: dict[int, int] = {}
-    for step, index in enumerate(order):
-        first_step.setdefault(index, step)
-    inputs = {}
-    for frame, given in seq.inputs.items():
-        if frame not in position:
-            raise InputError(given.path, f"annotates frame '{frame}', which the video lacks")
-        inputs[position[frame]] = given
-    tracker = engine.new_tracker()
-    if permanent_memory:
-        # whole-truth inputs only: a partial one would tell memory the other objects are absent
-        for index, given in sorted(inputs.items(), key=lambda item: first_step[item[0]]):
-            if not given.partial:
-                image = source.read(index)
-                tracker.add_permanent(first_step[index], image, given.load(source.size))
-    state = refiner.new_state() if refiner is not None else None
-    used: set[int] = set()
-    for step, index in enumerate(order):
-        image = source.read(index)
-        given = inputs.get(index) if index not in used else None
-        if given is not None:
-            used.add(index)
-            ann = given.load(source.size)
-            if not tracker.object_ids and not ((ann > 0) & (ann < 255)).any():
-                raise MaskError(given.path, "no object to track: the annotation is empty")
-            if given.partial and tracker.object_ids:
-                predicted = tracker.step(step, image).mask
-                ann = np.where(ann > 0, ann, predicted).astype(np.uint8)
-            result = tracker.step(step, image, annotation=ann)
-            if refiner is not None:
-                refiner.observe(state, step, result)
-        elif tracker.object_ids:
-            result = tracker.step(step, image)
-            if refiner is not None:
-                result = _refine(refiner, state, tracker, step, image, result)
-        else:
-            yield step, index, np.zeros(source.size, np.uint8)
-            continue
-        yield step, index, result.mask
-
-
-def _refine(
-    refiner: Refiner,
-    state: RefineState,
-    tracker: Tracker,
-    step: int,
-    image: np.ndarray,
-    result: StepResult,
-) -> StepResult:
-    """Refine one propagated frame; accepted masks go back into the tracker's memory."""
-    out = refiner.refine(state, step, image, result)
-    if out.accepted and refiner.config.feedback:
-        tracker.feedback(step, image, out.result.mask)
-    return out.result
+    session = sequence_session(
+        seq, source, engine, refiner=refiner, permanent_memory=permanent_memory
+    )
+    for step in session.run(order=Order.X3 if x3 else Order.FORWARD):
+        yield step.step, step.index, step.mask
 
 
 def write_sequence(
