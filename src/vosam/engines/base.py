@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -82,7 +83,14 @@ class Tracker(ABC):
     The caller (usually :class:`vosam.session.Session`) drives it frame by frame in the order
     it wants (forward or backward), passing frame indices so that the tracker can cache
     per-frame features.
+
+    Attributes:
+        takes_prompts: the tracker segments click/box prompts itself, through
+            ``add_prompt(index, image, object_id, prompt)`` (SAM 2); for the others the
+            session turns prompts into masks with a promptable segmenter.
     """
+
+    takes_prompts: ClassVar[bool] = False
 
     @property
     @abstractmethod

@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -74,6 +74,8 @@ class _Object:
 class SAM2Tracker(Tracker):
     """Per-video state of the SAM 2 engine. Made by :meth:`SAM2Propagator.new_tracker`.
 
+    Takes click/box prompts natively (:meth:`add_prompt`).
+
     Args:
         model: a ``SAM2Base`` (shared, read-only, eval mode).
         config: memory and runtime settings.
@@ -82,6 +84,8 @@ class SAM2Tracker(Tracker):
             at the video length, which changes results on videos shorter than
             ``max_obj_ptrs_in_encoder`` (16) frames; unknown lengths count as long.
     """
+
+    takes_prompts: ClassVar[bool] = True
 
     def __init__(
         self,
