@@ -1,9 +1,11 @@
-"""``vosam segment``: one video and its annotated frames → a mask for every frame."""
+"""``vosam segment``: one video (a file, a frame folder or a live stream) and its annotated
+frames or prompts → a mask for every frame."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import vosam
@@ -16,18 +18,22 @@ from vosam.cli.common import (
     engine_settings,
     report_skipped,
 )
-from vosam.devices import device_name
-from vosam.errors import OutputError
-from vosam.io import (
-    OverlayVideoWriter,
-    annotation_files,
-    open_source,
-    read_annotations,
-    require_objects,
+from vosam.cli.prompt_args import (
+    ENGINES_TAKING_PROMPTS,
+    add_prompt_args,
+    build_prompt_segmenter,
+    gather_prompts,
+    has_prompts,
+    prompts_digest,
+    segmenter_settings,
 )
+from vosam.cli.stream_run import StopSignal, add_stream_args, check_stream_output
+from vosam.devices import device_name
+from vosam.errors import InputError, OutputError
+from vosam.io import annotation_files, open_source, read_annotations, require_objects, write_mask
+from vosam.io.stream import is_stream
 from vosam.progress import Progress
 from vosam.runs import (
-    Sinks,
     check_apart,
     check_output,
     clear_overlay_leftovers,
@@ -37,19 +43,26 @@ from vosam.runs import (
     write_results,
 )
 from vosam.session import Session, SessionConfig
+from vosam.sinks import MaskSink, OverlaySink, PreviewSink, ScoreSink
+
+PROMPTS_DIR = "prompts"
+"""Sub-folder of the output holding the masks made from prompts, one per prompted frame."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "segment",
-        help="segment every frame of a video from annotated frames",
-        description="Propagate the annotated masks through a video (frame folder or file) "
-        "and write a DAVIS-palette PNG for every frame.",
+        help="segment every frame of a video from annotated frames or a box",
+        description="Propagate annotated masks, or objects given by a box or clicks, through "
+        "a video (frame folder, video file or live stream) and write a DAVIS-palette PNG "
+        "for every frame.",
     )
-    p.add_argument("source", type=Path, help="folder of JPEG/PNG frames, or a video file")
     p.add_argument(
-        "--masks", type=Path, required=True, help="folder of annotation PNGs named after frames"
+        "source",
+        help="folder of JPEG/PNG frames, a video file, or a stream: - (standard input), "
+        "rtsp://, http://, udp:// URLs, /dev/video0",
     )
+    p.add_argument("--masks", type=Path, help="folder of annotation PNGs named after frames")
     p.add_argument("--out", type=Path, required=True, help="output folder for the masks")
     p.add_argument("--overlay", type=Path, help="also write an overlay video (e.g. out.mp4)")
     p.add_argument(
@@ -62,6 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replace the results of another vosam run in --out (only the files it wrote)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_prompt_args(p)
+    add_stream_args(p)
     add_input_args(p, tolerate=True)
     add_engine_args(p)
     add_refiner_args(p)
@@ -69,21 +84,51 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    source = open_source(args.source, tolerate_corrupt=args.tolerate_corrupt)
-    files = annotation_files(args.masks, source.names)
-    annotations = read_annotations(args.masks, source.names, source.size, binarize=args.binarize)
-    require_objects(annotations, args.masks)
+    stream = is_stream(args.source)
+    if args.max_frames is not None and not stream:
+        raise InputError(None, "--max-frames is for streams; a video file is segmented whole")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise InputError(None, f"--max-frames must be at least 1, got {args.max_frames}")
+    if args.masks is None and not has_prompts(args):
+        raise InputError(
+            None, "say where the objects are: --box, --click, --prompts or --masks (see --help)"
+        )
     if args.overlay is not None and args.fps <= 0:
         raise OutputError(args.overlay, f"--fps must be positive, got {args.fps}")
+    source_path = None if stream else Path(args.source)
+    source = open_source(
+        args.source if stream else source_path, tolerate_corrupt=args.tolerate_corrupt
+    )
+    try:
+        return _run(args, source, source_path)
+    finally:
+        source.close()
+
+
+def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
+    stream = source_path is None
+    files: dict[int, Path] = {}
+    annotations = {}
+    if args.masks is not None:
+        if stream:
+            _read_ahead_to_masks(source, args.masks)
+        files = annotation_files(args.masks, source.names)
+        annotations = read_annotations(
+            args.masks, source.names, source.size, binarize=args.binarize
+        )
+        require_objects(annotations, args.masks)
+    largest = max((int(m[m < 255].max(initial=0)) for m in annotations.values()), default=0)
+    prompts = gather_prompts(args, source, first_id=largest + 1) if has_prompts(args) else []
     device = device_name(args.device)
-    check_apart([args.out, args.overlay, args.save_scores], [args.source, args.masks])
+    outputs = [args.out, args.overlay, args.save_scores, args.preview]
+    check_apart(outputs, [source_path, args.masks, args.prompts])
     if args.save_scores is not None and args.save_scores.resolve() == args.out.resolve():
         raise OutputError(args.save_scores, "scores need a folder of their own")
     settings = {
         "command": "segment",
-        "source": str(args.source.resolve()),
-        "source_id": source_identity(args.source),
-        "masks": str(args.masks.resolve()),
+        "source": args.source if stream else str(source_path.resolve()),
+        "source_id": {"stream": args.source} if stream else source_identity(source_path),
+        "masks": str(args.masks.resolve()) if args.masks is not None else None,
         "annotations": {file.name: input_digest(file) for file in files.values()},
         "binarize": args.binarize,
         "tolerate_corrupt": args.tolerate_corrupt,
@@ -91,6 +136,15 @@ def run(args: argparse.Namespace) -> int:
         "version": vosam.__version__,
         **engine_settings(args),
     }
+    segmenting = prompts and args.engine not in ENGINES_TAKING_PROMPTS
+    if prompts:
+        settings["prompts"] = prompts_digest(prompts)
+        if segmenting:
+            settings["segmenter"] = segmenter_settings(args)
+    if stream:
+        # a stream is never the same twice: its run is unique, never resumed nor mixed
+        settings["started"] = datetime.now(UTC).isoformat(timespec="microseconds")
+        check_stream_output(args.out, overwrite=args.overwrite)
     requested = {
         "overlay": {"fps": args.fps, "path": str(args.overlay.resolve())} if args.overlay else None,
         "scores": {"path": str(args.save_scores.resolve())} if args.save_scores else None,
@@ -98,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     state = check_output(
         args.out,
         settings=settings,
-        names=source.names,
+        names=() if stream else source.names,
         overwrite=args.overwrite,
         requested=requested,
     )
@@ -112,34 +166,53 @@ def run(args: argparse.Namespace) -> int:
         propagator=build_engine(args),
         config=SessionConfig(permanent_memory=not args.no_permanent_memory),
         refiner=build_refiner(args),
+        segmenter=build_prompt_segmenter(args) if segmenting else None,
     )
     for index, mask in annotations.items():
         session.add_annotation(index, mask)
-    with staged_run(args.out, settings) as out, session:
-        scores = None
+    for index, item in prompts:
+        session.add_prompt(index, item.object_id, item.prompt)
+    with staged_run(args.out, settings) as out, StopSignal(enabled=stream) as interrupt:
+        sinks: list[MaskSink] = []
         if args.save_scores is not None:
-            scores = out.stage_folder("scores", args.save_scores, requested["scores"])
-        overlay = None
+            sinks.append(
+                ScoreSink(out.stage_folder("scores", args.save_scores, requested["scores"]))
+            )
         if args.overlay is not None:
             clear_overlay_leftovers(args.overlay)
-            overlay = OverlayVideoWriter(args.overlay, args.fps, source.size)
-        with Progress(len(source), "frames", enabled=not args.quiet) as bar:
-            try:
-                out.frames = write_results(
-                    session,
-                    session.propagate_frames(),
-                    out.path,
-                    sinks=Sinks(scores_dir=scores, overlay=overlay),
-                    progress=bar,
-                )
-            except BaseException:
-                if overlay is not None:
-                    overlay.abort()
-                raise
+            sinks.append(OverlaySink.to(args.overlay, args.fps, source.size))
+        if args.preview is not None:
+            sinks.append(PreviewSink(args.preview))
+        total = len(source) if source.length_known else None
+        behind = getattr(source, "behind", None) if stream else None
+        with Progress(total, "frames", enabled=not args.quiet, behind=behind) as bar:
+
+            def stop() -> bool:
+                if args.max_frames is not None and bar.done >= args.max_frames:
+                    out.stopped_early = f"--max-frames {args.max_frames}"
+                elif interrupt.reason is not None:
+                    out.stopped_early = interrupt.reason
+                return out.stopped_early is not None
+
+            out.frames = write_results(
+                session, session.propagate_frames(), out.path, sinks=sinks, progress=bar, stop=stop
+            )
+        for index, mask in session.prompt_masks.items():
+            write_mask(out.path / PROMPTS_DIR / f"{source.names[index]}.png", mask)
         out.skipped = {source.names[i]: why for i, why in source.skipped.items()}
-        if overlay is not None:
-            overlay.close()
+        if args.overlay is not None:
             out.record_file("overlay", args.overlay, requested["overlay"])
     report_skipped("segment", source)
-    print(f"wrote {out.frames} masks to {args.out}", file=sys.stderr)
+    how = f" (stopped early: {out.stopped_early})" if out.stopped_early else ""
+    print(f"wrote {out.frames} masks to {args.out}{how}", file=sys.stderr)
     return 0
+
+
+def _read_ahead_to_masks(source, masks: Path) -> None:
+    """Read a stream ahead to its last annotated frame, so the masks find their frames."""
+    folder = masks if masks.is_dir() else masks.parent
+    stems = [p.stem for p in folder.glob("*.png") if p.stem.isdigit()] if masks.is_dir() else []
+    if masks.is_file() and masks.stem.isdigit():
+        stems = [masks.stem]
+    if stems:
+        source.read(max(int(s) for s in stems))

@@ -40,7 +40,7 @@ from vosam.runs.manifest import (
     settings_fingerprint,
     source_identity,
 )
-from vosam.runs.results import Sinks, write_results
+from vosam.runs.results import write_results
 from vosam.runs.staging import (
     StagedRun,
     clear_overlay_leftovers,
@@ -57,7 +57,6 @@ __all__ = [
     "SMALL_SOURCE_BYTES",
     "STAGING_PREFIX",
     "OutputState",
-    "Sinks",
     "StagedRun",
     "check_apart",
     "check_output",
