@@ -197,7 +197,10 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
             out.frames = write_results(
                 session, session.propagate_frames(), out.path, sinks=sinks, progress=bar, stop=stop
             )
-        for index, mask in session.prompt_masks.items():
+        made = session.prompt_masks
+        if made:
+            (out.path / PROMPTS_DIR).mkdir()
+        for index, mask in made.items():
             write_mask(out.path / PROMPTS_DIR / f"{source.names[index]}.png", mask)
         out.skipped = {source.names[i]: why for i, why in source.skipped.items()}
         if args.overlay is not None:
