@@ -184,7 +184,7 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
         if args.preview is not None:
             sinks.append(PreviewSink(args.preview))
         total = len(source) if source.length_known else None
-        behind = getattr(source, "behind", None) if stream else None
+        behind = (lambda: source.behind) if stream else None
         with Progress(total, "frames", enabled=not args.quiet, behind=behind) as bar:
 
             def stop() -> bool:

@@ -98,6 +98,7 @@ class StreamSource(FrameSource):
         self._received = 0  # frames taken from the decoding thread
         self._position = 0  # next frame :meth:`frames` yields
         self._iterating = False
+        self._ended = False
         first = self._decode_one()
         if first is None:
             self._container.close()
@@ -145,6 +146,7 @@ class StreamSource(FrameSource):
             self._error = e
         finally:
             self._container.close()
+            self._ended = True
             self._queue.put(_END)
 
     def _receive(self) -> np.ndarray | None:
@@ -172,7 +174,8 @@ class StreamSource(FrameSource):
     @property
     def behind(self) -> int:
         """Frames decoded and waiting to be consumed (the consumer's latency, in frames)."""
-        return self._queue.qsize() + sum(1 for i in self._head if i >= self._position)
+        waiting = self._queue.qsize() - (1 if self._ended else 0)
+        return max(waiting, 0) + sum(1 for i in self._head if i >= self._position)
 
     # -- FrameSource ----------------------------------------------------------------------
 
