@@ -17,13 +17,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from vosam.engines.base import StepResult
 from vosam.io import OverlayVideoWriter, atomic_write, overlay, write_mask
 from vosam.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from vosam.engines.base import StepResult
 
 
 class MaskSink(ABC):
