@@ -223,10 +223,11 @@ class Session:
                 "no object to track: every annotated pixel is background (0) or void (255)",
             )
         tracker = self.propagator.new_tracker()
-        annotations = self._give_prompts(tracker)
+        annotations = self._with_prompt_masks(tracker)
         if self.config.permanent_memory:
             for index, mask in sorted(annotations.items()):
                 tracker.add_permanent(index, self.source.read(index), mask)
+        self._give_prompts(tracker)
         first_seen = self.first_annotated()
         given = [*annotations, *self._prompts]
         first_annotation = max(given) if reverse else min(given)
@@ -278,30 +279,37 @@ class Session:
         for index in range(stop - 1, max(start, 0) - 1, -1):
             yield index, self.source.read(index)
 
-    def _give_prompts(self, tracker: Tracker) -> dict[int, np.ndarray]:
-        """Hand the click/box prompts to ``tracker``: to the engine when it takes prompts,
-        else as masks made by the segmenter. Returns the annotations to propagate: the
-        added ones, joined by the prompt-made masks of their frames."""
+    def _with_prompt_masks(self, tracker: Tracker) -> dict[int, np.ndarray]:
+        """The annotations to propagate: the added ones, joined by the masks the segmenter
+        makes from the prompts of their frames (for trackers that do not take prompts)."""
         annotations = dict(self._annotations)
+        if tracker.takes_prompts:
+            return annotations
+        for index, prompts in sorted(self._prompts.items()):
+            if not prompts:
+                continue
+            if index not in self._prompt_masks:
+                image = self.source.read(index)
+                made = segment_prompts(self._prompt_segmenter(), image, prompts)
+                self._prompt_masks[index] = made
+            annotations[index] = merge_annotation(
+                annotations.get(index), self._prompt_masks[index], tuple(sorted(prompts))
+            )
+        return annotations
+
+    def _give_prompts(self, tracker: Tracker) -> None:
+        """Hand the click/box prompts to a tracker that takes them (``add_prompt``); the
+        masks it makes of them (probability >= 0.5) go to :attr:`prompt_masks`."""
+        if not tracker.takes_prompts:
+            return
         for index, prompts in sorted(self._prompts.items()):
             if not prompts:
                 continue
             image = self.source.read(index)
-            if tracker.takes_prompts:
-                probs = {
-                    oid: tracker.add_prompt(index, image, oid, p) for oid, p in prompts.items()
-                }
-                self._prompt_masks[index] = _ids_of_probabilities(probs)
-                continue
-            if index not in self._prompt_masks:
-                self._prompt_masks[index] = segment_prompts(
-                    self._prompt_segmenter(), image, prompts
-                )
-            prompted = tuple(sorted(prompts))
-            annotations[index] = merge_annotation(
-                annotations.get(index), self._prompt_masks[index], prompted
-            )
-        return annotations
+            probs = {
+                oid: tracker.add_prompt(index, image, oid, p) for oid, p in sorted(prompts.items())
+            }
+            self._prompt_masks[index] = _ids_of_probabilities(probs)
 
     def _prompt_segmenter(self) -> PromptableSegmenter:
         if self.segmenter is None:
