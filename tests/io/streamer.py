@@ -1,6 +1,7 @@
 """Writes a synthetic video as an MPEG-TS stream, in real time: ``python streamer.py FRAMES
-FPS`` to standard output, the way a camera or ``ffmpeg -f mpegts -`` would (run as a child
-process by the streaming tests). Frames: two textured squares moving (moving_squares)."""
+FPS [HOLD]`` to standard output, the way a camera or ``ffmpeg -f mpegts -`` would (run as a
+child process by the streaming tests), then keeps the stream open ``HOLD`` seconds without
+sending anything (a stalled camera). Frames: a striped red square moving, a blue one still."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def frames(count: int, seed: int = 0) -> Iterator[np.ndarray]:
         yield image
 
 
-def stream(out: BinaryIO, count: int, fps: float) -> None:
+def stream(out: BinaryIO, count: int, fps: float, hold: float = 0.0) -> None:
     """MPEG-TS (MPEG-2 video, every frame a keyframe) of ``count`` frames at ``fps``."""
     container = av.open(out, mode="w", format="mpegts")
     video = container.add_stream("mpeg2video", rate=int(fps))
@@ -49,6 +50,7 @@ def stream(out: BinaryIO, count: int, fps: float) -> None:
             delay = start + (t + 1) / fps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+        time.sleep(hold)
         for packet in video.encode(None):
             container.mux(packet)
     except OSError:  # the reader went away (a closed pipe or connection)
@@ -60,4 +62,5 @@ def stream(out: BinaryIO, count: int, fps: float) -> None:
 
 if __name__ == "__main__":
     with contextlib.suppress(OSError):
-        stream(sys.stdout.buffer, int(sys.argv[1]), float(sys.argv[2]))
+        hold = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+        stream(sys.stdout.buffer, int(sys.argv[1]), float(sys.argv[2]), hold)

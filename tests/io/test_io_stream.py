@@ -69,6 +69,29 @@ def test_a_stream_refuses_frames_it_cannot_give(lossless_mkv, square_frames):
     source.close()
 
 
+def test_a_stalled_stream_stops_when_interrupted(monkeypatch):
+    child = subprocess.Popen(
+        [sys.executable, str(STREAMER), "100", "50", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=child.stdout))
+        source = StreamSource("-")
+        assert source.size == (96, 128) and str(source.path) == "<stdin>"
+        timer = threading.Timer(4.0, source.interrupt)
+        timer.start()
+        started = time.monotonic()
+        seen = [index for index, _ in source.frames()]
+        waited = time.monotonic() - started
+        source.close()
+        assert seen == list(range(len(seen))) and 1 <= len(seen) <= 100
+        assert 3.5 < waited < 12 and child.poll() is None  # stopped while the stream stalls
+    finally:
+        child.kill()
+        child.wait()
+
+
 # -- vosam segment on a stream ------------------------------------------------------------
 
 

@@ -172,7 +172,10 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
         session.add_annotation(index, mask)
     for index, item in prompts:
         session.add_prompt(index, item.object_id, item.prompt)
-    with staged_run(args.out, settings) as out, StopSignal(enabled=stream) as interrupt:
+    with (
+        staged_run(args.out, settings) as out,
+        StopSignal(enabled=stream, on_stop=getattr(source, "interrupt", None)) as interrupt,
+    ):
         sinks: list[MaskSink] = []
         if args.save_scores is not None:
             sinks.append(
@@ -197,6 +200,8 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
             out.frames = write_results(
                 session, session.propagate_frames(), out.path, sinks=sinks, progress=bar, stop=stop
             )
+        if out.stopped_early is None and interrupt.reason is not None:
+            out.stopped_early = interrupt.reason  # while waiting for a frame
         made = session.prompt_masks
         if made:
             (out.path / PROMPTS_DIR).mkdir()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Self
@@ -49,10 +50,13 @@ def check_stream_output(out_dir: Path, *, overwrite: bool) -> None:
 
 class StopSignal:
     """While active and ``enabled``, the first SIGINT (Ctrl-C) asks the run to stop after
-    the frame being written (:attr:`reason` is set); a second one interrupts at once."""
+    the frame being written (:attr:`reason` is set, and ``on_stop()`` called: a stream
+    source's ``interrupt``, so a stalled stream stops too); a second one interrupts at
+    once."""
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, on_stop: Callable[[], None] | None = None) -> None:
         self.enabled = enabled
+        self.on_stop = on_stop
         self.reason: str | None = None
         self._previous = None
 
@@ -60,6 +64,8 @@ class StopSignal:
         if self.reason is not None:
             raise KeyboardInterrupt
         self.reason = "interrupted (SIGINT)"
+        if self.on_stop is not None:
+            self.on_stop()
         print("stopping after this frame (Ctrl-C again to abandon the run)", file=sys.stderr)
 
     def __enter__(self) -> Self:

@@ -99,6 +99,7 @@ class StreamSource(FrameSource):
         self._position = 0  # next frame :meth:`frames` yields
         self._iterating = False
         self._ended = False
+        self._interrupted = threading.Event()
         first = self._decode_one()
         if first is None:
             self._container.close()
@@ -152,6 +153,8 @@ class StreamSource(FrameSource):
     def _receive(self) -> np.ndarray | None:
         """The next decoded frame, waiting for it; None at the end of the stream."""
         while True:
+            if self._interrupted.is_set():
+                return None
             try:
                 item = self._queue.get(timeout=0.1)
             except queue.Empty:
@@ -170,6 +173,12 @@ class StreamSource(FrameSource):
         if count > len(self._names):
             digits = max(5, len(str(count - 1)))
             self._names = tuple(f"{i:0{digits}d}" for i in range(count))
+
+    def interrupt(self) -> None:
+        """End the stream as seen by its reader: waiting for a frame returns at once, as at
+        the end of the stream (a stream that stalls can still be stopped). Safe to call
+        from a signal handler."""
+        self._interrupted.set()
 
     @property
     def behind(self) -> int:
