@@ -32,7 +32,7 @@ from vosam.io.frames import MAX_FRAME_PIXELS, FrameSource
 log = logging.getLogger(__name__)
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
-MAX_READ_AHEAD = 1000
+MAX_READ_AHEAD = 100
 """Frames a stream source keeps to give frames by index before iterating (annotations and
 prompts on the first frames)."""
 
