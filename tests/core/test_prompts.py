@@ -127,6 +127,34 @@ def test_a_negative_click_takes_out_what_the_box_alone_took(segmenter):
     assert not kept[masks[0] == 2].any()
 
 
+def test_a_negative_click_cuts_back_a_part_that_looks_the_same(segmenter):
+    """An L of one texture: clicked on its left square only, the segmenter takes the whole
+    L; a negative click on the right part takes most of that part out."""
+    rng = np.random.default_rng(0)
+    h, w = 192, 256
+    image = np.kron(
+        (rng.random((h // 8, w // 8, 3)) * 120).astype(np.uint8), np.ones((8, 8, 1), np.uint8)
+    )
+    left = np.zeros((h, w), bool)
+    left[60:120, 40:100] = True
+    part = np.zeros((h, w), bool)
+    part[60:120, 100:160] = True
+    texture = np.zeros((16, 16, 3), np.uint8)
+    texture[..., 0] = 230
+    texture[::4] = (250, 250, 40)
+    image[left | part] = np.tile(texture, (h // 16, w // 16, 1))[left | part]
+    embedding = segmenter.embed(image)
+
+    def clicks(points, labels):
+        prompt = Prompt(points=np.array(points, np.float32), labels=np.array(labels, np.int32))
+        return segmenter.predict(embedding, prompt).mask
+
+    positive = clicks([[70, 90]], [1])
+    assert positive[left].mean() > 0.95 and positive[part].mean() > 0.9
+    cut = clicks([[70, 90], [130, 90]], [1, 0])
+    assert cut[left].mean() > 0.95 and cut[part].mean() < 0.7
+
+
 def test_prompt_masks_join_the_frames_annotation(squares):
     folder, _images, masks = squares
     painter = _Painter()
