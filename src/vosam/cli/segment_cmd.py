@@ -218,9 +218,7 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
 
 def _read_ahead_to_masks(source, masks: Path) -> None:
     """Read a stream ahead to its last annotated frame, so the masks find their frames."""
-    folder = masks if masks.is_dir() else masks.parent
-    stems = [p.stem for p in folder.glob("*.png") if p.stem.isdigit()] if masks.is_dir() else []
-    if masks.is_file() and masks.stem.isdigit():
-        stems = [masks.stem]
-    if stems:
-        source.read(max(int(s) for s in stems))
+    files = sorted(masks.glob("*.png")) if masks.is_dir() else [masks]
+    numbers = [int(f.stem) for f in files if f.stem.isdigit()]
+    if numbers:
+        source.read(max(numbers))
