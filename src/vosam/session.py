@@ -30,6 +30,8 @@ from vosam.errors import InputError, MaskSizeError
 from vosam.io import FrameSource, open_source
 from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
 from vosam.playback import Order, Step
+from vosam.prompt_masks import merge_annotation, prompt_problem, segment_prompts
+from vosam.refine.base import PromptableSegmenter
 from vosam.refine.refiner import Refiner, RefineState
 from vosam.types import Prompt
 
@@ -60,6 +62,8 @@ class Session:
         config: propagation options.
         refiner: refines every propagated frame (see :mod:`vosam.refine.refiner`); its
             accepted masks are fed back to the tracker when its config says so.
+        segmenter: turns click/box prompts into masks for engines that do not take prompts
+            (see :meth:`add_prompt`); the embedded segmenter is built when needed.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class Session:
         propagator: Propagator | None = None,
         config: SessionConfig | None = None,
         refiner: Refiner | None = None,
+        segmenter: PromptableSegmenter | None = None,
     ) -> None:
         self.refiner = refiner
         self.refine_state: RefineState | None = None
@@ -79,6 +84,8 @@ class Session:
         self._annotations: dict[int, np.ndarray] = {}
         self._partial: set[int] = set()  # frames whose annotation draws only some objects
         self._prompts: dict[int, dict[int, Prompt]] = {}
+        self.segmenter = segmenter
+        self._prompt_masks: dict[int, np.ndarray] = {}
 
     # -- frames -------------------------------------------------------------------------
 
@@ -148,7 +155,15 @@ class Session:
 
         The frame becomes a conditioning frame of that object, like an annotation of it
         alone; a new id becomes an object. Replaces an earlier prompt of the same object on
-        that frame. Only engines with prompt support (``sam2``) can propagate prompts.
+        that frame. Engines that take prompts (``Tracker.takes_prompts``: sam2) segment
+        them; for the others the session's :attr:`segmenter` turns each frame's prompts into
+        a mask that joins that frame's annotation (see :mod:`vosam.prompt_masks`). The masks
+        made are in :attr:`prompt_masks` once propagation has started.
+
+        Raises:
+            InputError: the frame is not in the video, or the box or a click lies outside
+                the frame or the box has zero area.
+            ValueError: ``object_id`` is not in 1..254.
         """
         if not 0 <= index < len(self.source):
             raise InputError(
@@ -156,13 +171,26 @@ class Session:
             )
         if not 0 < object_id <= MAX_OBJECT_ID:
             raise ValueError(f"object ids are 1..{MAX_OBJECT_ID}, got {object_id}")
+        problem = prompt_problem(prompt, self.size)
+        if problem is not None:
+            raise InputError(
+                self.source.path, f"prompt of object {object_id} on frame {index}: {problem}"
+            )
         self.objects.add(object_id)
         self._prompts.setdefault(index, {})[object_id] = prompt
+        self._prompt_masks.pop(index, None)
 
     @property
     def prompts(self) -> dict[int, dict[int, Prompt]]:
         """Prompted frames: index → object id → :class:`~vosam.refine.base.Prompt`."""
         return {i: dict(p) for i, p in sorted(self._prompts.items())}
+
+    @property
+    def prompt_masks(self) -> dict[int, np.ndarray]:
+        """The masks made from prompts: frame index → ``uint8 (H, W)`` ids of the objects
+        prompted there (0 elsewhere). Filled when propagation starts: by the segmenter, or
+        by the engine for engines that take prompts (its probability >= 0.5)."""
+        return {i: m.copy() for i, m in sorted(self._prompt_masks.items())}
 
     def remove_object(self, object_id: int) -> None:
         """Forget ``object_id``: removed from the registry and erased from every annotation."""
@@ -171,6 +199,7 @@ class Session:
             mask[mask == object_id] = 0
         for prompts in self._prompts.values():
             prompts.pop(object_id, None)
+        self._prompt_masks.clear()
 
     def first_annotated(self) -> dict[int, int]:
         """Object id → index of the first frame whose annotation or prompts contain it."""
@@ -226,13 +255,14 @@ class Session:
             )
         plays = order.plays(len(self.source), start, stop)
         tracker = self.propagator.new_tracker()
+        annotations = self._with_prompt_masks(tracker)
         if self.config.permanent_memory:
             # whole annotations only: a partial one would tell memory the others are absent
-            for index, mask in sorted(self._annotations.items()):
+            for index, mask in sorted(annotations.items()):
                 if index not in self._partial:
                     tracker.add_permanent(index, self.source.read(index), mask)
         self._give_prompts(tracker)
-        given = [*self._annotations, *self._prompts]
+        given = [*annotations, *self._prompts]
         first_rank = min(order.rank(i) for i in given)
         born = {oid: min(order.rank(i) for i in at) for oid, at in self._annotated_at().items()}
         ids = self.objects.ids
@@ -241,7 +271,7 @@ class Session:
             self.refine_state = refiner.new_state()
         for step, index, image in self._played(plays, order):
             # a frame's first visit is the step equal to its index (see vosam.playback)
-            annotation = self._annotations.get(index) if step == index else None
+            annotation = annotations.get(index) if step == index else None
             if annotation is None and (
                 not tracker.object_ids
                 or (not self.config.permanent_memory and order.rank(step) < first_rank)
@@ -303,19 +333,44 @@ class Session:
         for step, index in plays:
             yield step, index, self.source.read(index)
 
-    def _give_prompts(self, tracker: Tracker) -> None:
-        """Hand the click/box prompts to a tracker that takes them (``takes_prompts``)."""
-        if not self._prompts:
-            return
-        if not tracker.takes_prompts:
-            raise ValueError(
-                f"the {self.propagator.name} engine does not take click or box prompts; "
-                "use sam2 or give annotated masks"
-            )
+    def _with_prompt_masks(self, tracker: Tracker) -> dict[int, np.ndarray]:
+        """The annotations to propagate: the added ones, joined by the masks the segmenter
+        makes from the prompts of their frames (for trackers that do not take prompts)."""
+        annotations = dict(self._annotations)
+        if tracker.takes_prompts:
+            return annotations
         for index, prompts in sorted(self._prompts.items()):
+            if not prompts:
+                continue
+            if index not in self._prompt_masks:
+                image = self.source.read(index)
+                made = segment_prompts(self._prompt_segmenter(), image, prompts)
+                self._prompt_masks[index] = made
+            annotations[index] = merge_annotation(
+                annotations.get(index), self._prompt_masks[index], tuple(sorted(prompts))
+            )
+        return annotations
+
+    def _give_prompts(self, tracker: Tracker) -> None:
+        """Hand the click/box prompts to a tracker that takes them (``add_prompt``); the
+        masks it makes of them (probability >= 0.5) go to :attr:`prompt_masks`."""
+        if not tracker.takes_prompts:
+            return
+        for index, prompts in sorted(self._prompts.items()):
+            if not prompts:
+                continue
             image = self.source.read(index)
-            for object_id, prompt in sorted(prompts.items()):
-                tracker.add_prompt(index, image, object_id, prompt)
+            probs = {
+                oid: tracker.add_prompt(index, image, oid, p) for oid, p in sorted(prompts.items())
+            }
+            self._prompt_masks[index] = _ids_of_probabilities(probs)
+
+    def _prompt_segmenter(self) -> PromptableSegmenter:
+        if self.segmenter is None:
+            from vosam.refine import build_segmenter
+
+            self.segmenter = build_segmenter("embedded", device=self.propagator.device)
+        return self.segmenter
 
     def close(self) -> None:
         self.source.close()
@@ -325,6 +380,16 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ids_of_probabilities(probs: dict[int, np.ndarray]) -> np.ndarray:
+    """``uint8 (H, W)`` ids from per-object probabilities ``(H, W)``: each pixel goes to
+    the most probable object when that probability is at least 0.5."""
+    ids = sorted(probs)
+    stack = np.stack([probs[oid] for oid in ids])
+    best = stack.argmax(0)
+    lut = np.array(ids, np.uint8)
+    return np.where(stack.max(0) >= 0.5, lut[best], 0).astype(np.uint8)
 
 
 def _empty_result(size: tuple[int, int], ids: tuple[int, ...]) -> StepResult:

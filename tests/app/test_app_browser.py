@@ -185,8 +185,11 @@ def test_box_drag_and_negative_click(page):
     page.mouse.down()
     page.mouse.move(*on_canvas(page, 25, 20))
     page.mouse.move(*on_canvas(page, 40, 30))
+    assert page.text_content("#cursor") == "x 40, y 30  box 10,10,40,30"
     page.mouse.up()
     page.wait_for_selector("#timeline div[data-frame='0'].annotated")
+    # the box as `vosam segment --box` takes it stays shown
+    assert page.text_content("#cursor").strip() == "box 10,10,40,30"
     want = np.zeros(SIZE, bool)
     want[10:31, 10:41] = True
     assert iou(ids(page, 0) == 1, want) > 0.9

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from sam2_helpers import propagator, shared_model, squares_video, write_frames
 
-from vosam.engines.base import Propagator, Tracker
 from vosam.engines.sam2.config import SAM2Config
 from vosam.engines.sam2.propagator import SAM2Propagator
 from vosam.engines.sam2.tracker import SAM2Tracker
@@ -144,28 +143,6 @@ def test_click_and_box_prompts(tmp_path: Path) -> None:
     assert prob.shape == (48, 64) and prob.dtype == np.float32
     assert prob.min() >= 0 and prob.max() <= 1
     assert tracker.memory_frames(7) == ((3,), ())
-
-
-class _NoPrompts(Propagator):
-    name = "plain"
-    device = "cpu"
-
-    def encode_key(self, image):
-        raise NotImplementedError
-
-    def new_tracker(self) -> Tracker:
-        tracker = propagator(64).new_tracker()
-        attrs = {"add_permanent": tracker.add_permanent, "takes_prompts": False}
-        return type("Plain", (), attrs)()
-
-
-def test_engines_without_prompts_refuse_them(tmp_path: Path) -> None:
-    frames, _ = squares_video(2)
-    write_frames(tmp_path, frames)
-    session = Session(tmp_path, propagator=_NoPrompts())
-    session.add_prompt(0, 1, Prompt(box=np.array([0, 0, 4, 4], np.float32)))
-    with pytest.raises(ValueError, match="plain engine does not take click or box prompts"):
-        next(session.propagate())
 
 
 def test_feedback_changes_later_frames_and_keeps_memory_bounded() -> None:

@@ -15,7 +15,8 @@ import numpy as np
 
 from vosam.app.uploads import size_text
 from vosam.errors import InputError
-from vosam.io import OverlayVideoWriter, atomic_write, atomic_write_text, palette_image
+from vosam.io import atomic_write, atomic_write_text, palette_image
+from vosam.sinks import OverlaySink
 
 
 def write_mask_zip(
@@ -46,10 +47,15 @@ def write_overlay_video(
     advance: Callable[[], None],
 ) -> None:
     """``path``: the frames ``(index, uint8 (H, W, 3))`` with their masks overlaid."""
-    with OverlayVideoWriter(path, fps, size) as writer:
+    sink = OverlaySink.to(path, fps, size)
+    try:
         for index, image in frames:
-            writer.write(image, mask_of(index))
+            sink.write_mask(image, mask_of(index))
             advance()
+    except BaseException:
+        sink.abort()
+        raise
+    sink.close()
 
 
 def rle_counts(mask: np.ndarray) -> list[int]:

@@ -52,8 +52,9 @@ class Tracker(ABC):
     per-frame features.
 
     Attributes:
-        takes_prompts: whether :meth:`add_prompt` takes click/box prompts (SAM 2) or only
-            masks reach the tracker (the memory networks).
+        takes_prompts: the tracker segments click/box prompts itself, through
+            ``add_prompt(index, image, object_id, prompt)`` (SAM 2); for the others the
+            session turns prompts into masks with a promptable segmenter.
     """
 
     takes_prompts: ClassVar[bool] = False
@@ -96,8 +97,11 @@ class Tracker(ABC):
     def remove_object(self, object_id: int) -> None:
         """Stop tracking ``object_id``; the other objects' ids are unchanged."""
 
-    def add_prompt(self, index: int, image: np.ndarray, object_id: int, prompt: Prompt) -> None:
-        """Condition ``object_id`` on frame ``index`` from a click/box/mask ``prompt``.
+    def add_prompt(
+        self, index: int, image: np.ndarray, object_id: int, prompt: Prompt
+    ) -> np.ndarray:
+        """Condition ``object_id`` on frame ``index`` from a click/box/mask ``prompt``;
+        returns the object's ``float32 (H, W)`` probability on that frame.
 
         Only trackers with :attr:`takes_prompts` implement it.
 

@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import simplejpeg
@@ -51,7 +51,13 @@ class FrameSource(ABC):
     """A video as a sequence of ``uint8 (H, W, 3)`` RGB frames with stable names.
 
     Use as a context manager (or call :meth:`close`) to release open files.
+
+    Attributes:
+        length_known: the video's length is known before reading it (False for a live
+            stream, whose :attr:`names` grow as frames arrive).
     """
+
+    length_known: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -275,13 +281,20 @@ def _size_problem(got: tuple[int, ...], expected: tuple[int, int], first: str) -
 
 
 def open_source(path: str | Path, *, tolerate_corrupt: bool = False) -> FrameSource:
-    """Open a frame folder (:class:`FolderSource`) or a video file (:class:`VideoSource`).
+    """Open a frame folder (:class:`FolderSource`), a video file (:class:`VideoSource`) or,
+    given as text, a live stream (``-``, a URL, ``/dev/video*``:
+    :class:`~vosam.io.stream.StreamSource`).
 
     ``tolerate_corrupt``: skip damaged frames while iterating (see the module docstring).
 
     Raises:
         FrameSourceError: ``path`` does not exist, or the source cannot be read.
     """
+    if isinstance(path, str):
+        from vosam.io.stream import StreamSource, is_stream
+
+        if is_stream(path):
+            return StreamSource(path, tolerate_corrupt=tolerate_corrupt)
     path = Path(path)
     if path.is_dir():
         return FolderSource(path, tolerate_corrupt=tolerate_corrupt)
@@ -292,11 +305,12 @@ def open_source(path: str | Path, *, tolerate_corrupt: bool = False) -> FrameSou
     raise FrameSourceError(path, "no such video file or frame folder")
 
 
-def write_frame_map(out_dir: str | Path, source: FrameSource) -> Path:
+def write_frame_map(out_dir: str | Path, source: FrameSource, *, count: int | None = None) -> Path:
     """Write ``out_dir/frames.csv`` mapping each frame index to its name and source file.
 
-    Columns: ``index,name,source_file``, one row per frame. The folder is created if needed;
-    the file is written atomically. Returns the path written.
+    Columns: ``index,name,source_file``, one row per frame (the first ``count`` frames
+    when given: a stream stopped early). The folder is created if needed; the file is
+    written atomically. Returns the path written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -304,7 +318,8 @@ def write_frame_map(out_dir: str | Path, source: FrameSource) -> Path:
     with atomic_write(target, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(("index", "name", "source_file"))
-        for index, name in enumerate(source.names):
+        names = source.names if count is None else source.names[:count]
+        for index, name in enumerate(names):
             writer.writerow((index, name, source.source_file(index)))
     log.debug("wrote %s (%d frames)", target, len(source))
     return target

@@ -58,7 +58,6 @@ __all__ = [
     "SMALL_SOURCE_BYTES",
     "STAGING_PREFIX",
     "OutputState",
-    "Sinks",
     "StagedRun",
     "check_apart",
     "check_output",
@@ -82,7 +81,7 @@ __all__ = [
 
 # the writers of a session's results import the session (and so the engines): only on use,
 # so that commands that only check outputs (``vosam eval --out``) stay free of torch
-_LAZY = {"Sinks": "vosam.runs.results", "write_results": "vosam.runs.results"}
+_LAZY = {"write_results": "vosam.runs.results"}
 
 
 def __getattr__(name: str) -> Any:

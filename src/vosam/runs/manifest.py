@@ -28,7 +28,7 @@ SMALL_SOURCE_BYTES = 64 * 2**20
 size and modification time of their files."""
 
 # settings whose change means the inputs changed (the results are stale)
-_INPUT_KEYS = ("source_id", "annotations", "frames_id", "inputs", "boxes_sha256")
+_INPUT_KEYS = ("source_id", "annotations", "frames_id", "inputs", "boxes_sha256", "prompts")
 
 
 def settings_fingerprint(settings: dict) -> str:
@@ -255,6 +255,7 @@ _INPUT_NAMES = {
     "annotations": "the annotations",
     "inputs": "the annotations",
     "boxes_sha256": "the boxes",
+    "prompts": "the prompts",
 }
 
 

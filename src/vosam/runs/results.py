@@ -1,25 +1,17 @@
-"""A session's results as files: a palette PNG per frame, scores and an overlay."""
+"""A session's results as files: a palette PNG per frame, plus the run's other sinks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from vosam.io import OverlayVideoWriter, atomic_write, write_frame_map, write_mask
+from vosam.io import write_frame_map
 from vosam.progress import Progress
 from vosam.session import Session
+from vosam.sinks import MaskSink, PaletteSink, abort_all, close_all, write_all
 from vosam.types import StepResult
-
-
-@dataclass
-class Sinks:
-    """Where each propagated frame goes besides the palette PNG."""
-
-    scores_dir: Path | None = None
-    overlay: OverlayVideoWriter | None = None
 
 
 def write_results(
@@ -27,30 +19,33 @@ def write_results(
     results: Iterator[tuple[int, np.ndarray, StepResult]],
     out_dir: Path,
     *,
-    sinks: Sinks | None = None,
+    sinks: Sequence[MaskSink] = (),
     progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> int:
-    """Consume ``(index, image, result)``: a palette PNG per frame, plus scores and overlay.
+    """Consume ``(index, image, result)``: a palette PNG per frame in ``out_dir`` and each
+    frame given to ``sinks`` (scores, overlay, preview), then ``frames.csv``.
+
+    ``stop()`` is asked after each frame; True ends the run there (a stream stopped
+    early): the frames written so far are complete files, and ``frames.csv`` lists them.
+    The sinks are closed at the end, or aborted when anything fails.
 
     Returns the number of frames written.
     """
-    sinks = sinks or Sinks()
-    write_frame_map(out_dir, session.source)
-    count = 0
-    for index, image, result in results:
-        name = session.names[index]
-        mask = result.mask
-        write_mask(out_dir / f"{name}.png", mask)
-        if sinks.scores_dir is not None:
-            _save_scores(sinks.scores_dir / f"{name}.npy", result.probs)
-        if sinks.overlay is not None:
-            sinks.overlay.write(image, mask)
-        count += 1
-        if progress is not None:
-            progress.update()
+    every = [PaletteSink(out_dir), *sinks]
+    count, last = 0, -1
+    try:
+        for index, image, result in results:
+            write_all(every, index, session.names[index], image, result)
+            count, last = count + 1, index
+            if progress is not None:
+                progress.update()
+            if stop is not None and stop():
+                break
+        close_all(every)
+    except BaseException:
+        abort_all(every)
+        raise
+    source = session.source
+    write_frame_map(out_dir, source, count=None if source.length_known else last + 1)
     return count
-
-
-def _save_scores(path: Path, probs: np.ndarray) -> None:
-    with atomic_write(path) as f:
-        np.save(f, probs.astype(np.float32, copy=False))

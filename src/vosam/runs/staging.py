@@ -42,6 +42,8 @@ class StagedRun:
         path: where to write the run's files now.
         frames: frames written (set by the writer; recorded).
         skipped: frame names skipped as damaged → why (recorded; not expected on re-runs).
+        stopped_early: why a stream's run ended before its stream did (``--max-frames``,
+            an interrupt); recorded as ``stopped_early``, the frames written are complete.
         extras: extra outputs recorded, ``{key: spec}``; see :meth:`stage_folder` and
             :meth:`record_file`.
     """
@@ -51,6 +53,7 @@ class StagedRun:
     path: Path
     frames: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
+    stopped_early: str | None = None
     extras: dict[str, dict] = field(default_factory=dict)
     _folders: dict[str, tuple[Path, Path]] = field(default_factory=dict)
     _created: list[Path] = field(default_factory=list)
@@ -114,6 +117,8 @@ class StagedRun:
         }
         if self.skipped:
             record["skipped"] = self.skipped
+        if self.stopped_early is not None:
+            record["stopped_early"] = self.stopped_early
         _write_manifest(manifest_path, record)
 
     def abort(self) -> None:

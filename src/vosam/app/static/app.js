@@ -351,14 +351,23 @@ canvas.addEventListener("mousedown", (e) => {
   drag = { tool: t, start: p, points: [p], box: [p[0], p[1], p[0], p[1]] };
   draw();
 });
+function showCursor(p) {
+  // Frame pixel under the cursor and the current box, as `vosam segment --box` takes it.
+  const shown = drag && drag.tool === "box" ? drag.box : box;
+  const at = p ? `x ${Math.floor(p[0])}, y ${Math.floor(p[1])}` : "";
+  const corners = shown ? `  box ${shown.map(Math.floor).join(",")}` : "";
+  $("cursor").textContent = at + corners;
+}
+
 canvas.addEventListener("mousemove", (e) => {
-  if (!drag) return;
   const p = imagePoint(e);
+  if (!drag) { showCursor(p); return; }
   if (drag.tool === "box") {
     drag.box = [Math.min(drag.start[0], p[0]), Math.min(drag.start[1], p[1]), Math.max(drag.start[0], p[0]), Math.max(drag.start[1], p[1])];
   } else {
     drag.points.push(p);
   }
+  showCursor(p);
   draw();
 });
 window.addEventListener("mouseup", () => {
@@ -367,6 +376,7 @@ window.addEventListener("mouseup", () => {
   drag = null;
   if (done.tool === "box") {
     box = done.box;
+    showCursor(null);
     sendPrompt().catch(() => {});
   } else {
     const stroke = { frame, object: selected, points: done.points, radius: radius(), erase: done.tool === "erase" };

@@ -75,6 +75,8 @@ class _Object:
 class SAM2Tracker(Tracker):
     """Per-video state of the SAM 2 engine. Made by :meth:`SAM2Propagator.new_tracker`.
 
+    Takes click/box prompts natively (:meth:`add_prompt`).
+
     Args:
         model: a ``SAM2Base`` (shared, read-only, eval mode).
         config: memory and runtime settings.

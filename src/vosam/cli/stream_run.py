@@ -1,0 +1,78 @@
+"""What ``vosam segment`` adds for live streams: ``--max-frames``, ``--preview``, a clean
+stop on Ctrl-C, and an output folder that never mixes two streams' runs."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Self
+
+from vosam.errors import OutputError
+from vosam.runs import RUN_FILE
+
+
+def add_stream_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "streams",
+        "a stream is segmented as its frames arrive; annotations and prompts go on its first "
+        "frames; Ctrl-C (or --max-frames) ends the run cleanly, keeping the masks written",
+    )
+    group.add_argument(
+        "--max-frames",
+        type=int,
+        help="streams: stop after this many frames (the run is marked stopped early)",
+    )
+    group.add_argument(
+        "--preview",
+        type=Path,
+        help="keep the latest overlay frame in this JPEG file (replaced as frames arrive)",
+    )
+
+
+def check_stream_output(out_dir: Path, *, overwrite: bool) -> None:
+    """A stream's run goes into a folder of its own: an earlier run there (of a stream or
+    not) is refused unless ``overwrite``, which replaces it whole.
+
+    Raises:
+        OutputError: ``out_dir`` holds a run and ``overwrite`` is False.
+    """
+    if (Path(out_dir) / RUN_FILE).is_file() and not overwrite:
+        raise OutputError(
+            out_dir,
+            "holds an earlier run; a stream's run is never resumed or mixed with another: "
+            "choose another folder or pass --overwrite to replace it",
+        )
+
+
+class StopSignal:
+    """While active and ``enabled``, the first SIGINT (Ctrl-C) asks the run to stop after
+    the frame being written (:attr:`reason` is set, and ``on_stop()`` called: a stream
+    source's ``interrupt``, so a stalled stream stops too); a second one interrupts at
+    once."""
+
+    def __init__(self, *, enabled: bool = True, on_stop: Callable[[], None] | None = None) -> None:
+        self.enabled = enabled
+        self.on_stop = on_stop
+        self.reason: str | None = None
+        self._previous = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.reason is not None:
+            raise KeyboardInterrupt
+        self.reason = "interrupted (SIGINT)"
+        if self.on_stop is not None:
+            self.on_stop()
+        print("stopping after this frame (Ctrl-C again to abandon the run)", file=sys.stderr)
+
+    def __enter__(self) -> Self:
+        if self.enabled:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._previous)

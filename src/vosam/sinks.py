@@ -1,0 +1,139 @@
+"""Where propagated frames go: one :class:`MaskSink` per kind of output.
+
+A sink receives every frame of a run in order through :meth:`MaskSink.write`, then
+:meth:`MaskSink.close` when the run ends normally or :meth:`MaskSink.abort` when it fails
+(nothing half-written is left by a sink that writes one file: its temporary file is
+removed). Every file is written atomically.
+
+- :class:`PaletteSink`: a DAVIS-palette PNG per frame, named after the frame;
+- :class:`ScoreSink`: the probabilities ``float32 (N + 1, H, W)`` per frame as ``.npy``;
+- :class:`OverlaySink`: a video of the frames with their masks overlaid;
+- :class:`PreviewSink`: one JPEG replaced by the latest overlay frame (to watch a stream).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from vosam.io import OverlayVideoWriter, atomic_write, overlay, write_mask
+from vosam.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from vosam.engines.base import StepResult
+
+
+class MaskSink(ABC):
+    """One output of a run, fed frame by frame."""
+
+    @abstractmethod
+    def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
+        """Take frame ``index`` (named ``name``): ``image`` ``uint8 (H, W, 3)`` RGB and
+        its :class:`~vosam.engines.base.StepResult`."""
+
+    def close(self) -> None:  # noqa: B027 (optional: sinks of one file per frame hold nothing)
+        """Finish the output (the run ended normally)."""
+
+    def abort(self) -> None:  # noqa: B027
+        """Drop what is unfinished (the run failed); finished files are the caller's."""
+
+
+class PaletteSink(MaskSink):
+    """``folder/<name>.png``: the frame's mask as a DAVIS-palette PNG."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
+        write_mask(self.folder / f"{name}.png", result.mask)
+
+
+class ScoreSink(MaskSink):
+    """``folder/<name>.npy``: the frame's probabilities ``float32 (N + 1, H, W)``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
+        with atomic_write(self.folder / f"{name}.npy") as f:
+            np.save(f, result.probs.astype(np.float32, copy=False))
+
+
+class OverlaySink(MaskSink):
+    """A video of the frames with their masks overlaid (see
+    :class:`~vosam.io.OverlayVideoWriter`); renamed into place on :meth:`close`."""
+
+    def __init__(self, writer: OverlayVideoWriter) -> None:
+        self.writer = writer
+
+    @classmethod
+    def to(cls, path: Path, fps: float, size: tuple[int, int]) -> OverlaySink:
+        """A sink writing the video ``path`` at ``fps`` for frames of ``size (H, W)``."""
+        return cls(OverlayVideoWriter(path, fps, size))
+
+    def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
+        self.writer.write(image, result.mask)
+
+    def write_mask(self, image: np.ndarray, mask: np.ndarray) -> None:
+        """Append a frame overlaid with ``mask (H, W)`` (for masks not from a step)."""
+        self.writer.write(image, mask)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+class PreviewSink(MaskSink):
+    """``path`` (a JPEG) always holds the latest overlay frame, replaced atomically, at
+    most every ``every`` seconds, so a person or a browser can watch a live run."""
+
+    def __init__(self, path: Path, *, every: float = 0.0, quality: int = 85) -> None:
+        self.path = Path(path)
+        self.every = every
+        self.quality = quality
+        self._last = -float("inf")
+
+    def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        with atomic_path(self.path) as tmp:
+            Image.fromarray(overlay(image, result.mask)).save(
+                tmp, format="JPEG", quality=self.quality
+            )
+
+
+def write_all(
+    sinks: Sequence[MaskSink], index: int, name: str, image: np.ndarray, result: StepResult
+) -> None:
+    """Give one frame to every sink, in order."""
+    for sink in sinks:
+        sink.write(index, name, image, result)
+
+
+def close_all(sinks: Sequence[MaskSink]) -> None:
+    """Close every sink; when one fails, the ones not closed yet are aborted."""
+    for k, sink in enumerate(sinks):
+        try:
+            sink.close()
+        except BaseException:
+            abort_all(sinks[k + 1 :])
+            raise
+
+
+def abort_all(sinks: Sequence[MaskSink]) -> None:
+    """Abort every sink (errors of one do not stop the others)."""
+    for sink in sinks:
+        try:
+            sink.abort()
+        except Exception:  # aborting is best effort
+            continue
