@@ -337,7 +337,7 @@ class Session:
         """The annotations to propagate: the added ones, joined by the masks the segmenter
         makes from the prompts of their frames (for trackers that do not take prompts)."""
         annotations = dict(self._annotations)
-        if tracker.takes_prompts:
+        if not self._prompts or tracker.takes_prompts:
             return annotations
         for index, prompts in sorted(self._prompts.items()):
             if not prompts:
@@ -354,7 +354,7 @@ class Session:
     def _give_prompts(self, tracker: Tracker) -> None:
         """Hand the click/box prompts to a tracker that takes them (``add_prompt``); the
         masks it makes of them (probability >= 0.5) go to :attr:`prompt_masks`."""
-        if not tracker.takes_prompts:
+        if not self._prompts or not tracker.takes_prompts:
             return
         for index, prompts in sorted(self._prompts.items()):
             if not prompts:
