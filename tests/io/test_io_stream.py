@@ -176,6 +176,7 @@ def test_a_piped_stream_stops_after_max_frames(tmp_path, monkeypatch, fast_engin
         monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=child.stdout))
         out, preview = tmp_path / "out", tmp_path / "live.jpg"
         args = ["-", "--box", BOX, "--max-frames", "6", "--out", str(out), "--quiet"]
+        args += ["--stream-format", "mpegts"]
         assert main(["segment", *args, "--preview", str(preview), "--device", "cpu"]) == 0
     finally:
         child.kill()
@@ -184,6 +185,22 @@ def test_a_piped_stream_stops_after_max_frames(tmp_path, monkeypatch, fast_engin
     assert preview.stat().st_size > 0
     # a second stream into the same folder is refused: two streams' runs never mix
     assert main(["segment", "-", "--box", BOX, "--out", str(out)]) == 2
+
+
+def test_stream_options_are_checked(tmp_path, capsys):
+    from vosam.cli import main
+
+    out = tmp_path / "out"
+    assert main(["segment", "-", "--box", BOX, "--stream-option", "tcp", "--out", str(out)]) == 2
+    assert "--stream-option tcp: an option is KEY=VALUE" in capsys.readouterr().err
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    assert (
+        main(["segment", str(frames), "--box", BOX, "--stream-format", "h264", "--out", str(out)])
+        == 2
+    )
+    assert "are for streams" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_an_http_stream_stops_after_max_frames(tmp_path, http_stream, fast_engine_everywhere):

@@ -23,7 +23,7 @@ from vosam.cli.prompt_args import (
     prompts_digest,
     segmenter_settings,
 )
-from vosam.cli.stream_run import StopSignal, check_stream_output
+from vosam.cli.stream_run import StopSignal, check_stream_output, open_stream
 from vosam.devices import device_name
 from vosam.errors import InputError, OutputError
 from vosam.io import annotation_files, open_source, read_annotations, require_objects, write_mask
@@ -57,10 +57,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.overlay is not None and args.fps <= 0:
         raise OutputError(args.overlay, f"--fps must be positive, got {args.fps}")
+    if not stream and (args.stream_format or args.stream_option):
+        raise InputError(None, "--stream-format and --stream-option are for streams")
     source_path = None if stream else Path(args.source)
-    source = open_source(
-        args.source if stream else source_path, tolerate_corrupt=args.tolerate_corrupt
-    )
+    if stream:
+        source = open_stream(args)
+    else:
+        source = open_source(source_path, tolerate_corrupt=args.tolerate_corrupt)
     try:
         return _run(args, source, source_path)
     finally:

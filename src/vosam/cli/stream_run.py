@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Self
 
-from vosam.errors import OutputError
+from vosam.errors import InputError, OutputError
 from vosam.runs import RUN_FILE
 
 
@@ -27,10 +27,35 @@ def add_stream_args(parser: argparse.ArgumentParser) -> None:
         help="streams: stop after this many frames (the run is marked stopped early)",
     )
     group.add_argument(
+        "--stream-format",
+        help="streams: FFmpeg's input format when it is not found by itself (mpegts, "
+        "h264, v4l2...)",
+    )
+    group.add_argument(
+        "--stream-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="streams: an FFmpeg input option, e.g. rtsp_transport=tcp, video_size=640x480",
+    )
+    group.add_argument(
         "--preview",
         type=Path,
         help="keep the latest overlay frame in this JPEG file (replaced as frames arrive)",
     )
+
+
+def open_stream(args: argparse.Namespace):  # -> vosam.io.stream.StreamSource
+    """The stream ``args.source`` with ``--stream-format`` and ``--stream-option``."""
+    from vosam.io.stream import StreamSource
+
+    options = {}
+    for text in args.stream_option:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise InputError(f"--stream-option {text}", "an option is KEY=VALUE")
+        options[key] = value
+    return StreamSource(args.source, input_format=args.stream_format, options=options or None)
 
 
 def check_stream_output(out_dir: Path, *, overwrite: bool) -> None:

@@ -1,7 +1,7 @@
 """Reading and writing what vosam works on: frames, masks, overlays; all writes atomic.
 
-- frame sources (:class:`FolderSource`, :class:`VideoSource`, :func:`open_source`) stream
-  ``uint8 (H, W, 3)`` RGB frames with stable names;
+- frame sources (:class:`FolderSource`, :class:`VideoSource`, :class:`StreamSource` for
+  live streams, :func:`open_source`) stream ``uint8 (H, W, 3)`` RGB frames with stable names;
 - masks (:func:`read_mask`, :func:`write_mask`, :func:`read_annotations`) are
   ``uint8 (H, W)`` object ids stored as DAVIS-palette PNGs;
 - overlays (:func:`overlay`, :class:`OverlayVideoWriter`) show masks over frames.
@@ -29,6 +29,7 @@ from vosam.io.masks import (
     write_mask,
 )
 from vosam.io.overlay import OverlayVideoWriter, overlay, save_overlay_png
+from vosam.io.stream import StreamSource, is_stream
 from vosam.io.video import VideoSource
 from vosam.names import natural_key, natural_sorted
 
@@ -40,12 +41,14 @@ __all__ = [
     "FolderSource",
     "FrameSource",
     "OverlayVideoWriter",
+    "StreamSource",
     "VideoSource",
     "annotation_files",
     "atomic_path",
     "atomic_save_png",
     "atomic_write",
     "atomic_write_text",
+    "is_stream",
     "natural_key",
     "natural_sorted",
     "open_source",
