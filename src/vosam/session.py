@@ -253,7 +253,8 @@ class Session:
                 self.source.path,
                 "no object to track: every annotated pixel is background (0) or void (255)",
             )
-        plays = order.plays(len(self.source), start, stop)
+        # a stream's length is not known: forward play reads it until it ends
+        plays = [] if order is Order.FORWARD else order.plays(len(self.source), start, stop)
         tracker = self.propagator.new_tracker()
         annotations = self._with_prompt_masks(tracker)
         if self.config.permanent_memory:
@@ -269,7 +270,7 @@ class Session:
         refiner = self.refiner
         if refiner is not None:
             self.refine_state = refiner.new_state()
-        for step, index, image in self._played(plays, order):
+        for step, index, image in self._played(plays, order, start, stop):
             # a frame's first visit is the step equal to its index (see vosam.playback)
             annotation = annotations.get(index) if step == index else None
             if annotation is None and (
@@ -323,11 +324,12 @@ class Session:
         return out.result
 
     def _played(
-        self, plays: list[tuple[int, int]], order: Order
+        self, plays: list[tuple[int, int]], order: Order, start: int, stop: int | None
     ) -> Iterator[tuple[int, int, np.ndarray]]:
-        """``(step, index, image)`` of ``plays``; forward reads the source in sequence."""
-        if order is Order.FORWARD and plays:
-            for index, image in self.source.frames(plays[0][1], plays[-1][1] + 1):
+        """``(step, index, image)`` of the frames played: forward reads the source in
+        sequence from ``start`` (to its end when ``stop`` is None), the others ``plays``."""
+        if order is Order.FORWARD:
+            for index, image in self.source.frames(max(start, 0), stop):
                 yield index, index, image
             return
         for step, index in plays:
