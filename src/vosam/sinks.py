@@ -8,14 +8,17 @@ removed). Every file is written atomically.
 - :class:`PaletteSink`: a DAVIS-palette PNG per frame, named after the frame;
 - :class:`ScoreSink`: the probabilities ``float32 (N + 1, H, W)`` per frame as ``.npy``;
 - :class:`OverlaySink`: a video of the frames with their masks overlaid;
-- :class:`PreviewSink`: one JPEG replaced by the latest overlay frame (to watch a stream).
+- :class:`PreviewSink`: one JPEG replaced by the latest overlay frame (to watch a stream);
+- :class:`LastVisitSink`: passes on only each frame's last visit (a ×3 run plays a frame
+  up to three times) and only the frames named, to another sink.
 """
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,6 +113,40 @@ class PreviewSink(MaskSink):
             Image.fromarray(overlay(image, result.mask)).save(
                 tmp, format="JPEG", quality=self.quality
             )
+
+
+class LastVisitSink(MaskSink):
+    """Gives ``inner`` each frame of ``plays`` (frame indices in playing order) once, on
+    its last visit, and only the frames whose name is in ``names`` (all when None).
+
+    :attr:`written` counts the frames passed on.
+
+    Raises:
+        ValueError: from :meth:`write`, a frame visited more often than ``plays`` says.
+    """
+
+    def __init__(
+        self, inner: MaskSink, plays: Iterable[int], *, names: Collection[str] | None = None
+    ) -> None:
+        self.inner = inner
+        self.names = None if names is None else frozenset(names)
+        self.written = 0
+        self._left = Counter(plays)
+
+    def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
+        if self._left[index] <= 0:
+            raise ValueError(f"frame {index} ('{name}') is played more often than its order says")
+        self._left[index] -= 1
+        if self._left[index] > 0 or (self.names is not None and name not in self.names):
+            return
+        self.inner.write(index, name, image, result)
+        self.written += 1
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def abort(self) -> None:
+        self.inner.abort()
 
 
 def write_all(

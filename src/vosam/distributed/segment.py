@@ -129,11 +129,11 @@ class SegmentWorker:
                 progress=self.show_progress,
             )
 
-    def _results(self, task: SequenceTask, source: Any) -> Iterator[tuple[int, int, Any]]:
-        """``(step, frame index, mask)`` of every frame played, in order."""
-        from vosam.datasets.runner import propagate_sequence
+    def _results(self, task: SequenceTask, source: Any) -> Iterator[Any]:
+        """Every frame played (:class:`~vosam.playback.Step`), in order."""
+        from vosam.datasets.runner import sequence_steps
 
-        return propagate_sequence(
+        return sequence_steps(
             task.sequence,
             source,
             self.engine,
