@@ -9,12 +9,15 @@ removed). Every file is written atomically.
 - :class:`ScoreSink`: the probabilities ``float32 (N + 1, H, W)`` per frame as ``.npy``;
 - :class:`OverlaySink`: a video of the frames with their masks overlaid;
 - :class:`PreviewSink`: one JPEG replaced by the latest overlay frame (to watch a stream);
+- :class:`VisJsonSink`: a YouTube-VIS results JSON of every object of every video, written
+  on :meth:`VisJsonSink.close`;
 - :class:`LastVisitSink`: passes on only each frame's last visit (a ×3 run plays a frame
   up to three times) and only the frames named, to another sink.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from vosam.io import OverlayVideoWriter, atomic_write, overlay, write_mask
+from vosam.io import OverlayVideoWriter, atomic_write, atomic_write_text, overlay, write_mask
 from vosam.io.atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -113,6 +116,77 @@ class PreviewSink(MaskSink):
             Image.fromarray(overlay(image, result.mask)).save(
                 tmp, format="JPEG", quality=self.quality
             )
+
+
+class VisJsonSink(MaskSink):
+    """``path``: the YouTube-VIS results JSON (what the challenge server and
+    :func:`vosam.eval.evaluate_vis` read) of the videos written, in the order they were
+    started with :meth:`video`.
+
+    Each object ``k + 1`` of a video is one entry ``{video_id, category_id, score: 1.0,
+    segmentations}``, ``categories[k]`` its category and ``segmentations`` one compressed
+    RLE per frame (of an empty mask where the object is absent). A frame written again
+    replaces its earlier masks. Nothing is written before :meth:`close`, nothing at all
+    after :meth:`abort`. Needs ``pycocotools``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        from vosam.coco import mask_api
+
+        self.path = Path(path)
+        self._api = mask_api()
+        self._videos: list[tuple[int, tuple[str, ...], tuple[int, ...], dict[str, list]]] = []
+
+    def video(self, video_id: int, names: Sequence[str], categories: Sequence[int]) -> None:
+        """Start video ``video_id`` of the frames ``names`` (in order), its object ``k + 1``
+        of category ``categories[k]``; the frames written next are this video's."""
+        self._videos.append((video_id, tuple(names), tuple(categories), {}))
+
+    def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
+        self.write_mask(name, result.mask)
+
+    def write_mask(self, name: str, mask: np.ndarray) -> None:
+        """Take frame ``name``'s ``uint8 (H, W)`` object ids (for masks not from a step).
+
+        Raises:
+            ValueError: no video started, or ``name`` is not one of its frames.
+        """
+        if not self._videos:
+            raise ValueError("a frame was written before any video was started")
+        video_id, names, categories, frames = self._videos[-1]
+        if name not in names:
+            raise ValueError(f"video {video_id} has no frame '{name}'")
+        frames[name] = [self._rle(mask == k + 1) for k in range(len(categories))]
+
+    def _rle(self, mask: np.ndarray) -> dict:
+        rle = self._api.encode(np.asfortranarray(mask.astype(np.uint8)))
+        return {"size": rle["size"], "counts": rle["counts"].decode()}
+
+    def close(self) -> None:
+        """Write the JSON.
+
+        Raises:
+            ValueError: a started video lacks a frame (nothing is written).
+        """
+        results = []
+        for video_id, names, categories, frames in self._videos:
+            missing = [n for n in names if n not in frames]
+            if missing:
+                raise ValueError(f"video {video_id} lacks frame '{missing[0]}'")
+            for k, category in enumerate(categories):
+                results.append(
+                    {
+                        "video_id": video_id,
+                        "category_id": category,
+                        "score": 1.0,
+                        "segmentations": [frames[n][k] for n in names],
+                    }
+                )
+        atomic_write_text(self.path, json.dumps(results))
+        self._videos = []
+
+    def abort(self) -> None:
+        self._videos = []
 
 
 class LastVisitSink(MaskSink):
