@@ -6,6 +6,7 @@ A sink receives every frame of a run in order through :meth:`MaskSink.write`, th
 removed). Every file is written atomically.
 
 - :class:`PaletteSink`: a DAVIS-palette PNG per frame, named after the frame;
+- :class:`PaletteZipSink`: the same PNGs in one zip;
 - :class:`ScoreSink`: the probabilities ``float32 (N + 1, H, W)`` per frame as ``.npy``;
 - :class:`OverlaySink`: a video of the frames with their masks overlaid;
 - :class:`PreviewSink`: one JPEG replaced by the latest overlay frame (to watch a stream);
@@ -17,19 +18,29 @@ removed). Every file is written atomically.
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import zipfile
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from vosam.io import OverlayVideoWriter, atomic_write, atomic_write_text, overlay, write_mask
-from vosam.io.atomic import atomic_path
+from vosam.io import (
+    OverlayVideoWriter,
+    atomic_write,
+    atomic_write_text,
+    overlay,
+    palette_image,
+    write_mask,
+)
+from vosam.io.atomic import atomic_path, commit, discard, temp_sibling
 
 if TYPE_CHECKING:
     from vosam.engines.base import StepResult
@@ -58,6 +69,42 @@ class PaletteSink(MaskSink):
 
     def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
         write_mask(self.folder / f"{name}.png", result.mask)
+
+
+class PaletteZipSink(MaskSink):
+    """``path``: a zip of ``<name>.png`` DAVIS-palette masks (stored: PNGs are compressed
+    already), written to a hidden file beside ``path`` and renamed into place on
+    :meth:`close`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._tmp = temp_sibling(self.path)
+        self._file = open(self._tmp, "wb")  # noqa: SIM115 (closed by close or abort)
+        self._zip = zipfile.ZipFile(self._file, "w", zipfile.ZIP_STORED)
+
+    def write(self, index: int, name: str, image: np.ndarray, result: StepResult) -> None:
+        self.write_mask(name, result.mask)
+
+    def write_mask(self, name: str, mask: np.ndarray) -> None:
+        """Add ``<name>.png`` of ``mask`` ``uint8 (H, W)`` (for masks not from a step)."""
+        buffer = io.BytesIO()
+        palette_image(mask).save(buffer, format="PNG")
+        self._zip.writestr(f"{name}.png", buffer.getvalue())
+
+    def close(self) -> None:
+        try:
+            self._zip.close()
+            self._file.close()
+            commit(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        with suppress(Exception):  # the archive is dropped anyway
+            self._zip.close()
+        self._file.close()
+        discard(self._tmp)
 
 
 class ScoreSink(MaskSink):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from vosam.sinks import (
     MaskSink,
     OverlaySink,
     PaletteSink,
+    PaletteZipSink,
     PreviewSink,
     ScoreSink,
     VisJsonSink,
@@ -178,3 +180,26 @@ def test_vis_json_sink_writes_nothing_on_abort_or_with_a_frame_missing(tmp_path)
     sink.write_mask("b", np.ones((2, 2), np.uint8))
     sink.abort()  # complete, but the run failed
     assert list(tmp_path.iterdir()) == []
+
+
+def test_palette_zip_sink_holds_one_png_per_frame_and_nothing_on_abort(tmp_path):
+    mask = np.zeros((3, 4), np.uint8)
+    mask[1, 1:3] = 2
+    path = tmp_path / "masks.zip"
+    sink = PaletteZipSink(path)
+    sink.write(0, "00000", np.zeros((3, 4, 3), np.uint8), result_of(mask))
+    sink.write_mask("00001", mask == 2)
+    assert not path.exists()
+    sink.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["masks.zip"]
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["00000.png", "00001.png"]
+        first = Image.open(io.BytesIO(archive.read("00000.png")))
+        second = Image.open(io.BytesIO(archive.read("00001.png")))
+    assert first.mode == "P"
+    np.testing.assert_array_equal(np.asarray(first), mask)
+    np.testing.assert_array_equal(np.asarray(second), (mask == 2).astype(np.uint8))
+    failed = PaletteZipSink(tmp_path / "other.zip")
+    failed.write_mask("00000", mask)
+    failed.abort()
+    assert [p.name for p in tmp_path.iterdir()] == ["masks.zip"]
