@@ -219,14 +219,15 @@ def segment_sequence(
             no vosam run wrote, or overlaps the sequence's inputs.
         MaskError: an input annotation is unreadable or has no object.
     """
-    from vosam.distributed.segment import _check_targets, _drop_old, check_inputs
-    from vosam.runs import check_output, remove_run
+    from vosam.distributed.plan import check_inputs, check_targets
+    from vosam.distributed.worker import drop_old
+    from vosam.runs import check_output
 
     target = Path(out_root) / seq.output
     source = FolderSource(seq.frames)
     names = output_names(seq, source)
     settings = {**settings, "sequence": seq.name, "x3": x3}
-    _check_targets([seq], Path(out_root))
+    check_targets([seq], Path(out_root))
     state = check_output(target, settings=settings, names=names, overwrite=overwrite)
     if state.kind == "done":
         return 0
@@ -244,7 +245,7 @@ def segment_sequence(
         old = target.parent / f".{target.name}.old"
         target.rename(old)
         partial.rename(target)
-        _drop_old(old, remove_run)
+        drop_old(old)
     else:
         partial.rename(target)
     log.debug("%s: %d frames written to %s", seq.name, count, target)
