@@ -87,3 +87,25 @@ def test_cli_results_json_scores_with_eval(youtube_vis, tmp_path, capsys, cli_ti
     table = capsys.readouterr().out.splitlines()
     ap = float(table[1].split()[0])
     assert 0.3 < ap <= 1.0
+
+
+def test_results_json_of_a_session_run_equals_the_one_gathered_from_pngs(
+    youtube_vis, tmp_path, cli_tiny_engine
+):
+    from vosam.datasets.runner import sequence_steps
+    from vosam.io import FolderSource
+    from vosam.sinks import VisJsonSink
+
+    out = tmp_path / "o"
+    args = ["dataset", str(youtube_vis), "--format", "youtube-vis", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    (seq,) = open_dataset("youtube-vis", youtube_vis)
+    live = tmp_path / "live.json"
+    sink = VisJsonSink(live)
+    with FolderSource(seq.frames) as source:
+        sink.video(7, source.names, [3, 1])
+        for step in sequence_steps(seq, source, cli_tiny_engine):
+            sink.write(step.index, source.names[step.index], step.image, step.result)
+    sink.close()
+    assert live.read_bytes() == (out / "results.json").read_bytes()
+    assert len(json.loads(live.read_text())) == 2

@@ -1,13 +1,12 @@
 """What the app exports: palette PNGs in a zip, an overlay video, YouTube-VIS JSON.
 
-Every file is written atomically inside the session's export folder.
+Every file is written atomically inside the session's export folder; the zip and the
+video through the sinks of :mod:`vosam.sinks`.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import numpy as np
 
 from vosam.app.uploads import size_text
 from vosam.errors import InputError
-from vosam.io import atomic_write, atomic_write_text, palette_image
-from vosam.sinks import OverlaySink
+from vosam.io import atomic_write_text
+from vosam.sinks import OverlaySink, PaletteZipSink
 
 
 def write_mask_zip(
@@ -30,12 +29,15 @@ def write_mask_zip(
     ``mask_of(i)`` gives frame ``i``'s ``uint8 (H, W)`` ids; ``advance()`` is called after
     each frame (it may raise to stop, leaving nothing behind).
     """
-    with atomic_write(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
+    sink = PaletteZipSink(path)
+    try:
         for index, name in enumerate(names):
-            buffer = io.BytesIO()
-            palette_image(mask_of(index)).save(buffer, format="PNG")
-            archive.writestr(f"{name}.png", buffer.getvalue())
+            sink.write_mask(name, mask_of(index))
             advance()
+    except BaseException:
+        sink.abort()
+        raise
+    sink.close()
 
 
 def write_overlay_video(

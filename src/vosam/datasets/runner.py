@@ -28,10 +28,11 @@ import numpy as np
 
 from vosam.datasets.base import DatasetSequence
 from vosam.errors import InputError, MaskError
-from vosam.io import FolderSource, write_frame_map, write_mask
-from vosam.playback import Order
+from vosam.io import FolderSource, write_frame_map
+from vosam.playback import Order, Step
 from vosam.progress import Progress
 from vosam.runs import finish_output, prepare_output
+from vosam.sinks import LastVisitSink, PaletteSink
 
 if TYPE_CHECKING:
     from vosam.engines import Propagator
@@ -44,6 +45,7 @@ __all__ = [
     "propagate_sequence",
     "segment_sequence",
     "sequence_session",
+    "sequence_steps",
     "write_run",
     "write_sequence",
 ]
@@ -103,6 +105,24 @@ def _has_object(mask: np.ndarray) -> bool:
     return bool(((mask > 0) & (mask < 255)).any())
 
 
+def sequence_steps(
+    seq: DatasetSequence,
+    source: FolderSource,
+    engine: Propagator,
+    *,
+    x3: bool = False,
+    refiner: Refiner | None = None,
+    permanent_memory: bool = True,
+) -> Iterator[Step]:
+    """Every frame played of ``seq``, in playing order, by the session of
+    :func:`sequence_session`; with ``x3`` the video is played forward, backward and forward
+    again (:attr:`~vosam.playback.Order.X3`). Frames before the first input are empty."""
+    session = sequence_session(
+        seq, source, engine, refiner=refiner, permanent_memory=permanent_memory
+    )
+    return session.run(order=Order.X3 if x3 else Order.FORWARD)
+
+
 def propagate_sequence(
     seq: DatasetSequence,
     source: FolderSource,
@@ -112,22 +132,19 @@ def propagate_sequence(
     refiner: Refiner | None = None,
     permanent_memory: bool = True,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Yield ``(step, frame index, uint8 (H, W) mask)`` for every frame in playing order.
+    """Yield ``(step, frame index, uint8 (H, W) mask)`` of :func:`sequence_steps`.
 
-    ``step`` counts the frames played (the tracker's frame index); with ``x3`` the video is
-    played forward, backward and forward again (:func:`~vosam.playback.x3_order`). Frames
-    before the first input yield empty masks. The :class:`~vosam.session.Session` of
-    :func:`sequence_session` does the work.
+    ``step`` counts the frames played (the tracker's frame index).
     """
-    session = sequence_session(
-        seq, source, engine, refiner=refiner, permanent_memory=permanent_memory
+    steps = sequence_steps(
+        seq, source, engine, x3=x3, refiner=refiner, permanent_memory=permanent_memory
     )
-    for step in session.run(order=Order.X3 if x3 else Order.FORWARD):
+    for step in steps:
         yield step.step, step.index, step.mask
 
 
 def write_sequence(
-    results: Iterable[tuple[int, int, np.ndarray]],
+    steps: Iterable[Step],
     source: FolderSource,
     folder: Path,
     *,
@@ -135,29 +152,29 @@ def write_sequence(
     x3: bool = False,
     progress: Progress | None = None,
 ) -> int:
-    """Write the masks of :func:`propagate_sequence` ``results`` into ``folder``.
+    """Write the masks of ``steps`` (:func:`sequence_steps`) into ``folder`` as palette PNGs.
 
     Only frames in ``names`` are written, each from its last visit (with ``x3`` a frame is
     played up to three times). Also writes ``frames.csv``. Returns the masks written.
     """
-    keep = set(names)
-    last_visit = {index: step for step, index in enumerate(playing_order(len(source), x3))}
+    sink = LastVisitSink(PaletteSink(folder), playing_order(len(source), x3), names=names)
     write_frame_map(folder, source)
-    count = 0
-    for step, index, mask in results:
-        name = source.names[index]
-        if step == last_visit[index] and name in keep:
-            write_mask(folder / f"{name}.png", mask)
-            count += 1
-        if progress is not None:
-            progress.update()
-    return count
+    try:
+        for step in steps:
+            sink.write(step.index, source.names[step.index], step.image, step.result)
+            if progress is not None:
+                progress.update()
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.written
 
 
 def write_run(
     seq: DatasetSequence,
     source: FolderSource,
-    results: Iterable[tuple[int, int, np.ndarray]],
+    steps: Iterable[Step],
     folder: Path,
     *,
     names: tuple[str, ...],
@@ -166,7 +183,7 @@ def write_run(
     progress: bool = True,
 ) -> int:
     """One sequence's run into the empty ``folder``: ``run.json`` opened, the masks of
-    ``results`` written (:func:`write_sequence`), every file's digest recorded. Returns the
+    ``steps`` written (:func:`write_sequence`), every file's digest recorded. Returns the
     masks written."""
     prepare_output(
         folder,
@@ -175,11 +192,11 @@ def write_run(
         names=names,
         overwrite=True,
     )
-    steps = len(playing_order(len(source), x3))
-    with Progress(steps, f"{seq.name} frames", enabled=progress) as bar:
-        count = write_sequence(results, source, folder, names=names, x3=x3, progress=bar)
-    finish_output(folder, settings, count)
-    return count
+    count = len(playing_order(len(source), x3))
+    with Progress(count, f"{seq.name} frames", enabled=progress) as bar:
+        written = write_sequence(steps, source, folder, names=names, x3=x3, progress=bar)
+    finish_output(folder, settings, written)
+    return written
 
 
 def segment_sequence(
@@ -202,14 +219,15 @@ def segment_sequence(
             no vosam run wrote, or overlaps the sequence's inputs.
         MaskError: an input annotation is unreadable or has no object.
     """
-    from vosam.distributed.segment import _check_targets, _drop_old, check_inputs
-    from vosam.runs import check_output, remove_run
+    from vosam.distributed.plan import check_inputs, check_targets
+    from vosam.distributed.worker import drop_old
+    from vosam.runs import check_output
 
     target = Path(out_root) / seq.output
     source = FolderSource(seq.frames)
     names = output_names(seq, source)
     settings = {**settings, "sequence": seq.name, "x3": x3}
-    _check_targets([seq], Path(out_root))
+    check_targets([seq], Path(out_root))
     state = check_output(target, settings=settings, names=names, overwrite=overwrite)
     if state.kind == "done":
         return 0
@@ -217,17 +235,17 @@ def segment_sequence(
     partial = target.parent / f".{target.name}.partial"
     if partial.exists():
         shutil.rmtree(partial)
-    results = propagate_sequence(
+    steps = sequence_steps(
         seq, source, engine, x3=x3, refiner=refiner, permanent_memory=permanent_memory
     )
     count = write_run(
-        seq, source, results, partial, names=names, settings=settings, x3=x3, progress=progress
+        seq, source, steps, partial, names=names, settings=settings, x3=x3, progress=progress
     )
     if target.exists():
         old = target.parent / f".{target.name}.old"
         target.rename(old)
         partial.rename(target)
-        _drop_old(old, remove_run)
+        drop_old(old)
     else:
         partial.rename(target)
     log.debug("%s: %d frames written to %s", seq.name, count, target)

@@ -24,7 +24,6 @@ RLE work needs ``pycocotools`` (the ``eval`` extra).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -242,35 +241,32 @@ def read_youtube_vis(
 
 
 def write_vis_results(path: Path, root: str | Path, out: Path, *, split: str | None = None) -> int:
-    """Gather the PNGs of ``out/<video>/`` into a results JSON at ``path``.
+    """Gather the PNGs of ``out/<video>/`` into a results JSON at ``path`` (through a
+    :class:`~vosam.sinks.VisJsonSink`; videos without a folder are left out).
 
     Object ``k + 1`` of a video is reported as ground-truth track ``k``'s category with
     score 1. Returns the number of tracks written.
     """
-    from vosam.io import atomic_write_text, read_mask
+    from vosam.io import read_mask
+    from vosam.sinks import VisJsonSink
 
-    api = _mask_api()
     json_path, images = find_vis_json(Path(root), split or "train")
     data = load_vis(json_path, images)
-    results = []
-    for video in data.videos:
-        folder = out / video.name
-        if not folder.is_dir():
-            continue
-        tracks = data.tracks.get(video.id, ())[:MAX_TRACKS]
-        masks = [read_mask(folder / f"{Path(f).stem}.png") for f in video.file_names]
-        for k, track in enumerate(tracks):
-            segs = []
-            for m in masks:
-                rle = api.encode(np.asfortranarray((m == k + 1).astype(np.uint8)))
-                segs.append({"size": rle["size"], "counts": rle["counts"].decode()})
-            results.append(
-                {
-                    "video_id": video.id,
-                    "category_id": track.category_id,
-                    "score": 1.0,
-                    "segmentations": segs,
-                }
-            )
-    atomic_write_text(path, json.dumps(results))
-    return len(results)
+    sink = VisJsonSink(path)
+    tracks = 0
+    try:
+        for video in data.videos:
+            folder = out / video.name
+            if not folder.is_dir():
+                continue
+            names = [Path(f).stem for f in video.file_names]
+            categories = [t.category_id for t in data.tracks.get(video.id, ())[:MAX_TRACKS]]
+            sink.video(video.id, names, categories)
+            for name in names:
+                sink.write_mask(name, read_mask(folder / f"{name}.png"))
+            tracks += len(categories)
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return tracks

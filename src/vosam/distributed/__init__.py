@@ -30,10 +30,10 @@ from vosam.distributed.base import (
 
 _LAZY = {
     "RunSpec": "vosam.spec",
-    "SequenceTask": "vosam.distributed.segment",
-    "SequenceOutcome": "vosam.distributed.segment",
-    "SegmentWorker": "vosam.distributed.segment",
-    "plan_dataset": "vosam.distributed.segment",
+    "SequenceTask": "vosam.distributed.worker",
+    "SequenceOutcome": "vosam.distributed.worker",
+    "SegmentWorker": "vosam.distributed.worker",
+    "plan_dataset": "vosam.distributed.plan",
     "segment_dataset": "vosam.distributed.segment",
     "evaluate_dataset_with": "vosam.distributed.evaluate",
     "SweepRun": "vosam.distributed.sweep",
