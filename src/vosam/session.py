@@ -256,11 +256,11 @@ class Session:
         # a stream's length is not known: forward play reads it until it ends
         plays = [] if order is Order.FORWARD else order.plays(len(self.source), start, stop)
         tracker = self.propagator.new_tracker()
-        annotations = self._with_prompt_masks(tracker)
+        annotations, partial = self._with_prompt_masks(tracker)
         if self.config.permanent_memory:
             # whole annotations only: a partial one would tell memory the others are absent
             for index, mask in sorted(annotations.items()):
-                if index not in self._partial:
+                if index not in partial:
                     tracker.add_permanent(index, self.source.read(index), mask)
         self._give_prompts(tracker)
         given = [*annotations, *self._prompts]
@@ -279,7 +279,7 @@ class Session:
             ):
                 yield Step(step, index, image, _empty_result(self.size, ids))
                 continue
-            if annotation is not None and index in self._partial and tracker.object_ids:
+            if annotation is not None and index in partial and tracker.object_ids:
                 predicted = tracker.step(step, image).mask
                 annotation = np.where(annotation > 0, annotation, predicted).astype(np.uint8)
             result = tracker.step(step, image, annotation=annotation)
@@ -335,12 +335,15 @@ class Session:
         for step, index in plays:
             yield step, index, self.source.read(index)
 
-    def _with_prompt_masks(self, tracker: Tracker) -> dict[int, np.ndarray]:
-        """The annotations to propagate: the added ones, joined by the masks the segmenter
-        makes from the prompts of their frames (for trackers that do not take prompts)."""
+    def _with_prompt_masks(self, tracker: Tracker) -> tuple[dict[int, np.ndarray], set[int]]:
+        """The annotations to propagate and the frames among them that are partial: the
+        added ones, joined by the masks the segmenter makes from the prompts of their frames
+        (for trackers that do not take prompts). A frame known only from prompts that leave
+        out some of the session's objects is partial: it says nothing about the others."""
         annotations = dict(self._annotations)
+        partial = set(self._partial)
         if not self._prompts or tracker.takes_prompts:
-            return annotations
+            return annotations, partial
         for index, prompts in sorted(self._prompts.items()):
             if not prompts:
                 continue
@@ -348,10 +351,12 @@ class Session:
                 image = self.source.read(index)
                 made = segment_prompts(self._prompt_segmenter(), image, prompts)
                 self._prompt_masks[index] = made
+            if index not in annotations and set(prompts) != set(self.objects.ids):
+                partial.add(index)
             annotations[index] = merge_annotation(
                 annotations.get(index), self._prompt_masks[index], tuple(sorted(prompts))
             )
-        return annotations
+        return annotations, partial
 
     def _give_prompts(self, tracker: Tracker) -> None:
         """Hand the click/box prompts to a tracker that takes them (``add_prompt``); the

@@ -177,7 +177,10 @@ def test_prompt_masks_join_the_frames_annotation(squares):
     np.testing.assert_array_equal(given[0], expected)
     box4 = np.zeros_like(annotation)
     box4[0:4, 0:4] = 4
-    np.testing.assert_array_equal(given[2], box4)
+    # frame 2 is known from a prompt of object 4 alone: a partial annotation, kept out of
+    # permanent memory and painted over the prediction when the frame is played
+    assert 2 not in given
+    np.testing.assert_array_equal(session.propagator.stepped[2], box4)
     assert session.first_annotated() == {1: 0, 2: 0, 3: 0, 4: 2}
     assert painter.embedded == 2  # one embedding per prompted frame
     list(session.propagate(stop=3))
@@ -237,12 +240,13 @@ class _Recorder:
     device = "cpu"
 
     def __init__(self) -> None:
-        self.given: dict[int, np.ndarray] = {}
+        self.given: dict[int, np.ndarray] = {}  # to permanent memory
+        self.stepped: dict[int, np.ndarray] = {}  # with a frame's step
 
     def new_tracker(self):
         from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
 
-        given = self.given
+        given, stepped = self.given, self.stepped
 
         class _Tracker(Tracker):
             ids: tuple[int, ...] = ()
@@ -257,6 +261,10 @@ class _Recorder:
                 self.ids = tuple(sorted(set(self.ids) | found))
 
             def step(self, index, image, *, annotation=None):
+                if annotation is not None:
+                    stepped[index] = annotation.copy()
+                    found = {int(i) for i in np.unique(annotation) if 0 < i < 255}
+                    self.ids = tuple(sorted(set(self.ids) | found))
                 mask = annotation if annotation is not None else np.zeros(image.shape[:2], np.uint8)
                 probs = onehot(mask, self.ids)
                 return StepResult(probs, self.ids, confidence_of(probs))
@@ -268,3 +276,34 @@ class _Recorder:
                 pass
 
         return _Tracker()
+
+
+def test_a_later_box_for_a_new_object_keeps_the_objects_tracked_so_far(squares):
+    """Object 1 from a mask on frame 0, object 2 from a box on frame 3: frame 3 says nothing
+    about object 1, so the box's mask is painted over the prediction there (object 1 stays)
+    and frame 3 is not put in permanent memory as if object 1 were absent."""
+    from tests.core.test_session import Oracle, OraclePropagator, only
+
+    class _Oracle(Oracle):
+        takes_prompts = False
+
+    class _Engine(OraclePropagator):
+        def new_tracker(self):
+            self.trackers.append(_Oracle(self.truth))
+            return self.trackers[-1]
+
+    folder, _images, masks = squares
+    engine = _Engine(masks)
+    session = Session(folder, propagator=engine, segmenter=_Painter())
+    session.add_annotation(0, only(masks[0], 1))
+    session.add_prompt(3, 2, Prompt(box=np.array([0, 0, 3, 3], np.float32)))
+    steps = list(session.run())
+    (tracker,) = engine.trackers
+    assert [c for c in tracker.calls if c[0] == "permanent"] == [("permanent", 0)]
+    assert ("step", 3, False) in tracker.calls and ("step", 3, True) in tracker.calls
+    box = np.zeros_like(masks[3])
+    box[0:4, 0:4] = 2
+    assert (only(masks[3], 1) > 0).any()
+    np.testing.assert_array_equal(steps[3].mask, np.where(box > 0, 2, only(masks[3], 1)))
+    for t in range(3):
+        assert not (steps[t].mask == 2).any()  # object 2 is born on frame 3
