@@ -45,12 +45,15 @@ class Entry:
         model_arg: segmenters only: the builder's argument that picks a model variant
             (``model_type`` for SAM's ``vit_h``, ``model_config`` for SAM 2's YAML), or
             None when there is no choice.
+        takes_prompts: engines only: its trackers segment click/box prompts themselves
+            (:attr:`vosam.engines.base.Tracker.takes_prompts`), known without loading it.
     """
 
     name: str
     target: str
     config: str | None = None
     model_arg: str | None = None
+    takes_prompts: bool = False
 
     def load(self) -> Any:
         """Import and return the builder."""
@@ -71,6 +74,7 @@ def register(
     *,
     config: str | None = None,
     model_arg: str | None = None,
+    takes_prompts: bool = False,
 ) -> None:
     """Add (or replace) backend ``name`` of ``kind``; ``target`` and ``config`` are
     ``module:attribute`` strings, imported only when the backend is used."""
@@ -78,7 +82,7 @@ def register(
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if ":" not in target:
         raise ValueError(f"target {target!r} is not 'module:attribute'")
-    _TABLES[kind][name] = Entry(name, target, config, model_arg)
+    _TABLES[kind][name] = Entry(name, target, config, model_arg, takes_prompts)
 
 
 def names(kind: Kind) -> tuple[str, ...]:
@@ -121,7 +125,13 @@ for _name, _target, _config in (
     ("xmem", "xmem.propagator:build_xmem", "xmem.config:XMemConfig"),
     ("sam2", "sam2.propagator:build_sam2_engine", "sam2.config:SAM2Config"),
 ):
-    register("engine", _name, f"vosam.engines.{_target}", config=f"vosam.engines.{_config}")
+    register(
+        "engine",
+        _name,
+        f"vosam.engines.{_target}",
+        config=f"vosam.engines.{_config}",
+        takes_prompts=_name == "sam2",
+    )
 
 register(
     "segmenter",

@@ -48,3 +48,17 @@ def test_listing_names_imports_no_backend():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_engines_prompt_flag_matches_their_trackers():
+    """The registry says which engines take prompts without loading them; their tracker
+    classes say it too, and the two must agree."""
+    from vosam.engines.embedded.tracker import EmbeddedTracker
+    from vosam.engines.sam2.tracker import SAM2Tracker
+    from vosam.engines.xmem.tracker import XMemTracker
+
+    trackers = {"embedded": EmbeddedTracker, "xmem": XMemTracker, "sam2": SAM2Tracker}
+    assert set(trackers) == set(registry.names("engine"))
+    for name, tracker in trackers.items():
+        assert registry.entry("engine", name).takes_prompts is tracker.takes_prompts, name
+    assert registry.entry("engine", "sam2").takes_prompts

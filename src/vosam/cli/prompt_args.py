@@ -17,9 +17,6 @@ from vosam.objects import MAX_OBJECT_ID
 from vosam.prompt_masks import prompt_problem
 from vosam.refine.base import Prompt
 
-# engines whose trackers segment prompts themselves (Tracker.takes_prompts)
-ENGINES_TAKING_PROMPTS = frozenset({"sam2"})
-
 
 def add_prompt_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(

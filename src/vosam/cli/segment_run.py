@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import vosam
+from vosam import registry
 from vosam.cli.common import (
     build_engine,
     build_refiner,
@@ -16,7 +17,6 @@ from vosam.cli.common import (
     report_skipped,
 )
 from vosam.cli.prompt_args import (
-    ENGINES_TAKING_PROMPTS,
     build_prompt_segmenter,
     gather_prompts,
     has_prompts,
@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
         "version": vosam.__version__,
         **engine_settings(args),
     }
-    segmenting = prompts and args.engine not in ENGINES_TAKING_PROMPTS
+    segmenting = prompts and not registry.entry("engine", args.engine).takes_prompts
     if prompts:
         settings["prompts"] = prompts_digest(prompts)
         if segmenting:
