@@ -220,7 +220,7 @@ def segment_sequence(
         MaskError: an input annotation is unreadable or has no object.
     """
     from vosam.distributed.plan import check_inputs, check_targets
-    from vosam.distributed.worker import drop_old
+    from vosam.distributed.worker import replace_folder
     from vosam.runs import check_output
 
     target = Path(out_root) / seq.output
@@ -241,12 +241,6 @@ def segment_sequence(
     count = write_run(
         seq, source, steps, partial, names=names, settings=settings, x3=x3, progress=progress
     )
-    if target.exists():
-        old = target.parent / f".{target.name}.old"
-        target.rename(old)
-        partial.rename(target)
-        drop_old(old)
-    else:
-        partial.rename(target)
+    replace_folder(partial, target)
     log.debug("%s: %d frames written to %s", seq.name, count, target)
     return count
