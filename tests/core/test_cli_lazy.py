@@ -60,8 +60,8 @@ OPTIONS = {
 }
 
 
-def _loaded_after(code: str) -> list[str]:
-    probe = f"{code}\nimport sys\nprint([m for m in {HEAVY!r} if m in sys.modules])"
+def _loaded_after(code: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
+    probe = f"{code}\nimport sys\nprint([m for m in {modules!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return eval(out.stdout.strip().splitlines()[-1])
@@ -77,6 +77,20 @@ def test_help_imports_no_model_code():
         "        pass"
     )
     assert _loaded_after(code) == []
+
+
+def test_help_imports_neither_numpy_nor_the_readers():
+    """Building the parser is argparse only: no numpy, no frame readers (their scipy and
+    PyAV cost a third of a second)."""
+    code = (
+        "from vosam.cli import main\n"
+        "for argv in (['--help'], ['segment', '--help'], ['dataset', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass"
+    )
+    assert _loaded_after(code, ("numpy", "scipy", "av", "vosam.io")) == []
 
 
 def test_eval_runs_without_torch(tmp_path):

@@ -1,12 +1,12 @@
-"""``--box``, ``--click``, ``--prompts`` and ``--segmenter`` of ``vosam segment``: prompts
-read, checked against the video and named in every error."""
+"""The prompts of ``vosam segment`` (``--box``, ``--click``, ``--prompts``, ``--segmenter``;
+the options themselves are in :mod:`vosam.cli.segment_cmd`): read, checked against the
+video and named in every error."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -16,59 +16,6 @@ from vosam.io.prompts import FramePrompt, prompts_json, read_prompts, resolve_fr
 from vosam.objects import MAX_OBJECT_ID
 from vosam.prompt_masks import prompt_problem
 from vosam.refine.base import Prompt
-
-
-def add_prompt_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "prompts",
-        "boxes and clicks instead of (or besides) annotated masks; coordinates are frame "
-        "pixels, x to the right, y down",
-    )
-    group.add_argument(
-        "--box",
-        action="append",
-        default=[],
-        metavar="X0,Y0,X1,Y1",
-        help="a box around an object (corners inclusive); several --box are several "
-        "objects, numbered from --object up",
-    )
-    group.add_argument(
-        "--click",
-        action="append",
-        default=[],
-        metavar="X,Y[,+|-]",
-        help="a click on (+, the default) or off (-) the object --object; with a --box it "
-        "corrects the first box's object",
-    )
-    group.add_argument(
-        "--frame",
-        default="0",
-        help="frame of --box and --click: an index or a frame name (default 0, the first)",
-    )
-    group.add_argument(
-        "--object",
-        type=int,
-        help="object id of the first --box or of the clicks, 1..254 (default: 1, or one "
-        "more than the largest id of --masks)",
-    )
-    group.add_argument(
-        "--prompts",
-        type=Path,
-        help='a JSON file of prompts for many objects and frames: {"prompts": [{"frame": '
-        '0, "object": 1, "box": [x0, y0, x1, y1], "points": [[x, y]], "labels": [1]}]}',
-    )
-    group.add_argument(
-        "--segmenter",
-        default="embedded",
-        help="promptable segmenter that turns prompts into masks for engines that take "
-        "masks (embedded, xmem): embedded (default, no download), sam, sam-hq or sam2",
-    )
-    group.add_argument("--segmenter-checkpoint", type=Path, help="weights of the --segmenter")
-    group.add_argument(
-        "--segmenter-model",
-        help="sam/sam-hq: vit_h, vit_l or vit_b; sam2: a config such as "
-        "configs/sam2.1/sam2.1_hiera_t.yaml",
-    )
 
 
 def has_prompts(args: argparse.Namespace) -> bool:

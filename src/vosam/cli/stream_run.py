@@ -1,5 +1,6 @@
-"""What ``vosam segment`` adds for live streams: ``--max-frames``, ``--preview``, a clean
-stop on Ctrl-C, and an output folder that never mixes two streams' runs."""
+"""What ``vosam segment`` adds for live streams (the options are in
+:mod:`vosam.cli.segment_cmd`): ``--max-frames``, ``--preview``, a clean stop on Ctrl-C, and
+an output folder that never mixes two streams' runs."""
 
 from __future__ import annotations
 
@@ -13,36 +14,6 @@ from typing import Self
 
 from vosam.errors import InputError, OutputError
 from vosam.runs import RUN_FILE
-
-
-def add_stream_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "streams",
-        "a stream is segmented as its frames arrive; annotations and prompts go on its first "
-        "frames; Ctrl-C (or --max-frames) ends the run cleanly, keeping the masks written",
-    )
-    group.add_argument(
-        "--max-frames",
-        type=int,
-        help="streams: stop after this many frames (the run is marked stopped early)",
-    )
-    group.add_argument(
-        "--stream-format",
-        help="streams: FFmpeg's input format when it is not found by itself (mpegts, "
-        "h264, v4l2...)",
-    )
-    group.add_argument(
-        "--stream-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="streams: an FFmpeg input option, e.g. rtsp_transport=tcp, video_size=640x480",
-    )
-    group.add_argument(
-        "--preview",
-        type=Path,
-        help="keep the latest overlay frame in this JPEG file (replaced as frames arrive)",
-    )
 
 
 def open_stream(args: argparse.Namespace):  # -> vosam.io.stream.StreamSource
