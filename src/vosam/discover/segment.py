@@ -148,25 +148,9 @@ def segment_trajectories(
     cfg = config or DiscoverConfig()
     if segmenter is None and discovery is None:
         raise ValueError("segment_trajectories needs a segmenter or the discovered foreground")
-    if not (cfg.propagate or cfg.propagate_all) or cfg.keyframes == 0:
-        for index, image in source.frames():
-            mask, _ = frame_masks(
-                image,
-                index,
-                trajectories,
-                segmenter=segmenter,
-                discovery=discovery,
-                threshold=cfg.threshold,
-                snap=cfg.snap,
-            )
-            if progress is not None:
-                progress.update()
-            yield index, mask
-        return
-    encoded: list[bytes] = []
-    scores: list[dict[int, float]] = []
-    for index, image in source.frames():
-        mask, frame_scores = frame_masks(
+
+    def masks_of(image: np.ndarray, index: int) -> tuple[np.ndarray, dict[int, float]]:
+        return frame_masks(
             image,
             index,
             trajectories,
@@ -175,6 +159,18 @@ def segment_trajectories(
             threshold=cfg.threshold,
             snap=cfg.snap,
         )
+
+    if not (cfg.propagate or cfg.propagate_all) or cfg.keyframes == 0:
+        for index, image in source.frames():
+            mask, _ = masks_of(image, index)
+            if progress is not None:
+                progress.update()
+            yield index, mask
+        return
+    encoded: list[bytes] = []
+    scores: list[dict[int, float]] = []
+    for index, image in source.frames():
+        mask, frame_scores = masks_of(image, index)
         encoded.append(cv2.imencode(".png", mask)[1].tobytes())
         scores.append(frame_scores)
         if progress is not None:
