@@ -24,7 +24,7 @@ import time
 import zipfile
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +44,7 @@ from vosam.io.atomic import atomic_path, commit, discard, temp_sibling
 
 if TYPE_CHECKING:
     from vosam.engines.base import StepResult
+    from vosam.progress import Progress
 
 
 class MaskSink(ABC):
@@ -268,6 +269,36 @@ class LastVisitSink(MaskSink):
 
     def abort(self) -> None:
         self.inner.abort()
+
+
+def feed(
+    sinks: Sequence[MaskSink],
+    frames: Iterable[tuple[int, str, np.ndarray, StepResult]],
+    *,
+    progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> tuple[int, int]:
+    """Give every ``(index, name, image, result)`` of ``frames`` to every sink, then close
+    them; when anything fails, abort them all and raise.
+
+    ``stop()`` is asked after each frame; True ends the feeding there (the sinks are closed
+    as after the last frame). Returns the frames fed and the index of the last one (-1
+    when none).
+    """
+    count, last = 0, -1
+    try:
+        for index, name, image, result in frames:
+            write_all(sinks, index, name, image, result)
+            count, last = count + 1, index
+            if progress is not None:
+                progress.update()
+            if stop is not None and stop():
+                break
+        close_all(sinks)
+    except BaseException:
+        abort_all(sinks)
+        raise
+    return count, last
 
 
 def write_all(

@@ -32,7 +32,7 @@ from vosam.io import FolderSource, write_frame_map
 from vosam.playback import Order, Step
 from vosam.progress import Progress
 from vosam.runs import finish_output, prepare_output
-from vosam.sinks import LastVisitSink, PaletteSink
+from vosam.sinks import LastVisitSink, PaletteSink, feed
 
 if TYPE_CHECKING:
     from vosam.engines import Propagator
@@ -159,15 +159,8 @@ def write_sequence(
     """
     sink = LastVisitSink(PaletteSink(folder), playing_order(len(source), x3), names=names)
     write_frame_map(folder, source)
-    try:
-        for step in steps:
-            sink.write(step.index, source.names[step.index], step.image, step.result)
-            if progress is not None:
-                progress.update()
-        sink.close()
-    except BaseException:
-        sink.abort()
-        raise
+    frames = ((s.index, source.names[s.index], s.image, s.result) for s in steps)
+    feed([sink], frames, progress=progress)
     return sink.written
 
 

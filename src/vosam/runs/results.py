@@ -10,7 +10,7 @@ import numpy as np
 from vosam.io import write_frame_map
 from vosam.progress import Progress
 from vosam.session import Session
-from vosam.sinks import MaskSink, PaletteSink, abort_all, close_all, write_all
+from vosam.sinks import MaskSink, PaletteSink, feed
 from vosam.types import StepResult
 
 
@@ -32,20 +32,9 @@ def write_results(
 
     Returns the number of frames written.
     """
+    frames = ((i, session.names[i], image, result) for i, image, result in results)
     every = [PaletteSink(out_dir), *sinks]
-    count, last = 0, -1
-    try:
-        for index, image, result in results:
-            write_all(every, index, session.names[index], image, result)
-            count, last = count + 1, index
-            if progress is not None:
-                progress.update()
-            if stop is not None and stop():
-                break
-        close_all(every)
-    except BaseException:
-        abort_all(every)
-        raise
+    count, last = feed(every, frames, progress=progress, stop=stop)
     source = session.source
     write_frame_map(out_dir, source, count=None if source.length_known else last + 1)
     return count
