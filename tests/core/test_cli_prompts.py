@@ -93,6 +93,11 @@ def test_prompts_file_round_trips(tmp_path):
         (["--box", "1,1,9,9", "--frame", "8"], "--box 1,1,9,9", "no frame 8 (8 frames)"),
         (["--box", "1,1,9,9", "--object", "255"], "--object 255", "1..254"),
         (["--box", "1,1,9,9", "--object", "0"], "--object 0", "1..254"),
+        (
+            ["--box", "1,1,9,9", "--segmenter-model", "vit_b"],
+            "--segmenter-model",
+            "does not apply to the embedded segmenter",
+        ),
     ],
 )
 def test_bad_prompt_options_are_one_line_and_write_nothing(

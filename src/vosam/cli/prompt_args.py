@@ -151,6 +151,7 @@ def segmenter_settings(args: argparse.Namespace) -> dict:
 
 def build_prompt_segmenter(args: argparse.Namespace):  # -> PromptableSegmenter
     """The ``--segmenter`` that turns prompts into masks."""
+    from vosam import registry
     from vosam.refine import available_segmenters, build_segmenter
 
     if args.segmenter not in available_segmenters():
@@ -162,9 +163,11 @@ def build_prompt_segmenter(args: argparse.Namespace):  # -> PromptableSegmenter
     if args.segmenter_checkpoint is not None:
         kwargs["checkpoint"] = args.segmenter_checkpoint
     if args.segmenter_model:
-        if args.segmenter not in ("sam", "sam-hq", "sam2"):
+        # the registry names the builder's argument that picks a model variant, if any
+        model_arg = registry.entry("segmenter", args.segmenter).model_arg
+        if model_arg is None:
             raise InputError(
                 None, f"--segmenter-model does not apply to the {args.segmenter} segmenter"
             )
-        kwargs["model_config" if args.segmenter == "sam2" else "model_type"] = args.segmenter_model
+        kwargs[model_arg] = args.segmenter_model
     return build_segmenter(args.segmenter, **kwargs)

@@ -17,10 +17,13 @@ def available_engines() -> tuple[str, ...]:
     return tuple(sorted(registry.names("engine")))
 
 
-def register_engine(name: str, target: str, *, config: str | None = None) -> None:
+def register_engine(
+    name: str, target: str, *, config: str | None = None, takes_prompts: bool = False
+) -> None:
     """Register ``"module:function"`` as the builder of engine ``name`` (``config``: the
-    ``"module:Class"`` of its config)."""
-    registry.register("engine", name, target, config=config)
+    ``"module:Class"`` of its config; ``takes_prompts``: its trackers segment click/box
+    prompts themselves)."""
+    registry.register("engine", name, target, config=config, takes_prompts=takes_prompts)
 
 
 def build_propagator(name: str, **kwargs: object) -> Propagator:
