@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -275,8 +276,10 @@ def test_a_killed_run_leaves_nothing_a_later_run_keeps(case_dir, fast_cli, capsy
         env=env,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    left = [p.name for p in video.parent.iterdir()]
-    assert len(left) == 1 and left[0].startswith(".vosam-tmp-"), left  # the half-written video
+    left = sorted(p.name for p in video.parent.iterdir())
+    # the lock the killed run held, and its half-written video (staged, being written)
+    assert len(left) == 2 and left[0] == ".vosam-lock-ov.mp4", left
+    assert re.fullmatch(r"\.vosam-tmp-[0-9a-f]{8}-\.vosam-partial-[0-9a-f]{8}-ov\.mp4", left[1])
     assert not (out / "run.json").exists()  # nothing was committed
     assert main(args) == 0
     assert [p.name for p in video.parent.iterdir()] == ["ov.mp4"]

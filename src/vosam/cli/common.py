@@ -33,6 +33,16 @@ def add_input_args(parser: argparse.ArgumentParser, *, tolerate: bool = False) -
         )
 
 
+def add_wait_arg(parser: argparse.ArgumentParser) -> None:
+    """``--wait``: wait for another run writing the same output instead of stopping."""
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another vosam run is writing the same output, wait for it to finish "
+        "(default: stop with one line)",
+    )
+
+
 def report_skipped(command: str, source) -> None:
     """One warning line on stderr listing the damaged frames a source skipped."""
     if source.skipped:

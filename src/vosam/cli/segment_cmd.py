@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vosam.cli.common import add_engine_args, add_input_args, add_refiner_args
+from vosam.cli.common import add_engine_args, add_input_args, add_refiner_args, add_wait_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace the results of another vosam run in --out (only the files it wrote)",
     )
+    add_wait_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_prompt_args(p)
     add_stream_args(p)
@@ -118,6 +119,14 @@ def add_stream_args(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="streams: an FFmpeg input option, e.g. rtsp_transport=tcp, video_size=640x480",
+    )
+    group.add_argument(
+        "--stream-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="streams: stop when no frame arrives for this long, while opening or later "
+        "(default 30)",
     )
     group.add_argument(
         "--preview",

@@ -4,6 +4,7 @@ the results through the sinks (imported only when the command runs)."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,15 +26,18 @@ from vosam.cli.prompt_args import (
 )
 from vosam.cli.stream_run import StopSignal, check_stream_output, open_stream
 from vosam.devices import device_name
-from vosam.errors import InputError, OutputError
+from vosam.errors import FrameSourceError, InputError, OutputError
 from vosam.io import annotation_files, open_source, read_annotations, require_objects, write_mask
 from vosam.io.stream import is_stream
 from vosam.progress import Progress
 from vosam.runs import (
+    Extra,
     check_apart,
+    check_extras,
     check_output,
-    clear_overlay_leftovers,
     input_digest,
+    locked_outputs,
+    requested,
     source_identity,
     staged_run,
     write_results,
@@ -43,6 +47,9 @@ from vosam.sinks import MaskSink, OverlaySink, PreviewSink, ScoreSink
 
 PROMPTS_DIR = "prompts"
 """Sub-folder of the output holding the masks made from prompts, one per prompted frame."""
+
+MAX_FPS = 1000
+"""The largest ``--fps`` of an overlay video."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             None, "say where the objects are: --box, --click, --prompts or --masks (see --help)"
         )
-    if args.overlay is not None and args.fps <= 0:
-        raise OutputError(args.overlay, f"--fps must be positive, got {args.fps}")
+    if args.overlay is not None and not (math.isfinite(args.fps) and 0 < args.fps <= MAX_FPS):
+        raise InputError(
+            f"--fps {args.fps:g}", f"the overlay's frame rate is a number in (0, {MAX_FPS}]"
+        )
     if not stream and (args.stream_format or args.stream_option):
         raise InputError(None, "--stream-format and --stream-option are for streams")
     source_path = None if stream else Path(args.source)
@@ -85,10 +94,8 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
     largest = max((int(m[m < 255].max(initial=0)) for m in annotations.values()), default=0)
     prompts = gather_prompts(args, source, first_id=largest + 1) if has_prompts(args) else []
     device = device_name(args.device)
-    outputs = [args.out, args.overlay, args.save_scores, args.preview]
-    check_apart(outputs, [source_path, args.masks, args.prompts])
-    if args.save_scores is not None and args.save_scores.resolve() == args.out.resolve():
-        raise OutputError(args.save_scores, "scores need a folder of their own")
+    extras = _extras(args)
+    check_apart([args.out, *(e.path for e in extras)], [source_path, args.masks, args.prompts])
     settings = {
         "command": "segment",
         "source": args.source if stream else str(source_path.resolve()),
@@ -109,23 +116,81 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
     if stream:
         # a stream is never the same twice: its run is unique, never resumed nor mixed
         settings["started"] = datetime.now(UTC).isoformat(timespec="microseconds")
-        check_stream_output(args.out, overwrite=args.overwrite)
-    requested = {
-        "overlay": {"fps": args.fps, "path": str(args.overlay.resolve())} if args.overlay else None,
-        "scores": {"path": str(args.save_scores.resolve())} if args.save_scores else None,
-    }
-    state = check_output(
-        args.out,
-        settings=settings,
-        names=() if stream else source.names,
-        overwrite=args.overwrite,
-        requested=requested,
-    )
-    if state.kind == "done":
-        print(f"{args.out}: already complete, nothing to do", file=sys.stderr)
-        return 0
-    if state.kind == "extend":
-        print(f"{args.out}: {state.reason}; running again to write it", file=sys.stderr)
+    with locked_outputs(args.out, extras, wait=args.wait, command="segment") as killed:
+        if stream:
+            check_stream_output(args.out, overwrite=args.overwrite)
+        state = check_output(
+            args.out,
+            settings=settings,
+            names=() if stream else source.names,
+            overwrite=args.overwrite,
+            requested=requested(extras),
+        )
+        check_extras(args.out, extras, left_by_killed=killed)
+        if state.kind == "done":
+            print(f"{args.out}: already complete, nothing to do", file=sys.stderr)
+            return 0
+        if state.kind == "extend":
+            print(f"{args.out}: {state.reason}; running again to write it", file=sys.stderr)
+        out = _segment(args, source, settings, annotations, prompts, extras, segmenting)
+    report_skipped("segment", source)
+    stalled = getattr(source, "stalled", None)
+    if stalled is not None and out.stopped_early == f"the stream stalled: {stalled}":
+        raise FrameSourceError(
+            source.path,
+            f"{stalled}; stopped, keeping the {out.frames} masks written in {args.out} "
+            "(run.json: stopped_early)",
+        )
+    how = f" (stopped early: {out.stopped_early})" if out.stopped_early else ""
+    print(f"wrote {out.frames} masks to {args.out}{how}", file=sys.stderr)
+    return 0
+
+
+def _extras(args: argparse.Namespace) -> list[Extra]:
+    """The outputs besides ``--out``: ``--overlay``, ``--save-scores``, ``--preview``.
+
+    Raises:
+        OutputError: two outputs on one path, scores in ``--out`` itself, or a preview
+            inside ``--out``.
+    """
+    extras = []
+    if args.overlay is not None:
+        extras.append(Extra("overlay", args.overlay, spec={"fps": args.fps}))
+    if args.save_scores is not None:
+        extras.append(Extra("scores", args.save_scores, folder=True))
+    if args.preview is not None:
+        extras.append(Extra("preview", args.preview, live=True))
+    out = args.out.resolve()
+    seen: dict[Path, str] = {}
+    for extra in extras:
+        path = extra.path.resolve()
+        if path in seen:
+            raise OutputError(extra.path, f"is also the {seen[path]} output; name another file")
+        seen[path] = extra.key
+        if path == out:
+            raise OutputError(extra.path, f"is --out; the {extra.key} needs a place of its own")
+        if extra.live and out in path.parents:
+            raise OutputError(
+                extra.path,
+                f"is inside --out {args.out}; a preview is replaced while the run goes on, "
+                "so it goes outside the results folder",
+            )
+        if path in out.parents:
+            raise OutputError(extra.path, f"contains --out {args.out}; name another place")
+    return extras
+
+
+def _segment(
+    args: argparse.Namespace,
+    source,
+    settings: dict,
+    annotations: dict,
+    prompts: list,
+    extras: list[Extra],
+    segmenting: bool,
+):  # -> vosam.runs.StagedRun
+    """Propagate and write the run (holding the output locks); returns the committed run."""
+    stream = not source.length_known
     session = Session(
         source,
         propagator=build_engine(args),
@@ -137,20 +202,19 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
         session.add_annotation(index, mask)
     for index, item in prompts:
         session.add_prompt(index, item.object_id, item.prompt)
+    specs = {e.key: e.spec for e in extras}
     with (
         staged_run(args.out, settings) as out,
         StopSignal(enabled=stream, on_stop=getattr(source, "interrupt", None)) as interrupt,
     ):
         sinks: list[MaskSink] = []
         if args.save_scores is not None:
-            sinks.append(
-                ScoreSink(out.stage_folder("scores", args.save_scores, requested["scores"]))
-            )
+            sinks.append(ScoreSink(out.stage_folder("scores", args.save_scores, specs["scores"])))
         if args.overlay is not None:
-            clear_overlay_leftovers(args.overlay)
-            sinks.append(OverlaySink.to(args.overlay, args.fps, source.size))
+            staged = out.stage_file("overlay", args.overlay, specs["overlay"])
+            sinks.append(OverlaySink.to(staged, args.fps, source.size))
         if args.preview is not None:
-            sinks.append(PreviewSink(args.preview))
+            sinks.append(PreviewSink(out.live_file("preview", args.preview)))
         total = len(source) if source.length_known else None
         behind = (lambda: source.behind) if stream else None
         with Progress(total, "frames", enabled=not args.quiet, behind=behind) as bar:
@@ -167,18 +231,16 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
             )
         if out.stopped_early is None and interrupt.reason is not None:
             out.stopped_early = interrupt.reason  # while waiting for a frame
+        stalled = getattr(source, "stalled", None)
+        if out.stopped_early is None and stalled is not None:
+            out.stopped_early = f"the stream stalled: {stalled}"
         made = session.prompt_masks
         if made:
             (out.path / PROMPTS_DIR).mkdir()
         for index, mask in made.items():
             write_mask(out.path / PROMPTS_DIR / f"{source.names[index]}.png", mask)
         out.skipped = {source.names[i]: why for i, why in source.skipped.items()}
-        if args.overlay is not None:
-            out.record_file("overlay", args.overlay, requested["overlay"])
-    report_skipped("segment", source)
-    how = f" (stopped early: {out.stopped_early})" if out.stopped_early else ""
-    print(f"wrote {out.frames} masks to {args.out}{how}", file=sys.stderr)
-    return 0
+    return out
 
 
 def _read_ahead_to_masks(source, masks: Path) -> None:

@@ -5,6 +5,7 @@ an output folder that never mixes two streams' runs."""
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from collections.abc import Callable
@@ -26,7 +27,12 @@ def open_stream(args: argparse.Namespace):  # -> vosam.io.stream.StreamSource
         if not sep or not key:
             raise InputError(f"--stream-option {text}", "an option is KEY=VALUE")
         options[key] = value
-    return StreamSource(args.source, input_format=args.stream_format, options=options or None)
+    timeout = args.stream_timeout
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise InputError(f"--stream-timeout {timeout:g}", "give a positive number of seconds")
+    return StreamSource(
+        args.source, input_format=args.stream_format, options=options or None, timeout=timeout
+    )
 
 
 def check_stream_output(out_dir: Path, *, overwrite: bool) -> None:
@@ -45,30 +51,37 @@ def check_stream_output(out_dir: Path, *, overwrite: bool) -> None:
 
 
 class StopSignal:
-    """While active and ``enabled``, the first SIGINT (Ctrl-C) asks the run to stop after
-    the frame being written (:attr:`reason` is set, and ``on_stop()`` called: a stream
-    source's ``interrupt``, so a stalled stream stops too); a second one interrupts at
-    once."""
+    """While active and ``enabled``, the first SIGINT (Ctrl-C) or SIGTERM asks the run to
+    stop after the frame being written (:attr:`reason` is set, and ``on_stop()`` called: a
+    stream source's ``interrupt``, so a stalled stream stops too); a second one interrupts
+    at once (KeyboardInterrupt, or :class:`vosam.cli.Terminated` for SIGTERM)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, *, enabled: bool = True, on_stop: Callable[[], None] | None = None) -> None:
         self.enabled = enabled
         self.on_stop = on_stop
         self.reason: str | None = None
-        self._previous = None
+        self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        from vosam.cli import Terminated
+
         if self.reason is not None:
-            raise KeyboardInterrupt
-        self.reason = "interrupted (SIGINT)"
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        name = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted (SIGINT)"
+        self.reason = name
         if self.on_stop is not None:
             self.on_stop()
         print("stopping after this frame (Ctrl-C again to abandon the run)", file=sys.stderr)
 
     def __enter__(self) -> Self:
         if self.enabled:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}

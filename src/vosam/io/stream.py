@@ -13,14 +13,23 @@ latency of whoever consumes them (:attr:`StreamSource.behind`); memory holds at 
 A stream cannot go back: :meth:`StreamSource.read` gives the frames not yet iterated past
 (the first frames, for annotations and prompts, which must therefore be given on the first
 frames as they arrive), and :meth:`StreamSource.frames` runs once, from the start.
+
+Opening and reading happen in the decoding thread; the caller only waits on the queue, a
+tenth of a second at a time, so Ctrl-C (KeyboardInterrupt) reaches it at once even while
+FFmpeg waits on a silent server. A stream that sends no frame for ``timeout`` seconds is
+refused when opening (:class:`~vosam.errors.FrameSourceError`) and ends when it happens
+later (:attr:`StreamSource.stalled` says so); FFmpeg's own wait is bounded a little later,
+so the decoding thread ends too.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +45,11 @@ MAX_READ_AHEAD = 100
 """Frames a stream source keeps to give frames by index before iterating (annotations and
 prompts on the first frames)."""
 
+DEFAULT_TIMEOUT = 30.0
+"""Seconds without a frame after which a stream is given up (opening) or ends (later)."""
+
 _END = object()
+_POLL = 0.1  # seconds a wait on the queue lasts before it looks again
 
 
 def is_stream(source: str | Path) -> bool:
@@ -56,10 +69,13 @@ class StreamSource(FrameSource):
             ``v4l2``...); ``v4l2`` for ``/dev/video*`` by default.
         options: FFmpeg options for opening (``{"rtsp_transport": "tcp"}``).
         queue_frames: decoded frames held at most, waiting to be consumed.
+        timeout: seconds without a frame after which the stream is refused (before its
+            first frame) or ends (later, with :attr:`stalled` set); None waits for ever.
 
     Raises:
-        FrameSourceError: the stream cannot be opened, has no video, or ends before its
-            first frame.
+        FrameSourceError: the stream cannot be opened, has no video, sends no frame within
+            ``timeout`` or ends before its first frame.
+        ValueError: ``timeout`` is not a positive number.
     """
 
     length_known = False
@@ -72,25 +88,18 @@ class StreamSource(FrameSource):
         options: dict[str, str] | None = None,
         queue_frames: int = 32,
         tolerate_corrupt: bool = False,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
-        import av
-
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
         text = str(source)
         if input_format is None and text.startswith("/dev/video"):
             input_format = "v4l2"
-        target = sys.stdin.buffer if text == "-" else text
         label = Path("<stdin>") if text == "-" else Path(text)
-        try:
-            self._container = av.open(target, mode="r", format=input_format, options=options)
-        except (av.FFmpegError, OSError, ValueError) as e:
-            raise FrameSourceError(label, f"cannot open the stream ({e})") from e
-        if not self._container.streams.video:
-            self._container.close()
-            raise FrameSourceError(label, "stream has no video")
-        stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"
-        self._decoded = self._container.decode(stream)
         self._label = text
+        self._timeout = timeout
+        self.stalled: str | None = None
+        """Why the stream ended early: no frame came for ``timeout`` seconds (else None)."""
         self._queue: queue.Queue = queue.Queue(maxsize=max(queue_frames, 1))
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -100,74 +109,130 @@ class StreamSource(FrameSource):
         self._iterating = False
         self._ended = False
         self._interrupted = threading.Event()
-        first = self._decode_one()
+        self._thread = threading.Thread(
+            target=self._pump,
+            args=(text, label, input_format, options),
+            name="vosam-stream",
+            daemon=True,
+        )
+        self._thread.start()
+        try:
+            first = self._take()
+        except BaseException:  # Ctrl-C while opening included: the thread stops too
+            self._stop.set()
+            raise
         if first is None:
-            self._container.close()
+            self._stop.set()
+            if self.stalled is not None:
+                raise FrameSourceError(label, f"{self.stalled} after opening it; nothing to read")
             raise FrameSourceError(label, "stream ended before its first frame")
         h, w = first.shape[:2]
         if h * w > MAX_FRAME_PIXELS:
-            self._container.close()
+            self._stop.set()
             raise FrameSourceError(label, f"frames are {w}×{h}, more than {MAX_FRAME_PIXELS:,}")
         self._count_names = 1
         super().__init__(label, ("00000",), (h, w), tolerate_corrupt=tolerate_corrupt)
         self._head[0] = first
         self._received = 1
-        self._thread = threading.Thread(target=self._pump, name="vosam-stream", daemon=True)
-        self._thread.start()
 
     # -- decoding -----------------------------------------------------------------------
 
-    def _decode_one(self) -> np.ndarray | None:
+    def _open(self, text: str, label: Path, input_format: str | None, options: dict | None):
+        """Open the container (in the decoding thread) and return its frame iterator."""
+        import av
+
+        target = sys.stdin.buffer if text == "-" else text
+        # FFmpeg gives up a little after the caller does, so the caller's message wins
+        wait = None if self._timeout is None else self._timeout + 2.0
+        try:
+            container = av.open(
+                target,
+                mode="r",
+                format=input_format,
+                options=options,
+                timeout=None if wait is None else (wait, wait),
+            )
+        except (av.FFmpegError, OSError, ValueError) as e:
+            raise FrameSourceError(label, f"cannot open the stream ({e})") from e
+        if not container.streams.video:
+            container.close()
+            raise FrameSourceError(label, "stream has no video")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return container, container.decode(stream)
+
+    def _decode_one(self, decoded: Iterator) -> np.ndarray | None:
         import av
 
         try:
-            frame = next(self._decoded)
+            frame = next(decoded)
         except StopIteration:
             return None
         except av.FFmpegError as e:
             raise FrameSourceError(Path(self._label), f"stream broke off ({e})") from e
         return frame.to_ndarray(format="rgb24")
 
-    def _pump(self) -> None:
-        """The decoding thread: frames into the queue until the stream ends or stops."""
+    def _pump(self, text: str, label: Path, input_format: str | None, options: dict | None) -> None:
+        """The decoding thread: opens the stream, then frames into the queue until the
+        stream ends or stops. Frames of another size than the first are resized to it."""
+        container = None
         try:
+            container, decoded = self._open(text, label, input_format, options)
+            size = None
             while not self._stop.is_set():
-                image = self._decode_one()
+                image = self._decode_one(decoded)
                 if image is None:
                     break
-                if image.shape[:2] != self._size:
-                    image = _resize(image, self._size)
+                if size is None:
+                    size = image.shape[:2]
+                elif image.shape[:2] != size:
+                    image = _resize(image, size)
                 while not self._stop.is_set():
                     try:
-                        self._queue.put(image, timeout=0.1)
+                        self._queue.put(image, timeout=_POLL)
                         break
                     except queue.Full:
                         continue
         except BaseException as e:  # handed to the consumer
             self._error = e
         finally:
-            self._container.close()
+            if container is not None:
+                container.close()
             self._ended = True
             self._queue.put(_END)
 
-    def _receive(self) -> np.ndarray | None:
-        """The next decoded frame, waiting for it; None at the end of the stream."""
+    def _take(self) -> np.ndarray | None:
+        """The next decoded frame, waiting for it in short, interruptible waits; None at
+        the end of the stream, after :meth:`interrupt`, or when no frame came for the
+        timeout (:attr:`stalled` is then set and the decoding thread told to stop)."""
+        started = time.monotonic()
         while True:
             if self._interrupted.is_set():
                 return None
             try:
-                item = self._queue.get(timeout=0.1)
+                item = self._queue.get(timeout=_POLL)
             except queue.Empty:
+                if self._timeout is not None and time.monotonic() - started > self._timeout:
+                    self.stalled = f"no frame for {self._timeout:g} s"
+                    self._stop.set()
+                    return None
                 continue
             if item is _END:
                 self._queue.put(_END)  # later calls see the end too
                 if self._error is not None:
                     raise self._error
                 return None
-            index = self._received
-            self._received += 1
-            self._grow(index + 1)
             return item
+
+    def _receive(self) -> np.ndarray | None:
+        """The next decoded frame, waiting for it; None at the end of the stream."""
+        item = self._take()
+        if item is None:
+            return None
+        index = self._received
+        self._received += 1
+        self._grow(index + 1)
+        return item
 
     def _grow(self, count: int) -> None:
         if count > len(self._names):
@@ -207,6 +272,8 @@ class StreamSource(FrameSource):
             )
         while self._received <= index:
             image = self._receive()
+            if image is None and self.stalled is not None:
+                raise FrameSourceError(self.path, f"{self.stalled} while waiting for frame {index}")
             if image is None:
                 raise FrameSourceError(
                     self.path,
@@ -239,8 +306,8 @@ class StreamSource(FrameSource):
         return self._label
 
     def close(self) -> None:
-        """Stop decoding. The decoding thread ends at its next frame (a stream that
-        sends nothing more leaves it waiting, harmlessly: it is a daemon)."""
+        """Stop decoding. The decoding thread ends at its next frame, or when FFmpeg's
+        wait for data times out (a daemon thread, never waited for)."""
         self._stop.set()
         try:
             while True:

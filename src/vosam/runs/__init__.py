@@ -11,6 +11,11 @@ Rules:
 - an output (the folder, an overlay, a scores folder) that is an input, contains one, or
   lies inside an input folder is refused, with or without ``overwrite``;
 - a folder holding files that no vosam run wrote is refused (``overwrite`` does not apply);
+  so is a file the run wrote and someone changed since (its SHA-256 differs from the one
+  recorded), naming it;
+- the extra outputs (an overlay, a preview, a scores folder, a zip) follow the same rules:
+  a path that exists is written over only when the manifest records it, unchanged
+  (:mod:`vosam.runs.extras`);
 - a finished run of the same settings is not redone; when only outputs were added (an
   overlay, scores), the run is redone to write them;
 - an unfinished or damaged run of the same settings is redone;
@@ -19,18 +24,25 @@ Rules:
 
 A run writes into a hidden staging folder inside the output folder (``.vosam-partial-*``)
 and moves its files into place only when it finished; a run that fails leaves the folder as
-it found it (:func:`staged_run`).
+it found it (:func:`staged_run`). One run at a time writes an output: a run holds the locks
+of its output folder and extra outputs (:func:`locked_outputs`, :mod:`vosam.runs.lock`)
+from its checks to its end; a second run is refused with one line or waits. What killed
+runs left is told by exact names (:mod:`vosam.runs.leftovers`) and removed only under the
+lock; anything else is never removed unless a manifest lists it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from vosam.runs.extras import Extra, check_extras, requested
+from vosam.runs.leftovers import STAGING_PREFIX, clear_leftovers, is_leftover
+from vosam.runs.lock import OutputBusy
 from vosam.runs.manifest import (
     RUN_FILE,
     SMALL_SOURCE_BYTES,
-    STAGING_PREFIX,
     OutputState,
+    changed_files,
     check_apart,
     check_output,
     file_digest,
@@ -44,10 +56,10 @@ from vosam.runs.manifest import (
 )
 from vosam.runs.staging import (
     StagedRun,
-    clear_overlay_leftovers,
     finish_output,
     incomplete_reason,
     is_complete,
+    locked_outputs,
     prepare_output,
     same_run,
     staged_run,
@@ -57,21 +69,28 @@ __all__ = [
     "RUN_FILE",
     "SMALL_SOURCE_BYTES",
     "STAGING_PREFIX",
+    "Extra",
+    "OutputBusy",
     "OutputState",
     "StagedRun",
+    "changed_files",
     "check_apart",
+    "check_extras",
     "check_output",
-    "clear_overlay_leftovers",
+    "clear_leftovers",
     "file_digest",
     "finish_output",
     "foreign_files",
     "incomplete_reason",
     "input_digest",
     "is_complete",
+    "is_leftover",
     "listed_files",
+    "locked_outputs",
     "output_state",
     "prepare_output",
     "remove_run",
+    "requested",
     "same_run",
     "settings_fingerprint",
     "source_identity",

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from vosam.errors import OutputError
 from vosam.io import atomic_write_text
-from vosam.io.atomic import _TMP_PREFIX
 from vosam.io.frames import FRAME_SUFFIXES
+from vosam.io.jsonfile import parse_json
+from vosam.runs.leftovers import clear_leftovers, is_leftover, is_lock_file
 
 log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
-STAGING_PREFIX = ".vosam-partial-"
 SMALL_SOURCE_BYTES = 64 * 2**20
 """Sources up to this size are identified by their content's SHA-256, larger ones by the
 size and modification time of their files."""
@@ -81,7 +81,7 @@ def source_identity(path: str | Path) -> dict:
     small = total <= SMALL_SOURCE_BYTES
     for p, st in stats:
         entry = input_digest(p) if small else f"{st.st_size}:{st.st_mtime_ns}"
-        h.update(f"{p.name}\0{entry}\n".encode())
+        h.update(os.fsencode(p.name) + f"\0{entry}\n".encode())
     return {"files": len(files), "bytes": total, "sha256" if small else "stat": h.hexdigest()}
 
 
@@ -118,7 +118,7 @@ def check_apart(outputs: Iterable[Path | None], inputs: Iterable[Path | None]) -
 
 def _read_manifest(path: Path) -> dict | None:
     try:
-        data = json.loads(path.read_text())
+        data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and "fingerprint" in data else None
@@ -126,12 +126,6 @@ def _read_manifest(path: Path) -> dict | None:
 
 def _write_manifest(path: Path, data: dict) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def _ours(rel: str) -> bool:
-    """Leftovers of a vosam write: temporary files and staging folders."""
-    parts = rel.split("/")
-    return parts[-1].startswith(_TMP_PREFIX) or any(p.startswith(STAGING_PREFIX) for p in parts)
 
 
 def _files_under(folder: Path) -> list[str]:
@@ -161,16 +155,57 @@ def listed_files(manifest: dict | None, out_dir: Path) -> set[str]:
     return listed
 
 
+def recorded_digests(manifest: dict | None, out_dir: Path) -> dict[str, str]:
+    """Relative path → SHA-256 of every file of ``out_dir`` whose digest the run of
+    ``manifest`` recorded (its files, and its extra outputs that lie inside the folder)."""
+    if manifest is None:
+        return {}
+    out = {str(f): str(d) for f, d in (manifest.get("files") or {}).items()}
+    base = out_dir.resolve()
+    for extra in (manifest.get("extras") or {}).values():
+        target = Path(extra.get("path", ""))
+        pairs = list((extra.get("files") or {}).items())
+        if "sha256" in extra:
+            pairs.append((None, extra["sha256"]))
+        for name, digest in pairs:
+            path = (target / name) if name is not None else target
+            with suppress(ValueError):
+                out[path.resolve().relative_to(base).as_posix()] = str(digest)
+    return out
+
+
+def changed_files(out_dir: Path, manifest: dict | None = None) -> list[str]:
+    """Files of ``out_dir`` that the run of its manifest wrote and that were changed since
+    (their SHA-256 is not the one recorded): someone edited them, so they are no longer
+    vosam's to replace or remove. Missing files are not listed."""
+    out_dir = Path(out_dir)
+    if manifest is None:
+        manifest = _read_manifest(out_dir / RUN_FILE)
+    changed = []
+    for rel, digest in sorted(recorded_digests(manifest, out_dir).items()):
+        path = out_dir / rel
+        if path.is_file() and file_digest(path) != digest:
+            changed.append(rel)
+    return changed
+
+
 def foreign_files(out_dir: Path) -> list[str]:
     """Files in ``out_dir`` that no vosam run wrote (not in its manifest, not vosam's
-    temporary files), as relative paths."""
+    leftovers: see :mod:`vosam.runs.leftovers`), as relative paths."""
     if not out_dir.is_dir():
         return []
     manifest = _read_manifest(out_dir / RUN_FILE)
     listed = listed_files(manifest, out_dir)
     if manifest is not None:
         listed.add(RUN_FILE)
-    return [f for f in _files_under(out_dir) if f not in listed and not _ours(f)]
+    return [f for f in _files_under(out_dir) if f not in listed and not is_leftover(f)]
+
+
+CHANGED = (
+    "was changed since vosam wrote it (its SHA-256 is not the one {manifest} records); "
+    "move it away to keep it, or delete it, and run again"
+)
+"""The refusal of a file vosam wrote and someone changed since (format with ``manifest``)."""
 
 
 @dataclass(frozen=True)
@@ -180,8 +215,10 @@ class OutputState:
     Attributes:
         kind: ``empty`` (missing, empty, or only vosam's leftovers), ``done`` (this run,
             finished and verified), ``extend`` (this run, finished, lacking a requested
-            output), ``redo`` (this run, unfinished or damaged), ``other`` (a run of other
-            settings or inputs) or ``foreign`` (files no vosam run wrote).
+            output), ``redo`` (this run, unfinished or lacking files), ``other`` (a run of
+            other settings or inputs), ``foreign`` (files no vosam run wrote) or
+            ``changed`` (a file the run wrote was changed since: :attr:`reason` is its
+            relative path).
         reason: why, for messages (None for ``empty`` and ``done``).
         stale: for ``other``: the inputs changed (annotations, video), not the settings.
     """
@@ -215,6 +252,9 @@ def output_state(
     previous = _read_manifest(out_dir / RUN_FILE)
     if previous is None:
         return OutputState("empty")
+    changed = changed_files(out_dir, previous)
+    if changed:
+        return OutputState("changed", changed[0])
     if previous.get("fingerprint") != settings_fingerprint(settings):
         return _other(previous.get("settings") or {}, settings)
     if previous.get("complete") is not True:
@@ -223,14 +263,9 @@ def output_state(
     for name in names:
         if name not in skipped and not (out_dir / f"{name}.png").is_file():
             return OutputState("redo", f"{name}.png is missing")
-    for file, digest in (previous.get("files") or {}).items():
-        path = out_dir / file
-        if not path.is_file():
+    for file in previous.get("files") or {}:
+        if not (out_dir / file).is_file():
             return OutputState("redo", f"{file} is missing")
-        if file_digest(path) != digest:
-            return OutputState(
-                "redo", f"{file} differs from the digest recorded when it was written"
-            )
     for key, spec in (requested or {}).items():
         if spec is None:
             continue
@@ -270,7 +305,9 @@ def _extra_missing(key: str, spec: dict, recorded: dict | None) -> str | None:
             if not path.is_file() or file_digest(path) != digest:
                 return f"{path} is missing or changed"
         return None
-    if not target.is_file() or file_digest(target) != recorded.get("sha256"):
+    if not target.is_file():
+        return f"{target} is missing"
+    if "sha256" in recorded and file_digest(target) != recorded["sha256"]:
         return f"{target} is missing or changed"
     return None
 
@@ -294,6 +331,8 @@ def check_output(
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(out_dir, "exists and is not a folder")
     state = output_state(out_dir, settings, names, requested=requested)
+    if state.kind == "changed":
+        raise OutputError(out_dir / state.reason, CHANGED.format(manifest=out_dir / RUN_FILE))
     if state.kind == "foreign":
         raise OutputError(
             out_dir,
@@ -316,16 +355,19 @@ def check_output(
 
 
 def remove_run(folder: Path) -> list[str]:
-    """Remove what the vosam run in ``folder`` wrote (the files its manifest lists, its
-    manifest and vosam's leftovers), then empty sub-folders. Files outside ``folder`` are
-    never touched. Returns the files left (not vosam's)."""
+    """Remove what the vosam run in ``folder`` wrote (the files its manifest lists, unless
+    they were changed since, its manifest and vosam's leftovers), then empty sub-folders.
+    Files outside ``folder`` are never touched. Returns the files left (not vosam's)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    listed = listed_files(_read_manifest(folder / RUN_FILE), folder) | {RUN_FILE}
+    manifest = _read_manifest(folder / RUN_FILE)
+    listed = (listed_files(manifest, folder) - set(changed_files(folder, manifest))) | {RUN_FILE}
     base = folder.resolve()
     for rel in _files_under(folder):
-        if rel in listed or _ours(rel):
+        if is_lock_file(rel.rsplit("/", 1)[-1]):
+            continue  # a lock is removed by its holder
+        if rel in listed or is_leftover(rel):
             path = folder / rel
             if not _under(path.parent.resolve(), base):
                 continue  # a listed name that leads out of the folder
@@ -338,20 +380,5 @@ def remove_run(folder: Path) -> list[str]:
         if Path(root) != folder:
             with suppress(OSError):
                 Path(root).rmdir()
-    for stage in folder.glob(f"{STAGING_PREFIX}*"):
-        shutil.rmtree(stage, ignore_errors=True)
+    clear_leftovers(folder)
     return _files_under(folder)
-
-
-def _clear_leftovers(folder: Path, pattern: str = "*") -> None:
-    """Remove vosam's temporary files and staging folders left in ``folder`` by a run that
-    was killed (``pattern``: the temporary files' name after the prefix and token)."""
-    if not folder.is_dir():
-        return
-    for tmp in folder.glob(f"{_TMP_PREFIX}{pattern}"):
-        if tmp.is_file():
-            log.debug("removing leftover %s", tmp)
-            with suppress(FileNotFoundError):
-                tmp.unlink()
-    for stage in folder.glob(f"{STAGING_PREFIX}*"):
-        shutil.rmtree(stage, ignore_errors=True)

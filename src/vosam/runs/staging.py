@@ -6,21 +6,22 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vosam.errors import OutputError
+from vosam.runs.extras import Extra
+from vosam.runs.leftovers import STAGING_PREFIX, clear_leftovers, is_leftover
+from vosam.runs.lock import default_on_wait, locked
 from vosam.runs.manifest import (
     RUN_FILE,
-    STAGING_PREFIX,
-    _clear_leftovers,
     _files_under,
-    _ours,
     _read_manifest,
     _under,
     _write_manifest,
+    changed_files,
     check_apart,
     check_output,
     file_digest,
@@ -44,8 +45,8 @@ class StagedRun:
         skipped: frame names skipped as damaged → why (recorded; not expected on re-runs).
         stopped_early: why a stream's run ended before its stream did (``--max-frames``,
             an interrupt); recorded as ``stopped_early``, the frames written are complete.
-        extras: extra outputs recorded, ``{key: spec}``; see :meth:`stage_folder` and
-            :meth:`record_file`.
+        extras: extra outputs recorded, ``{key: spec}``; see :meth:`stage_folder`,
+            :meth:`stage_file` and :meth:`live_file`.
     """
 
     out_dir: Path
@@ -56,6 +57,8 @@ class StagedRun:
     stopped_early: str | None = None
     extras: dict[str, dict] = field(default_factory=dict)
     _folders: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    _files: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    _live: dict[str, tuple[Path, bool]] = field(default_factory=dict)
     _created: list[Path] = field(default_factory=list)
 
     def stage_folder(self, key: str, folder: Path, spec: dict | None = None) -> Path:
@@ -63,15 +66,41 @@ class StagedRun:
         ``folder`` on commit and are recorded under ``key`` with their digests."""
         folder = Path(folder)
         self._created.extend(_make_dirs(folder))
-        _clear_leftovers(folder)
         stage = folder / f"{STAGING_PREFIX}{secrets.token_hex(4)}"
         stage.mkdir()
         self._folders[key] = (folder, stage)
         self.extras[key] = {**(spec or {}), "path": str(folder.resolve())}
         return stage
 
+    def stage_file(self, key: str, path: Path, spec: dict | None = None) -> Path:
+        """Where to write the extra output file ``path`` (an overlay): a hidden name beside
+        it (inside the staging folder when ``path`` lies in the output folder), moved into
+        place on commit and recorded under ``key`` with its digest."""
+        path = Path(path)
+        try:
+            rel = path.resolve().relative_to(self.out_dir.resolve())
+        except ValueError:
+            self._created.extend(_make_dirs(path.parent))
+            staged = path.with_name(f"{STAGING_PREFIX}{secrets.token_hex(4)}-{path.name}")
+        else:
+            staged = self.path / rel
+            staged.parent.mkdir(parents=True, exist_ok=True)
+        self._files[key] = (path, staged)
+        self.extras[key] = {**(spec or {}), "path": str(path.resolve())}
+        return staged
+
+    def live_file(self, key: str, path: Path, spec: dict | None = None) -> Path:
+        """The extra output file ``path`` written in place while the run goes on (a
+        preview): recorded under ``key`` by its path only; removed when the run fails if
+        it did not exist before."""
+        path = Path(path)
+        self._created.extend(_make_dirs(path.parent))
+        self._live[key] = (path, path.exists())
+        self.extras[key] = {**(spec or {}), "path": str(path.resolve())}
+        return path
+
     def record_file(self, key: str, path: Path, spec: dict | None = None) -> None:
-        """Record an extra output file written in place (an overlay), with its digest."""
+        """Record an extra output file written in place, with its digest."""
         self.extras[key] = {
             **(spec or {}),
             "path": str(Path(path).resolve()),
@@ -82,11 +111,13 @@ class StagedRun:
         """Move the staged files into place and write the finished manifest.
 
         The manifest is first rewritten (unfinished) listing both the old run's files and
-        the new ones, so a run killed while committing is redone, never mixed.
+        the new ones, so a run killed while committing is redone, never mixed. Files of the
+        old run that were changed since it wrote them are never removed.
         """
         out, manifest_path = self.out_dir, self.out_dir / RUN_FILE
-        old = listed_files(_read_manifest(manifest_path), out)
-        new = [f for f in _files_under(self.path) if not _ours(f)]
+        previous = _read_manifest(manifest_path)
+        old = listed_files(previous, out) - set(changed_files(out, previous))
+        new = [f for f in _files_under(self.path) if not is_leftover(f)]
         fingerprint = settings_fingerprint(self.settings)
         partial = {"fingerprint": fingerprint, "settings": self.settings, "complete": False}
         _write_manifest(manifest_path, {**partial, "outputs": sorted(old | set(new))})
@@ -101,6 +132,10 @@ class StagedRun:
                 files[rel] = file_digest(folder / rel)
             shutil.rmtree(stage, ignore_errors=True)
             self.extras[key]["files"] = files
+        for key, (path, staged) in self._files.items():
+            if staged.exists():  # else it was moved with the staging folder's files
+                os.replace(staged, path)
+            self.extras[key]["sha256"] = file_digest(path)
         written = set(new) | listed_files({"extras": self.extras}, out)
         for rel in sorted(old - written - {RUN_FILE}):
             path = out / rel
@@ -122,11 +157,18 @@ class StagedRun:
         _write_manifest(manifest_path, record)
 
     def abort(self) -> None:
-        """Remove the staged files and the folders this run created; the output folders
-        are left as they were."""
+        """Remove the staged files, the live files this run created and the folders it
+        created; the output folders are left as they were."""
         shutil.rmtree(self.path, ignore_errors=True)
         for _folder, stage in self._folders.values():
             shutil.rmtree(stage, ignore_errors=True)
+        for _path, staged in self._files.values():
+            with suppress(FileNotFoundError):
+                staged.unlink()
+        for path, existed in self._live.values():
+            if not existed:
+                with suppress(FileNotFoundError):
+                    path.unlink()
         for folder in reversed(self._created):
             with suppress(OSError):
                 folder.rmdir()
@@ -148,11 +190,11 @@ def _make_dirs(folder: Path) -> list[Path]:
 @contextmanager
 def staged_run(out_dir: Path, settings: dict) -> Iterator[StagedRun]:
     """Write a run into ``out_dir`` through a staging folder (call :func:`check_output`
-    first). Committed when the block ends normally; on any exception the staged files and
-    the folders created for the run are removed, so ``out_dir`` is as it was."""
+    first, holding :func:`locked_outputs`). Committed when the block ends normally; on any
+    exception the staged files and the folders created for the run are removed, so
+    ``out_dir`` is as it was."""
     out_dir = Path(out_dir)
     created = _make_dirs(out_dir)
-    _clear_leftovers(out_dir)
     stage = out_dir / f"{STAGING_PREFIX}{secrets.token_hex(4)}"
     stage.mkdir()
     run = StagedRun(out_dir, settings, stage, _created=created)
@@ -164,9 +206,46 @@ def staged_run(out_dir: Path, settings: dict) -> Iterator[StagedRun]:
         raise
 
 
-def clear_overlay_leftovers(path: Path) -> None:
-    """Remove the temporary files a killed run left beside the overlay video ``path``."""
-    _clear_leftovers(Path(path).parent, f"????????-{Path(path).name}")
+@contextmanager
+def locked_outputs(
+    out_dir: Path,
+    extras: Sequence[Extra] = (),
+    *,
+    wait: bool = False,
+    command: str | None = None,
+) -> Iterator[set[Path]]:
+    """Hold the locks of the output folder ``out_dir`` and of every extra output for the
+    block (see :mod:`vosam.runs.lock`), and remove what killed runs left there. Yields the
+    live extra outputs a killed run was writing (vosam's, though no manifest records them;
+    give them to :func:`~vosam.runs.check_extras`).
+
+    Raises:
+        OutputBusy: another run holds one of the locks and ``wait`` is False.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(out_dir, "exists and is not a folder")
+    for extra in extras:
+        if extra.folder and extra.path.exists() and not extra.path.is_dir():
+            raise OutputError(extra.path, "exists and is not a folder")
+        if not extra.folder and extra.path.is_dir():
+            raise OutputError(extra.path, "is a folder; name a file")
+    targets = [(out_dir, True), *((e.path, e.folder) for e in extras)]
+    info = {"command": command} if command else None
+    with locked(targets, wait=wait, info=info, on_wait=default_on_wait) as held:
+        by_target = {lock.target.absolute(): lock for lock in held}
+        killed = set()
+        for extra in extras:
+            lock = by_target.get(Path(extra.path).absolute())
+            if extra.live and lock is not None and lock.previous is not None:
+                killed.add(Path(extra.path))
+        clear_leftovers(out_dir)
+        for extra in extras:
+            if extra.folder:
+                clear_leftovers(extra.path)
+            else:
+                clear_leftovers(extra.path.parent, extra.path.name)
+        yield killed
 
 
 # -- the dataset runner's fresh folders -----------------------------------------------------
@@ -204,7 +283,7 @@ def finish_output(
 ) -> None:
     """Mark the run in ``out_dir`` complete, recording the SHA-256 of every file it wrote
     (every file of the folder but the manifest and vosam's leftovers)."""
-    files = [f for f in _files_under(out_dir) if f != RUN_FILE and not _ours(f)]
+    files = [f for f in _files_under(out_dir) if f != RUN_FILE and not is_leftover(f)]
     record = {
         "fingerprint": settings_fingerprint(settings),
         "settings": settings,
@@ -239,6 +318,8 @@ def incomplete_reason(out_dir: Path, settings: dict, names: tuple[str, ...]) -> 
         return f"run.json records a run {state.reason}"
     if state.kind == "foreign":
         return f"holds files that are not from a vosam run ({state.reason})"
+    if state.kind == "changed":
+        return f"{state.reason} was changed since vosam wrote it"
     return state.reason
 
 
