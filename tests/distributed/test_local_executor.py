@@ -104,24 +104,32 @@ def test_local_executor_builds_one_worker_and_keeps_order():
         build_executor("slurm")
 
 
-def test_rerun_skips_complete_sequences_and_redoes_a_corrupted_one(dataset, reference, tmp_path):
+def test_rerun_skips_complete_sequences_refuses_an_edited_one_and_redoes_a_missing_one(
+    dataset, reference, tmp_path
+):
     out = tmp_path / "out"
     seqs = find_davis_sequences(dataset)
     with build_executor("local") as ex:
         outcomes, done = segment_dataset(ex, seqs, out, SPEC)
         assert [o.name for o in outcomes] == list(SEQUENCES) and done == []
         same_outputs(out, reference)
-        # damage one mask of bravo: same size, one byte changed (still a readable file)
+        # edit one mask of bravo: same size, one byte changed (still a readable file)
         png = out / "bravo" / "00002.png"
         data = bytearray(png.read_bytes())
         data[-20] ^= 0xFF
         png.write_bytes(bytes(data))
-        assert "00002.png differs" in incomplete_reason(
+        assert "00002.png was changed since vosam wrote it" in incomplete_reason(
             out / "bravo",
             json.loads((out / "bravo" / "run.json").read_text())["settings"],
             tuple(f"{t:05d}" for t in range(5)),
         )
         (out / "delta" / "00004.png").unlink()
+        # the edit is the user's now: refused, naming it, with or without overwrite
+        for overwrite in (False, True):
+            with pytest.raises(OutputError, match=r"bravo/00002\.png: was changed since"):
+                segment_dataset(ex, seqs, out, SPEC, overwrite=overwrite)
+        assert png.read_bytes() == bytes(data)
+        png.unlink()
         outcomes, done = segment_dataset(ex, seqs, out, SPEC)
     assert [o.name for o in outcomes] == ["bravo", "delta"]
     assert done == ["alpha", "charlie"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import vosam
 from vosam import registry
+from vosam.cli.common import add_wait_arg
 from vosam.errors import InputError
 
 TRAJECTORIES_FILE = "trajectories.json"
@@ -106,6 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or the training-free border-contrast saliency",
     )
     p.add_argument("--overwrite", action="store_true", help="replace another run's results")
+    add_wait_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_refiner_arguments(p, default=None)
     p.set_defaults(func=run)
@@ -115,16 +117,17 @@ def run(args: argparse.Namespace) -> int:
     from vosam.devices import resolve_device
     from vosam.discover import (
         DiscoverConfig,
-        discover_objects,
         read_trajectories,
-        segment_trajectories,
-        write_trajectories,
     )
     from vosam.discover.snap import SnapConfig
-    from vosam.io import open_source, write_frame_map, write_mask
-    from vosam.progress import Progress
-    from vosam.runs import check_apart, check_output, input_digest, source_identity, staged_run
-    from vosam.spec import EngineSpec
+    from vosam.io import open_source
+    from vosam.runs import (
+        check_apart,
+        check_output,
+        input_digest,
+        locked_outputs,
+        source_identity,
+    )
 
     if args.max_objects < 1:
         raise InputError(None, "--max-objects must be at least 1")
@@ -164,21 +167,45 @@ def run(args: argparse.Namespace) -> int:
         "appearance": args.appearance,
         "version": vosam.__version__,
     }
-    state = check_output(args.out, settings=settings, names=source.names, overwrite=args.overwrite)
-    if state.kind == "done":
-        print(f"{args.out}: already complete, nothing to do", file=sys.stderr)
-        return 0
-    segmenter = make_refiner(args)
+    with locked_outputs(args.out, wait=args.wait, command="discover"):
+        state = check_output(
+            args.out, settings=settings, names=source.names, overwrite=args.overwrite
+        )
+        if state.kind == "done":
+            print(f"{args.out}: already complete, nothing to do", file=sys.stderr)
+            return 0
+        segmenter = make_refiner(args)
+        count, objects = _discover(args, source, settings, trajectories, config, segmenter)
+    print(
+        f"wrote {count} masks of {objects} objects and {TRAJECTORIES_FILE} to {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _discover(
+    args: argparse.Namespace, source, settings: dict, trajectories, config, segmenter
+) -> tuple[int, int]:
+    """Discover (unless ``--boxes``) and segment into a staged run of ``--out`` (holding its
+    lock); returns the masks written and the number of objects."""
+    from vosam.discover import discover_objects, segment_trajectories, write_trajectories
+    from vosam.io import write_frame_map, write_mask
+    from vosam.progress import Progress
+    from vosam.runs import staged_run
+    from vosam.spec import EngineSpec
+
     discovery = None
     with staged_run(args.out, settings) as out, source:
         if trajectories is None:
             with Progress(len(source), "frames (discovery)", enabled=not args.quiet) as bar:
-                discovery = discover_objects(source, config=config, device=device, progress=bar)
+                discovery = discover_objects(
+                    source, config=config, device=settings["device"], progress=bar
+                )
             trajectories = discovery.trajectories
         write_trajectories(
             out.path / TRAJECTORIES_FILE, trajectories, names=source.names, size=source.size
         )
-        propagator = EngineSpec("embedded").build(device) if config.propagate else None
+        propagator = EngineSpec("embedded").build(settings["device"]) if config.propagate else None
         passes = 2 if config.propagate and config.keyframes else 1
         count = 0
         with Progress(passes * len(source), "frames (masks)", enabled=not args.quiet) as bar:
@@ -195,8 +222,4 @@ def run(args: argparse.Namespace) -> int:
                 count += 1
         write_frame_map(out.path, source)
         out.frames = count
-    print(
-        f"wrote {count} masks of {len(trajectories)} objects and {TRAJECTORIES_FILE} to {args.out}",
-        file=sys.stderr,
-    )
-    return 0
+    return count, len(trajectories)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vosam.cli.common import add_wait_arg
 from vosam.cli.executor_args import add_executor_args, executor_from_args
 
 TASKS = ("semi-supervised", "unsupervised", "long-video", "lvos", "vis")
@@ -50,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", metavar="DIR", help="write summary.json, CSVs and plots here")
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a report of other predictions or settings in --out (only the files it wrote)",
+    )
+    add_wait_arg(p)
+    p.add_argument(
         "--sequences",
         metavar="LIST",
         help="comma-separated names, or a file with one name per line (default: all)",
@@ -90,22 +97,66 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "vis" and args.executor != "local":
         print("vosam eval: error: --task vis runs locally only", file=sys.stderr)
         return 2
-    if args.out:
-        from pathlib import Path
+    if not args.out:
+        _evaluate(args)
+        return 0
+    from pathlib import Path
 
-        from vosam.runs import check_apart
+    from vosam.runs import check_apart, check_output, locked_outputs, staged_run
 
-        check_apart([Path(args.out)], [Path(args.gt_root), Path(args.pred_root)])
+    out = Path(args.out)
+    check_apart([out], [Path(args.gt_root), Path(args.pred_root)])
+    settings = report_settings(args)
+    with locked_outputs(out, wait=args.wait, command="eval"):
+        # a report of the same settings is made again (the predictions may have changed)
+        check_output(out, settings=settings, names=(), overwrite=args.overwrite)
+        write = _evaluate(args)
+        with staged_run(out, settings) as run:
+            run.frames = 0
+            write(run.path)
+    return 0
+
+
+def report_settings(args: argparse.Namespace) -> dict:
+    """What a report in ``--out`` is of (recorded in its ``run.json``): another ground
+    truth, predictions, task or selection is another report."""
+    from pathlib import Path
+
+    import vosam
+
+    def where(value: str | None) -> str | None:
+        return None if value is None else str(Path(value).resolve())
+
+    sequences = args.sequences
+    if sequences and Path(sequences).is_file():
+        sequences = where(sequences)
+    return {
+        "command": "eval",
+        "gt_root": where(args.gt_root),
+        "pred_root": where(args.pred_root),
+        "task": args.task,
+        "sequences": sequences,
+        "meta": where(args.meta),
+        "unseen": where(args.unseen),
+        "plots": not args.no_plots,
+        "version": vosam.__version__,
+    }
+
+
+def _evaluate(args: argparse.Namespace):  # -> Callable[[Path], object]
+    """Evaluate, print the table, and return the writer of the report into a folder."""
     if args.task == "vis":
         from vosam.eval.vis import evaluate_vis
 
         vis = evaluate_vis(args.gt_root, args.pred_root)
-        if args.out:
+        _print_table(vis.summary)
+
+        def write_vis(folder):
             from vosam.eval.report import write_vis_report
 
-            write_vis_report(vis, args.out, plots=not args.no_plots)
-        _print_table(vis.summary)
-        return 0
+            return write_vis_report(vis, folder, plots=not args.no_plots)
+
+        return write_vis
 
     from vosam.eval.dataset import evaluate_dataset
 
@@ -135,10 +186,6 @@ def run(args: argparse.Namespace) -> int:
             meta=args.meta,
             unseen=args.unseen,
         )
-    if args.out:
-        from vosam.eval.report import write_report
-
-        write_report(result, args.out, plots=not args.no_plots)
     if len(result.sequences) > 1:
         width = max(len(s.name) for s in result.sequences)
         for s in result.sequences:
@@ -147,4 +194,10 @@ def run(args: argparse.Namespace) -> int:
     table = dict(result.summary)
     table.update(result.extra)
     _print_table(table)
-    return 0
+
+    def write(folder):
+        from vosam.eval.report import write_report
+
+        return write_report(result, folder, plots=not args.no_plots)
+
+    return write

@@ -213,27 +213,36 @@ def segment_sequence(
         MaskError: an input annotation is unreadable or has no object.
     """
     from vosam.distributed.plan import check_inputs, check_targets
-    from vosam.distributed.worker import replace_folder
-    from vosam.runs import check_output
+    from vosam.distributed.worker import hidden_folder, replace_folder
+    from vosam.runs import check_output, locked_outputs
 
     target = Path(out_root) / seq.output
     source = FolderSource(seq.frames)
     names = output_names(seq, source)
     settings = {**settings, "sequence": seq.name, "x3": x3}
     check_targets([seq], Path(out_root))
-    state = check_output(target, settings=settings, names=names, overwrite=overwrite)
-    if state.kind == "done":
-        return 0
-    check_inputs(seq, source.size)
-    partial = target.parent / f".{target.name}.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
-    steps = sequence_steps(
-        seq, source, engine, x3=x3, refiner=refiner, permanent_memory=permanent_memory
-    )
-    count = write_run(
-        seq, source, steps, partial, names=names, settings=settings, x3=x3, progress=progress
-    )
-    replace_folder(partial, target)
+    with locked_outputs(Path(out_root), command="dataset"):
+        state = check_output(target, settings=settings, names=names, overwrite=overwrite)
+        if state.kind == "done":
+            return 0
+        check_inputs(seq, source.size)
+        partial = hidden_folder(target, "partial")
+        steps = sequence_steps(
+            seq, source, engine, x3=x3, refiner=refiner, permanent_memory=permanent_memory
+        )
+        try:
+            count = write_run(
+                seq,
+                source,
+                steps,
+                partial,
+                names=names,
+                settings=settings,
+                x3=x3,
+                progress=progress,
+            )
+            replace_folder(partial, target)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
     log.debug("%s: %d frames written to %s", seq.name, count, target)
     return count

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from vosam.datasets.base import DatasetSequence
 from vosam.datasets.davis import DavisSequence
-from vosam.distributed.worker import SequenceTask, drop_old
+from vosam.distributed.worker import SequenceTask, drop_old, worker_leftovers
 from vosam.spec import RunSpec
 
 __all__ = [
@@ -108,8 +108,9 @@ def plan_dataset(
     refused unless ``overwrite``; a folder holding files that no vosam run wrote, or one
     that is, contains or lies inside an input (frames, annotations) of any sequence, is
     refused. The input annotations of the sequences to run are read and checked first.
-    Hidden leftovers of workers that died (``.<seq>.partial-*``, ``.<seq>.old-*``) are
-    removed; call this only while no worker writes into ``out``.
+    Hidden leftovers of workers that died (``.<seq>.partial-<8 hex>``,
+    ``.<seq>.old-<8 hex>``) are removed; call this only holding the lock of ``out`` (see
+    :func:`~vosam.distributed.segment.segment_dataset`), so that no live worker writes them.
 
     Raises:
         OutputError: a sequence folder holds results of another run and not ``overwrite``,
@@ -128,12 +129,11 @@ def plan_dataset(
         target = out / seq.output
         source = FolderSource(seq.frames)
         names = output_names(seq, source)
-        for kind in ("partial", "old"):
-            for stale in target.parent.glob(f".{target.name}.{kind}-*"):
-                if kind == "partial":
-                    shutil.rmtree(stale, ignore_errors=True)
-                else:
-                    drop_old(stale)
+        for kind, stale in worker_leftovers(target):
+            if kind == "partial":
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                drop_old(stale)
         state = check_output(target, settings=settings, names=names, overwrite=overwrite)
         if state.kind == "done":
             done.append(seq.name)

@@ -48,6 +48,8 @@ def segment_dataset(
     overwrite: bool = False,
     x3: bool = False,
     show_progress: bool = False,
+    wait: bool = False,
+    lock: bool = True,
 ) -> tuple[list[SequenceOutcome], list[str]]:
     """Segment ``sequences`` into ``out / sequence.output`` on ``executor``, one task per
     sequence (any format of :mod:`vosam.datasets`; ``x3``: the Long-time Video ×3 protocol).
@@ -56,12 +58,19 @@ def segment_dataset(
     With the local executor, ``show_progress`` prints per-frame progress; every executor
     prints one line per finished sequence when it is set.
 
+    The run holds the lock of ``out`` (:mod:`vosam.runs.lock`) from its plan to its end, so
+    two runs into one folder never meet: the second is refused, or waits with ``wait``.
+    ``lock=False``: the caller holds it already.
+
     Raises:
+        OutputBusy: another run holds the lock of ``out`` and ``wait`` is False.
         OutputError: see :func:`plan_dataset`.
     """
+    from contextlib import nullcontext
     from functools import partial
 
     from vosam.progress import Progress
+    from vosam.runs import locked_outputs
 
     # absolute paths: workers elsewhere may run in another folder
     out = Path(out).absolute()
@@ -72,17 +81,14 @@ def segment_dataset(
     # the device decides the masks; on a cluster "auto" is decided by each worker's GPUs
     local = getattr(executor, "name", "") == "local"
     base = dataset_settings(spec, device=None if local else spec.device)
-    tasks, done = plan_dataset(sequences, out, base, overwrite=overwrite, x3=x3)
-    if not tasks:
-        return [], done
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    make = partial(SegmentWorker, spec, show_progress=show_progress and local)
-    with Progress(len(tasks), "sequences", enabled=show_progress and not local) as bar:
-        try:
+    # the lock's folder is removed again when the run wrote nothing into it
+    held = locked_outputs(out, wait=wait, command="dataset") if lock else nullcontext()
+    with held:
+        tasks, done = plan_dataset(sequences, out, base, overwrite=overwrite, x3=x3)
+        if not tasks:
+            return [], done
+        out.mkdir(parents=True, exist_ok=True)
+        make = partial(SegmentWorker, spec, show_progress=show_progress and local)
+        with Progress(len(tasks), "sequences", enabled=show_progress and not local) as bar:
             outcomes = executor.run(make, tasks, on_result=lambda i, r: bar.update())
-        except BaseException:
-            if created and not any(out.iterdir()):
-                out.rmdir()  # a run that wrote nothing leaves no folder behind
-            raise
     return outcomes, done

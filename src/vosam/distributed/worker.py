@@ -11,7 +11,9 @@ harmless.
 
 from __future__ import annotations
 
+import glob
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -23,7 +25,15 @@ from typing import Any
 from vosam.datasets.base import DatasetSequence
 from vosam.spec import RunSpec
 
-__all__ = ["SegmentWorker", "SequenceOutcome", "SequenceTask", "drop_old", "replace_folder"]
+__all__ = [
+    "SegmentWorker",
+    "SequenceOutcome",
+    "SequenceTask",
+    "drop_old",
+    "hidden_folder",
+    "replace_folder",
+    "worker_leftovers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +107,7 @@ class SegmentWorker:
         names = output_names(task.sequence, source)
         if is_complete(task.target, task.settings, names):
             return SequenceOutcome(task.name, "skipped", 0, 0.0, os.getpid())
-        partial = task.target.parent / f".{task.target.name}.partial-{uuid.uuid4().hex[:8]}"
+        partial = hidden_folder(task.target, "partial")
         try:
             count = self._segment(task, source, names, partial)
             replace_folder(partial, task.target)
@@ -148,11 +158,34 @@ def replace_folder(partial: Path, target: Path) -> None:
     """
     old = None
     if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        old = hidden_folder(target, "old")
         target.rename(old)
     partial.rename(target)
     if old is not None:
         drop_old(old)
+
+
+_HIDDEN = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|old)-[0-9a-f]{8}")
+
+
+def hidden_folder(target: Path, kind: str) -> Path:
+    """A fresh hidden folder beside ``target``: ``.<name>.<kind>-<8 hex>``."""
+    return target.parent / f".{target.name}.{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def worker_leftovers(target: Path) -> list[tuple[str, Path]]:
+    """``(kind, folder)`` of the hidden folders workers make beside ``target`` (``partial``:
+    being written, ``old``: replaced), told by their exact names; left there, they belong
+    to workers that died."""
+    parent = Path(target).parent
+    if not parent.is_dir():
+        return []
+    out = []
+    for path in sorted(parent.glob(f".{glob.escape(Path(target).name)}.*-????????")):
+        match = _HIDDEN.fullmatch(path.name)
+        if match is not None and match["name"] == Path(target).name and path.is_dir():
+            out.append((match["kind"], path))
+    return out
 
 
 def drop_old(old: Path) -> None:

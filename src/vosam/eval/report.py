@@ -20,8 +20,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -33,15 +31,12 @@ __all__ = ["write_report", "write_vis_report"]
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, with the user's usual permissions."""
+    from vosam.io.atomic import atomic_write  # only when writing: importing stays light
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(data)
 
 
 def _json_value(v: float) -> float | None:

@@ -95,8 +95,9 @@ class StreamSource(FrameSource):
         text = str(source)
         if input_format is None and text.startswith("/dev/video"):
             input_format = "v4l2"
-        label = Path("<stdin>") if text == "-" else Path(text)
+        label = "<stdin>" if text == "-" else text  # named as given in messages (a URL)
         self._label = text
+        self._name = label
         self._timeout = timeout
         self.stalled: str | None = None
         """Why the stream ended early: no frame came for ``timeout`` seconds (else None)."""
@@ -131,13 +132,13 @@ class StreamSource(FrameSource):
             self._stop.set()
             raise FrameSourceError(label, f"frames are {w}×{h}, more than {MAX_FRAME_PIXELS:,}")
         self._count_names = 1
-        super().__init__(label, ("00000",), (h, w), tolerate_corrupt=tolerate_corrupt)
+        super().__init__(Path(label), ("00000",), (h, w), tolerate_corrupt=tolerate_corrupt)
         self._head[0] = first
         self._received = 1
 
     # -- decoding -----------------------------------------------------------------------
 
-    def _open(self, text: str, label: Path, input_format: str | None, options: dict | None):
+    def _open(self, text: str, label: str, input_format: str | None, options: dict | None):
         """Open the container (in the decoding thread) and return its frame iterator."""
         import av
 
@@ -169,10 +170,10 @@ class StreamSource(FrameSource):
         except StopIteration:
             return None
         except av.FFmpegError as e:
-            raise FrameSourceError(Path(self._label), f"stream broke off ({e})") from e
+            raise FrameSourceError(self._name, f"stream broke off ({e})") from e
         return frame.to_ndarray(format="rgb24")
 
-    def _pump(self, text: str, label: Path, input_format: str | None, options: dict | None) -> None:
+    def _pump(self, text: str, label: str, input_format: str | None, options: dict | None) -> None:
         """The decoding thread: opens the stream, then frames into the queue until the
         stream ends or stops. Frames of another size than the first are resized to it."""
         container = None
@@ -262,21 +263,23 @@ class StreamSource(FrameSource):
             return self._head[index]
         if index < self._received:
             raise FrameSourceError(
-                self.path, f"frame {index} has gone by; a stream cannot go back to it"
+                self._name, f"frame {index} has gone by; a stream cannot go back to it"
             )
         if index >= MAX_READ_AHEAD:
             raise FrameSourceError(
-                self.path,
+                self._name,
                 f"frame {index} is too far ahead; annotations and prompts of a stream go on "
                 f"its first {MAX_READ_AHEAD} frames",
             )
         while self._received <= index:
             image = self._receive()
             if image is None and self.stalled is not None:
-                raise FrameSourceError(self.path, f"{self.stalled} while waiting for frame {index}")
+                raise FrameSourceError(
+                    self._name, f"{self.stalled} while waiting for frame {index}"
+                )
             if image is None:
                 raise FrameSourceError(
-                    self.path,
+                    self._name,
                     f"frame {index} is not in the stream: it ended after {self._received} frames",
                 )
             self._head[self._received - 1] = image
@@ -286,14 +289,14 @@ class StreamSource(FrameSource):
         """Frames from ``start`` (frames before it are read and dropped) as they arrive,
         until the stream ends, ``stop`` or :meth:`close`. Runs once."""
         if self._iterating:
-            raise FrameSourceError(self.path, "a stream is read once; open it again")
+            raise FrameSourceError(self._name, "a stream is read once; open it again")
         self._iterating = True
         index = 0
         while stop is None or index < stop:
             image = self._head.pop(index, None)
             if image is None:
                 if index < self._received:  # taken by read() and dropped: cannot happen
-                    raise FrameSourceError(self.path, f"frame {index} is gone")
+                    raise FrameSourceError(self._name, f"frame {index} is gone")
                 image = self._receive()
                 if image is None:
                     return

@@ -62,6 +62,7 @@ from vosam.runs.staging import (
     locked_outputs,
     prepare_output,
     same_run,
+    staged_extra,
     staged_run,
 )
 
@@ -94,6 +95,7 @@ __all__ = [
     "same_run",
     "settings_fingerprint",
     "source_identity",
+    "staged_extra",
     "staged_run",
     "write_results",
 ]

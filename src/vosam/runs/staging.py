@@ -248,6 +248,53 @@ def locked_outputs(
         yield killed
 
 
+@contextmanager
+def staged_extra(out_dir: Path, extra: Extra) -> Iterator[Path]:
+    """Write the extra output file ``extra.path`` of the run in ``out_dir`` (a submission
+    zip beside a dataset's results) after that run: yields a hidden path beside it to
+    write to. When the block ends normally the file is moved into place and recorded in
+    ``out_dir``'s ``run.json`` (made when missing) with its digest; on an exception the
+    hidden file is removed and nothing else changes.
+
+    The manifest records the path before the move and the digest after it, so a run killed
+    in between leaves a file vosam knows as its own. Call :func:`check_extras` first, and
+    hold :func:`locked_outputs`.
+    """
+    path = Path(extra.path)
+    created = _make_dirs(path.parent)
+    staged = path.with_name(f"{STAGING_PREFIX}{secrets.token_hex(4)}-{path.name}")
+    try:
+        yield staged
+        manifest_path = Path(out_dir) / RUN_FILE
+        record = {**extra.request()}
+        _record_extra(manifest_path, extra.key, record)
+        os.replace(staged, path)
+        _record_extra(manifest_path, extra.key, {**record, "sha256": file_digest(path)})
+    except BaseException:
+        with suppress(FileNotFoundError):
+            staged.unlink()
+        for folder in reversed(created):
+            with suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _record_extra(manifest_path: Path, key: str, spec: dict) -> None:
+    """Set ``extras[key]`` of the manifest (a manifest of extras only when there is none)."""
+    manifest = _read_manifest(manifest_path)
+    if manifest is None:
+        settings = {"command": "outputs"}
+        manifest = {
+            "fingerprint": settings_fingerprint(settings),
+            "settings": settings,
+            "complete": True,
+            "outputs": [],
+            "files": {},
+        }
+    manifest["extras"] = {**(manifest.get("extras") or {}), key: spec}
+    _write_manifest(manifest_path, manifest)
+
+
 # -- the dataset runner's fresh folders -----------------------------------------------------
 
 
