@@ -88,7 +88,7 @@ def merge_predictions(predictions: dict[int, Prediction], size: tuple[int, int])
         out[wins] = oid
         np.maximum(best, logits, out=best)
         if not pred.mask.any():
-            log.warning("the prompt of object %d gave an empty mask", oid)
+            log.info("the prompt of object %d gave an empty mask", oid)
     return out
 
 

@@ -158,7 +158,9 @@ class Session:
         that frame. Engines that take prompts (``Tracker.takes_prompts``: sam2) segment
         them; for the others the session's :attr:`segmenter` turns each frame's prompts into
         a mask that joins that frame's annotation (see :mod:`vosam.prompt_masks`). The masks
-        made are in :attr:`prompt_masks` once propagation has started.
+        made are in :attr:`prompt_masks` once propagation has started. A prompt whose mask
+        comes out empty says nothing of its object: the object starts empty and is tracked
+        from the first annotation or prompt that finds it.
 
         Raises:
             InputError: the frame is not in the video, or the box or a click lies outside
@@ -351,11 +353,16 @@ class Session:
                 image = self.source.read(index)
                 made = segment_prompts(self._prompt_segmenter(), image, prompts)
                 self._prompt_masks[index] = made
-            if index not in annotations and set(prompts) != set(self.objects.ids):
-                partial.add(index)
-            annotations[index] = merge_annotation(
-                annotations.get(index), self._prompt_masks[index], tuple(sorted(prompts))
-            )
+            made = self._prompt_masks[index]
+            # a prompt whose mask came out empty found nothing: it says nothing of its
+            # object (which starts empty and is tracked once an annotation or prompt finds it)
+            found = tuple(oid for oid in sorted(prompts) if (made == oid).any())
+            if index not in annotations:
+                if not found:
+                    continue
+                if set(found) != set(self.objects.ids):
+                    partial.add(index)
+            annotations[index] = merge_annotation(annotations.get(index), made, found)
         return annotations, partial
 
     def _give_prompts(self, tracker: Tracker) -> None:

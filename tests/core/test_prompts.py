@@ -307,3 +307,64 @@ def test_a_later_box_for_a_new_object_keeps_the_objects_tracked_so_far(squares):
     np.testing.assert_array_equal(steps[3].mask, np.where(box > 0, 2, only(masks[3], 1)))
     for t in range(3):
         assert not (steps[t].mask == 2).any()  # object 2 is born on frame 3
+
+
+class _Blind(_Painter):
+    """A segmenter that finds nothing: every prompt gives an empty mask."""
+
+    def predict(self, embedding: ImageEmbedding, prompt: Prompt) -> Prediction:
+        empty = np.zeros(embedding.size, bool)
+        return Prediction(empty, 0.0, np.full(embedding.size, -10.0, np.float32))
+
+
+def _engine(name: str, fast_engine):
+    if name == "embedded":
+        return fast_engine
+    from tests.xmem.xmem_helpers import tiny_propagator
+
+    return tiny_propagator()
+
+
+@pytest.mark.parametrize("engine", ["embedded", "xmem"])
+@pytest.mark.parametrize("permanent", [False, True])
+def test_an_object_whose_prompt_gives_an_empty_mask_starts_empty_and_is_tracked_once_found(
+    squares, fast_engine, engine, permanent
+):
+    """The prompt of object 1 on frame 0 gives nothing (a box on a featureless spot): it
+    says nothing of the object, which is tracked once frame 3 annotates it (with permanent
+    memory, frame 3 is known before frame 0 is played, so the object is found there too);
+    no engine fails on the empty first mask."""
+    from vosam.session import SessionConfig
+
+    folder, _images, masks = squares
+    object_1 = np.where(masks[3] == 1, 1, 0).astype(np.uint8)
+    session = Session(
+        folder,
+        propagator=_engine(engine, fast_engine),
+        segmenter=_Blind(),
+        config=SessionConfig(permanent_memory=permanent),
+    )
+    session.add_prompt(0, 1, Prompt(box=BOX_1))
+    session.add_annotation(3, object_1)
+    results = dict(session.propagate())
+    assert list(results) == list(range(len(masks)))
+    assert not session.prompt_masks[0].any()
+    assert all(r.object_ids == (1,) for r in results.values())
+    np.testing.assert_array_equal(results[3].mask, object_1)
+    if not permanent:
+        assert not any(results[index].mask.any() for index in (0, 1, 2))
+    if engine == "embedded":  # (the XMem network here has random weights)
+        found = (4, 5, 0, 1, 2) if permanent else (4, 5)
+        for index in found:
+            assert iou(results[index].mask == 1, masks[index] == 1) > 0.5
+
+
+@pytest.mark.parametrize("engine", ["embedded", "xmem"])
+def test_prompts_that_all_give_empty_masks_leave_every_frame_empty(squares, fast_engine, engine):
+    folder, _images, masks = squares
+    session = Session(folder, propagator=_engine(engine, fast_engine), segmenter=_Blind())
+    session.add_prompt(0, 1, Prompt(box=BOX_1))
+    session.add_prompt(0, 2, Prompt(box=np.array([80, 10, 99, 29], np.float32)))
+    results = dict(session.propagate())
+    assert list(results) == list(range(len(masks)))
+    assert all(r.object_ids == (1, 2) and not r.mask.any() for r in results.values())

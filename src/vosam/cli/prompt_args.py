@@ -60,6 +60,31 @@ def gather_prompts(
     return out
 
 
+def check_prompt_masks(
+    args: argparse.Namespace, prompt_masks: dict[int, np.ndarray], prompts: list
+) -> None:
+    """Refuse prompts whose mask came out empty (``prompt_masks``: the session's, once
+    propagation started): the object would be empty on every frame. Named, with what to do.
+
+    Raises:
+        InputError: naming the first such prompt (and how many more there are).
+    """
+    empty = [
+        item
+        for index, item in prompts
+        if not (prompt_masks.get(index, np.zeros(0, np.uint8)) == item.object_id).any()
+    ]
+    if not empty:
+        return
+    more = f" (and {len(empty) - 1} more prompts)" if len(empty) > 1 else ""
+    who = "the sam2 engine" if args.engine == "sam2" else f"the {args.segmenter} segmenter"
+    raise InputError(
+        _where(args, empty[0]),
+        f"gives an empty mask{more}: {who} found no object there; draw a larger box, "
+        "add clicks on the object, or try another --segmenter",
+    )
+
+
 def _where(args: argparse.Namespace, item: FramePrompt) -> str:
     if item.label.startswith("prompt "):
         return f"{args.prompts}: {item.label}"

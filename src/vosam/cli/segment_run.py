@@ -19,6 +19,7 @@ from vosam.cli.common import (
 )
 from vosam.cli.prompt_args import (
     build_prompt_segmenter,
+    check_prompt_masks,
     gather_prompts,
     has_prompts,
     prompts_digest,
@@ -226,8 +227,9 @@ def _segment(
                     out.stopped_early = interrupt.reason
                 return out.stopped_early is not None
 
+            results = _checked(args, session, prompts, session.propagate_frames())
             out.frames = write_results(
-                session, session.propagate_frames(), out.path, sinks=sinks, progress=bar, stop=stop
+                session, results, out.path, sinks=sinks, progress=bar, stop=stop
             )
         if out.stopped_early is None and interrupt.reason is not None:
             out.stopped_early = interrupt.reason  # while waiting for a frame
@@ -241,6 +243,17 @@ def _segment(
             write_mask(out.path / PROMPTS_DIR / f"{source.names[index]}.png", mask)
         out.skipped = {source.names[i]: why for i, why in source.skipped.items()}
     return out
+
+
+def _checked(args: argparse.Namespace, session: Session, prompts: list, results):
+    """``results`` once the prompts are known to give masks (checked on the first frame:
+    the session makes every prompt's mask before it); see :func:`check_prompt_masks`."""
+    first = True
+    for item in results:
+        if first and prompts:
+            check_prompt_masks(args, session.prompt_masks, prompts)
+        first = False
+        yield item
 
 
 def _read_ahead_to_masks(source, masks: Path) -> None:

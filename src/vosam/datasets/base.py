@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vosam.errors import InputError
+from vosam.jsonfile import parse_json
 
 __all__ = ["AnnotationInput", "DatasetSequence", "LayoutMismatch", "describe_found"]
 
@@ -138,10 +139,9 @@ def frame_names(folder: Path, suffixes: tuple[str, ...] = (".jpg", ".jpeg", ".pn
 
 def read_json(path: Path, what: str) -> object:
     """Parsed JSON of ``path``; an :class:`InputError` naming it when unreadable."""
-    import json
 
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(path, f"{what} does not exist") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:

@@ -40,6 +40,7 @@ import numpy as np
 
 from vosam.errors import InputError
 from vosam.io import atomic_write_text
+from vosam.jsonfile import parse_json
 from vosam.objects import MAX_OBJECT_ID
 
 FORMAT = "vosam-trajectories"
@@ -240,7 +241,7 @@ def read_trajectories(
     """
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TrajectoryError(path, "trajectories file does not exist") from None
     except (OSError, UnicodeDecodeError) as e:

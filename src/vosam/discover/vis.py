@@ -30,6 +30,7 @@ from vosam.coco import mask_api
 from vosam.discover.trajectories import box_of
 from vosam.errors import InputError
 from vosam.io import atomic_write_text
+from vosam.jsonfile import parse_json
 from vosam.progress import Progress
 from vosam.refine import Prompt, PromptableSegmenter
 
@@ -72,7 +73,7 @@ def _mask_api():
 
 def _load(path: Path, what: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise VisFormatError(path, f"{what} file does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

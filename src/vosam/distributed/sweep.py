@@ -44,6 +44,7 @@ from vosam.distributed.base import Executor
 from vosam.distributed.segment import segment_dataset
 from vosam.errors import InputError
 from vosam.eval.results import SUMMARY_KEYS
+from vosam.jsonfile import parse_json
 from vosam.spec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def load_sweep(path: str | Path) -> tuple[list[SweepRun], list[str] | None]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else parse_json(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(path, f"cannot read the sweep file ({exc})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("runs"), list) or not data["runs"]:

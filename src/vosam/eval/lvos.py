@@ -35,6 +35,7 @@ import numpy as np
 from vosam.eval.errors import ResultsFormatError
 from vosam.eval.results import ObjectResult, SequenceResult, summary_of
 from vosam.eval.sequence import FrameRange
+from vosam.jsonfile import parse_json
 
 __all__ = ["find_meta", "lvos_summary", "ranges_for", "read_meta", "read_unseen"]
 
@@ -51,7 +52,7 @@ def read_meta(path: str | Path) -> dict[str, dict[int, tuple[int, int]]]:
     """Video → object id → (start, end) frame numbers from an LVOS meta JSON."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
         videos = data["videos"]
         out: dict[str, dict[int, tuple[int, int]]] = {}
         for video, entry in videos.items():

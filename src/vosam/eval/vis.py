@@ -33,6 +33,7 @@ import numpy as np
 
 from vosam.coco import mask_api
 from vosam.eval.errors import ResultsFormatError
+from vosam.jsonfile import parse_json
 
 __all__ = ["VIS_KEYS", "VISResult", "evaluate_vis", "video_iou"]
 
@@ -93,7 +94,7 @@ def _load_json(source: str | Path | Any, what: str) -> tuple[Any, str]:
     if isinstance(source, (str, Path)):
         path = Path(source)
         try:
-            return json.loads(path.read_text(encoding="utf-8")), str(path)
+            return parse_json(path.read_text(encoding="utf-8")), str(path)
         except FileNotFoundError:
             raise ResultsFormatError(path, f"{what} file does not exist") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

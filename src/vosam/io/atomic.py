@@ -99,6 +99,7 @@ def atomic_write(
     *,
     encoding: str | None = None,
     newline: str | None = None,
+    errors: str | None = None,
 ) -> Iterator[IO[Any]]:
     """Open a file object whose content replaces ``path`` only if the block succeeds.
 
@@ -107,17 +108,21 @@ def atomic_write(
         mode: ``"wb"`` (bytes) or ``"w"`` / ``"wt"`` (text, UTF-8 unless ``encoding``).
         encoding: text encoding (text mode only).
         newline: passed to :func:`open` in text mode (``""`` for :mod:`csv` writers).
+        errors: passed to :func:`open` in text mode (``"surrogateescape"`` writes file
+            names that are not valid UTF-8 as the bytes they are).
     """
     if mode not in ("wb", "w", "wt"):
         raise ValueError(f"atomic_write supports modes 'wb', 'w' and 'wt', not {mode!r}")
     binary = mode == "wb"
-    if binary and (encoding is not None or newline is not None):
-        raise ValueError("encoding and newline apply to text mode only")
+    if binary and (encoding is not None or newline is not None or errors is not None):
+        raise ValueError("encoding, newline and errors apply to text mode only")
     with atomic_path(path) as tmp:
         if binary:
             handle = open(tmp, "wb")  # noqa: SIM115 (closed below, before the rename)
         else:
-            handle = open(tmp, "w", encoding=encoding or "utf-8", newline=newline)  # noqa: SIM115
+            handle = open(  # noqa: SIM115
+                tmp, "w", encoding=encoding or "utf-8", newline=newline, errors=errors
+            )
         with handle:
             yield handle
 

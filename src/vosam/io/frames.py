@@ -308,14 +308,16 @@ def open_source(path: str | Path, *, tolerate_corrupt: bool = False) -> FrameSou
 def write_frame_map(out_dir: str | Path, source: FrameSource, *, count: int | None = None) -> Path:
     """Write ``out_dir/frames.csv`` mapping each frame index to its name and source file.
 
-    Columns: ``index,name,source_file``, one row per frame (the first ``count`` frames
+    Columns: ``index,name,source_file`` (UTF-8; a name that is not valid UTF-8 is written
+    as the bytes the file system holds), one row per frame (the first ``count`` frames
     when given: a stream stopped early). The folder is created if needed; the file is
     written atomically. Returns the path written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / FRAME_MAP_NAME
-    with atomic_write(target, "w", newline="") as f:
+    # frame names from a file system may hold bytes that are not UTF-8: written as they are
+    with atomic_write(target, "w", newline="", errors="surrogateescape") as f:
         writer = csv.writer(f)
         writer.writerow(("index", "name", "source_file"))
         names = source.names if count is None else source.names[:count]

@@ -30,6 +30,7 @@ import numpy as np
 
 from vosam.errors import InputError
 from vosam.io.atomic import atomic_write_text
+from vosam.jsonfile import parse_json
 from vosam.objects import MAX_OBJECT_ID
 from vosam.refine.base import Prompt
 
@@ -62,7 +63,7 @@ def read_prompts(path: str | Path) -> list[FramePrompt]:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = parse_json(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise InputError(path, f"cannot read the prompts file ({e.strerror})") from e
     except ValueError as e:

@@ -17,7 +17,7 @@ from pathlib import Path
 from vosam.errors import OutputError
 from vosam.io import atomic_write_text
 from vosam.io.frames import FRAME_SUFFIXES
-from vosam.io.jsonfile import parse_json
+from vosam.jsonfile import parse_json
 from vosam.runs.leftovers import clear_leftovers, is_leftover, is_lock_file
 
 log = logging.getLogger(__name__)

@@ -59,8 +59,9 @@ class EmbeddedTracker(Tracker):
             self._prev = None
 
     def _values(self, probs: torch.Tensor) -> torch.Tensor:
-        """Memory values ``(N, 1, h16·w16)`` from object probabilities ``(N, h, w)``."""
-        return probs.reshape(len(self._slots), 1, -1)
+        """Memory values ``(N, 1, h16·w16)`` from object probabilities ``(N, h, w)``
+        (``N`` may be 0: an annotation before any object has pixels)."""
+        return probs.reshape(len(self._slots), 1, probs.shape[-2] * probs.shape[-1])
 
     def _object_probs(self, mask: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """``(N, h, w)`` area-averaged object masks of ``mask (H, W)`` at ``size``."""
