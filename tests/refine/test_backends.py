@@ -132,7 +132,7 @@ def test_sam_family_strict_checkpoints(tmp_path, package, name):
 @pytest.fixture(scope="module")
 def sam2_segmenter():
     torch.manual_seed(0)
-    return build_segmenter("sam2", model_config=SAM2_TINY, device="cpu")
+    return build_segmenter("sam2", model_config=SAM2_TINY, device="cpu", random_weights=True)
 
 
 def test_sam2_end_to_end(sam2_segmenter):
@@ -197,3 +197,21 @@ def test_sam2_strict_checkpoint(tmp_path, sam2_segmenter):
     torch.save(state, path)  # no "model" wrapper
     with pytest.raises(CheckpointError, match="not a SAM 2"):
         build_segmenter("sam2", checkpoint=path, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("name", "official"),
+    [
+        ("sam", "sam_vit_h_4b8939.pth"),
+        ("sam-hq", "sam_hq_vit_h.pth"),
+        ("sam2", "sam2.1_hiera_tiny.pt"),
+    ],
+)
+def test_a_sam_family_segmenter_without_weights_is_refused(name, official):
+    """Random weights would segment a whole video into garbage: without a checkpoint the
+    builder refuses, naming the official file (before importing the extra), unless random
+    weights are asked for."""
+    with pytest.raises(
+        CheckpointError, match=f"the {name} segmenter needs its weights.*{official}"
+    ):
+        build_segmenter(name, device="cpu")

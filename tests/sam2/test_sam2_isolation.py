@@ -49,7 +49,7 @@ SCRIPT = textwrap.dedent(
     before = sources()
     build_model(CONFIG, overrides=["++model.image_size=32"])
     from vosam.refine import build_segmenter
-    build_segmenter("sam2", model_config=CONFIG, device="cpu")  # the SAM 2 refiner
+    build_segmenter("sam2", model_config=CONFIG, device="cpu", random_weights=True)  # refiner
     assert sources() == before and "pkg://sam2" not in before, (before, sources())
     print("isolated")
     """

@@ -156,6 +156,26 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def require_weights(option: str, name: str | None, checkpoint: object) -> None:
+    """Refuse the segmenter ``name`` (given by ``option``: ``--refiner``, ``--segmenter``)
+    when it needs weights and ``{option}-checkpoint`` was not given: a model with random
+    weights would run the whole video and give garbage masks.
+
+    Raises:
+        CheckpointError: naming the option to pass and where the official file comes from.
+    """
+    from vosam.errors import CheckpointError
+
+    if name is None or checkpoint is not None or name not in registry.names("segmenter"):
+        return
+    weights = registry.entry("segmenter", name).weights
+    if weights is not None:
+        raise CheckpointError(
+            f"{option} {name}",
+            f"needs its weights: pass {option}-checkpoint FILE (the official file: {weights})",
+        )
+
+
 def refiner_spec_from_args(args: argparse.Namespace):  # -> vosam.spec.RefinerSpec | None
     """The :class:`~vosam.spec.RefinerSpec` of ``--refiner`` and its options, or None."""
     if getattr(args, "refiner", None) is None:
@@ -163,6 +183,7 @@ def refiner_spec_from_args(args: argparse.Namespace):  # -> vosam.spec.RefinerSp
     from vosam.spec import RefinerSpec
 
     check_refiner_model(args)
+    require_weights("--refiner", args.refiner, args.refiner_checkpoint)
     checkpoint = args.refiner_checkpoint
     try:
         return RefinerSpec(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import vosam
 from vosam import registry
-from vosam.cli.common import add_wait_arg
+from vosam.cli.common import add_wait_arg, require_weights
 from vosam.errors import InputError
 
 TRAJECTORIES_FILE = "trajectories.json"
@@ -47,6 +47,7 @@ def make_refiner(args: argparse.Namespace):
     if checkpoint is not None and not checkpoint.is_file():
         raise InputError(checkpoint, "checkpoint file does not exist")
     check_refiner_model(args)
+    require_weights("--refiner", args.refiner, checkpoint)
     spec = RefinerSpec(
         args.refiner,
         checkpoint=None if checkpoint is None else str(checkpoint),
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--keyframes must be at least 0")
     if args.boxes is not None and not args.refiner:
         raise InputError(args.boxes, "segmenting given boxes needs a --refiner")
+    require_weights("--refiner", args.refiner, args.refiner_checkpoint)
     source = open_source(args.source)
     trajectories = None
     if args.boxes is not None:

@@ -16,6 +16,8 @@ from vosam.cli.common import (
     build_refiner,
     engine_settings,
     report_skipped,
+    require_weights,
+    run_spec_from_args,
 )
 from vosam.cli.prompt_args import (
     build_prompt_segmenter,
@@ -69,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if not stream and (args.stream_format or args.stream_option):
         raise InputError(None, "--stream-format and --stream-option are for streams")
+    if has_prompts(args) and not registry.entry("engine", args.engine).takes_prompts:
+        require_weights("--segmenter", args.segmenter, args.segmenter_checkpoint)
+    run_spec_from_args(args)  # the engine and refiner options, checked before any reading
     source_path = None if stream else Path(args.source)
     if stream:
         source = open_stream(args)

@@ -83,6 +83,23 @@ def load_strict(
     log.info("%s weights loaded from %s", what, path)
 
 
+def require_weights(name: str, checkpoint: object, *, random_weights: bool = False) -> None:
+    """Refuse to build the segmenter ``name`` without its weights: a model with random
+    weights gives garbage masks. ``random_weights=True`` (tests) allows it.
+
+    Raises:
+        CheckpointError: no checkpoint, naming the official file and where it comes from.
+    """
+    if checkpoint is not None or random_weights:
+        return
+    from vosam import registry
+
+    where = registry.entry("segmenter", name).weights or "its official release"
+    raise CheckpointError(
+        None, f"the {name} segmenter needs its weights: give a checkpoint, e.g. {where}"
+    )
+
+
 def check_file(path: str | Path | None, what: str) -> None:
     """Fail early, before a model is built, when a checkpoint path names no file."""
     if path is not None and not Path(path).is_file():
@@ -170,9 +187,11 @@ def _build(
     checkpoint: str | Path | None,
     model_type: str,
     device: str,
+    random_weights: bool,
 ) -> SamSegmenter:
     if model_type not in MODEL_TYPES:
         raise ValueError(f"unknown SAM model type {model_type!r}; choose one of {MODEL_TYPES}")
+    require_weights(name, checkpoint, random_weights=random_weights)
     check_file(checkpoint, f"{name} {model_type}")
     from importlib import import_module
 
@@ -181,26 +200,53 @@ def _build(
     if checkpoint is not None:
         load_strict(model, checkpoint, what=f"{name} {model_type}")
     else:
-        log.warning("%s %s built with random weights (no checkpoint given)", name, model_type)
+        log.warning("%s %s built with random weights (asked for: tests only)", name, model_type)
     model = model.to(resolve_device(device)).eval()
     return SamSegmenter(module.SamPredictor(model), name)
 
 
 def build_sam_segmenter(
-    *, checkpoint: str | Path | None = None, model_type: str = "vit_h", device: str = "auto"
+    *,
+    checkpoint: str | Path | None = None,
+    model_type: str = "vit_h",
+    device: str = "auto",
+    random_weights: bool = False,
 ) -> SamSegmenter:
-    """SAM (``segment_anything``) ``vit_h``/``vit_l``/``vit_b``; random weights without a
-    checkpoint (for tests)."""
+    """SAM (``segment_anything``) ``vit_h``/``vit_l``/``vit_b`` from its official
+    ``checkpoint``; ``random_weights=True`` builds it without one (for tests).
+
+    Raises:
+        CheckpointError: no checkpoint (and not ``random_weights``), or one that does not
+            fit the model.
+    """
     return _build(
-        "segment_anything", "sam", checkpoint=checkpoint, model_type=model_type, device=device
+        "segment_anything",
+        "sam",
+        checkpoint=checkpoint,
+        model_type=model_type,
+        device=device,
+        random_weights=random_weights,
     )
 
 
 def build_sam_hq_segmenter(
-    *, checkpoint: str | Path | None = None, model_type: str = "vit_h", device: str = "auto"
+    *,
+    checkpoint: str | Path | None = None,
+    model_type: str = "vit_h",
+    device: str = "auto",
+    random_weights: bool = False,
 ) -> SamSegmenter:
-    """HQ-SAM (``segment_anything_hq``) ``vit_h``/``vit_l``/``vit_b``; random weights without
-    a checkpoint (for tests)."""
+    """HQ-SAM (``segment_anything_hq``) ``vit_h``/``vit_l``/``vit_b`` from its official
+    ``checkpoint``; ``random_weights=True`` builds it without one (for tests).
+
+    Raises:
+        CheckpointError: as :func:`build_sam_segmenter`.
+    """
     return _build(
-        "segment_anything_hq", "sam-hq", checkpoint=checkpoint, model_type=model_type, device=device
+        "segment_anything_hq",
+        "sam-hq",
+        checkpoint=checkpoint,
+        model_type=model_type,
+        device=device,
+        random_weights=random_weights,
     )

@@ -25,7 +25,7 @@ import torch
 
 from vosam.devices import resolve_device
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
-from vosam.refine.sam import check_file, load_strict, pick_best, prob_to_logit
+from vosam.refine.sam import check_file, load_strict, pick_best, prob_to_logit, require_weights
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,10 @@ def build_sam2_segmenter(
     model_config: str | None = None,
     device: str = "auto",
     model_type: str | None = None,
+    random_weights: bool = False,
 ) -> Sam2ImageSegmenter:
-    """SAM 2 image segmenter; random weights without a checkpoint (for tests).
+    """SAM 2 image segmenter from an official ``checkpoint``; ``random_weights=True``
+    builds it without one (for tests).
 
     Args:
         checkpoint: official ``.pt`` file; its name tells the config when ``model_config``
@@ -110,7 +112,13 @@ def build_sam2_segmenter(
         device: ``auto``, ``cpu``, ``cuda``...
         model_type: accepted for symmetry with SAM (``--refiner-model``): taken as the config
             when it names a yaml file.
+        random_weights: build without a checkpoint (tests only).
+
+    Raises:
+        CheckpointError: no checkpoint (and not ``random_weights``), or one that does not
+            fit the config.
     """
+    require_weights("sam2", checkpoint, random_weights=random_weights)
     from vosam.engines.sam2.build import config_for_checkpoint, sam2_hydra_scope
 
     if model_config is None and model_type and model_type.endswith(".yaml"):
@@ -126,6 +134,6 @@ def build_sam2_segmenter(
     if checkpoint is not None:
         load_strict(model, checkpoint, what=f"SAM 2 {model_config}", unwrap="model")
     else:
-        log.warning("sam2 %s built with random weights (no checkpoint given)", model_config)
+        log.warning("sam2 %s built with random weights (asked for: tests only)", model_config)
     model = model.to(resolve_device(device)).eval()
     return Sam2ImageSegmenter(model, lambda: SAM2ImagePredictor(model))
