@@ -113,6 +113,23 @@ def inputs(tmp_path_factory) -> Path:
     (base / "boxes-frame.json").write_text(json.dumps(doc))
     doc = {"objects": [{"id": 300, "boxes": []}]}
     (base / "boxes-id.json").write_text(json.dumps(doc))
+    # the user's own files where an output might go
+    (base / "mine.mp4").write_bytes(b"the user's video")
+    (base / "mine.jpg").write_bytes(b"the user's picture")
+    (base / "mine.zip").write_bytes(b"the user's archive")
+    (base / "mine-scores").mkdir()
+    (base / "mine-scores" / "notes.txt").write_text("the user's notes")
+    # JSON nested 100,000 deep; 253 one-pixel boxes (each gives an empty mask)
+    (base / "deep.json").write_text("[" * 100_000)
+    tiny = [
+        {
+            "frame": 0,
+            "object": k + 1,
+            "box": [k % 12 * 10, k // 12 * 4, k % 12 * 10 + 1, k // 12 * 4 + 1],
+        }
+        for k in range(253)
+    ]
+    (base / "tiny-boxes.json").write_text(json.dumps({"prompts": tiny}))
     return base
 
 

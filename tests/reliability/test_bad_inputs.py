@@ -1,5 +1,7 @@
 """Bad inputs through the CLI: for each, exit code 2, one line on stderr naming the file,
-no traceback, and every file (outputs and inputs) exactly as before.
+no traceback, and every file (outputs and inputs) exactly as before. Bad outputs count as
+bad input: an output that would replace the user's file or folder, a preview naming a
+folder, a name too long; so do prompts that find nothing and models without weights.
 
 Each case runs with the output folder absent and with it holding unrelated files; the cases
 that fail only half-way through a run (a damaged frame) also run over a finished earlier
@@ -164,6 +166,104 @@ CASES: dict[str, tuple[str, str, bool]] = {
         "device 'cuda'",
         False,
     ),
+    # outputs that would replace the user's files (with or without --overwrite)
+    "segment-overlay-is-a-user-file": (
+        "segment {w}/frames --masks {w}/ann --out {out} --overlay {w}/mine.mp4",
+        "{w}/mine.mp4",
+        False,
+    ),
+    "segment-preview-is-a-user-file": (
+        "segment {w}/frames --masks {w}/ann --out {out} --preview {w}/mine.jpg",
+        "{w}/mine.jpg",
+        False,
+    ),
+    "segment-scores-into-a-user-folder": (
+        "segment {w}/frames --masks {w}/ann --out {out} --save-scores {w}/mine-scores",
+        "{w}/mine-scores",
+        False,
+    ),
+    "segment-preview-is-a-folder": (
+        "segment {w}/frames --masks {w}/ann --out {out} --preview {w}/empty",
+        "{w}/empty",
+        False,
+    ),
+    "segment-preview-inside-out": (
+        "segment {w}/frames --masks {w}/ann --out {out} --preview {out}/live.jpg",
+        "{out}/live.jpg",
+        False,
+    ),
+    "segment-fps-inf": (
+        "segment {w}/frames --masks {w}/ann --out {w}/o --overlay {w}/o.mp4 --fps inf",
+        "--fps inf",
+        False,
+    ),
+    "segment-out-name-too-long": (
+        "segment {w}/frames --masks {w}/ann --out {w}/" + "x" * 300,
+        "{w}/" + "x" * 300,
+        False,
+    ),
+    "segment-prompts-nested-too-deep": (
+        "segment {w}/frames --prompts {w}/deep.json --out {out}",
+        "{w}/deep.json",
+        False,
+    ),
+    "segment-box-finds-nothing": (
+        "segment {w}/frames --box 3,3,4,4 --out {out}",
+        "--box 3,3,4,4: gives an empty mask",
+        True,
+    ),
+    "segment-253-tiny-boxes": (
+        "segment {w}/frames --prompts {w}/tiny-boxes.json --out {out}",
+        "{w}/tiny-boxes.json: prompt 1 (frame 0, object 1): gives an empty mask (and 252 more",
+        True,
+    ),
+    "segment-segmenter-without-weights": (
+        "segment {w}/frames --box 10,20,33,43 --segmenter sam --out {out}",
+        "--segmenter sam: needs its weights: pass --segmenter-checkpoint",
+        False,
+    ),
+    "segment-refiner-without-weights": (
+        "segment {w}/frames --masks {w}/ann --refiner sam2 --out {out}",
+        "--refiner sam2: needs its weights: pass --refiner-checkpoint",
+        False,
+    ),
+    "dataset-zip-inside-a-sequence-folder": (
+        "dataset {w}/davis --out {out} --zip {out}/seq/submission.zip",
+        "{out}/seq/submission.zip: is inside the results folder of sequence 'seq'",
+        False,
+    ),
+    "dataset-zip-is-a-user-file": (
+        "dataset {w}/davis --out {out} --zip {w}/mine.zip",
+        "{w}/mine.zip",
+        False,
+    ),
+    "dataset-refiner-without-weights": (
+        "dataset {w}/davis --out {out} --refiner sam-hq",
+        "--refiner sam-hq: needs its weights",
+        False,
+    ),
+    "eval-report-into-a-user-folder": (
+        "eval {w}/gt {w}/pred --out {w}/mine-scores",
+        "{w}/mine-scores",
+        False,
+    ),
+    "discover-boxes-nested-too-deep": (
+        "discover {w}/frames --boxes {w}/deep.json --refiner embedded --out {out}",
+        "{w}/deep.json",
+        False,
+    ),
+    "discover-refiner-without-weights": (
+        "discover {w}/frames --refiner sam --out {out}",
+        "--refiner sam: needs its weights",
+        False,
+    ),
+}
+
+# cases whose output folder, when it holds other files, is refused before the case's error
+OUT_FIRST = {
+    "segment-overlay-is-a-user-file",
+    "segment-preview-is-a-user-file",
+    "segment-scores-into-a-user-folder",
 }
 
 # a finished run of the same command on good inputs, for the "previous" output state
@@ -213,7 +313,7 @@ def test_bad_input_exits_2_with_one_line_and_touches_nothing(
     if state == "unrelated":
         out.mkdir()
         (out / "notes.txt").write_text("not vosam's")
-        if CASES[case][2] and command == "segment":
+        if case in OUT_FIRST or (CASES[case][2] and command == "segment"):
             named = str(out)  # refused before the run starts
     elif state == "previous":
         assert main(argv(GOOD[command], case_dir, out)) == 0

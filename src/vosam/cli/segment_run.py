@@ -143,7 +143,7 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
     stalled = getattr(source, "stalled", None)
     if stalled is not None and out.stopped_early == f"the stream stalled: {stalled}":
         raise FrameSourceError(
-            args.source,
+            "<stdin>" if args.source == "-" else args.source,
             f"{stalled}; stopped, keeping the {out.frames} masks written in {args.out} "
             "(run.json: stopped_early)",
         )
