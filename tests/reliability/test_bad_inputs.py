@@ -247,6 +247,11 @@ CASES: dict[str, tuple[str, str, bool]] = {
         "{w}/mine-scores",
         False,
     ),
+    "eval-vis-nested-too-deep": (
+        "eval {w}/deep.json {w}/pred --task vis",
+        "{w}/deep.json: cannot read the ground-truth JSON (nested more than 100 levels",
+        False,
+    ),
     "discover-boxes-nested-too-deep": (
         "discover {w}/frames --boxes {w}/deep.json --refiner embedded --out {out}",
         "{w}/deep.json",
