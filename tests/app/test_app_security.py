@@ -29,6 +29,7 @@ from tests.app.conftest import (
     synthetic_video,
     token_of,
 )
+from tests.references import KIND_WORDS, referencing_files
 from vosam.app import AppConfig, create_server, start_in_thread
 from vosam.app.guards import HTTPError, check_origin
 from vosam.app.uploads import size_text
@@ -670,6 +671,28 @@ def test_frames_linked_out_of_the_workspace_are_refused(client: Client, workspac
     (linked / "00001.png").symlink_to(workspace / "clip" / "00001.png")
     assert client.ok("/api/open", {"path": "linked"})["state"]["video"]["frames"] == 2
     assert client.get("/api/state")[1]["state"]["video"]["label"] == "linked"
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_WORDS))
+def test_playlists_and_lists_naming_files_elsewhere_are_refused(
+    client: Client, workspace, tmp_path, kind
+):
+    """FFmpeg would follow their entries to a video outside the workspace and the app
+    would serve its frames; whether opened from the workspace or uploaded, they are 400s
+    naming the file."""
+    files = referencing_files(workspace / "lists", tmp_path / "outside")
+    shown = files[kind].relative_to(workspace).as_posix()
+    status, data = client.post("/api/open", {"path": shown})
+    one_line_400(status, data, f"{shown}: is a")
+    assert KIND_WORDS[kind] in data["error"] and "secret" not in data["error"]
+
+    name = "x" + files[kind].suffix
+    status, data = client.post(f"/api/upload?name={name}", raw=files[kind].read_bytes())
+    one_line_400(status, data, f"{name}: is a")
+    assert KIND_WORDS[kind] in data["error"]
+    assert [f for f in session_files(workspace) if "/uploads/" in f] == []
+    assert client.get("/api/state")[1]["state"]["video"] is None
+    assert client.get("/api/frame/0")[0] == 400
 
 
 def test_a_session_cannot_open_another_sessions_upload(server, workspace):
