@@ -32,7 +32,7 @@ from tests.app.conftest import (
 from tests.references import KIND_WORDS, referencing_files
 from vosam.app import AppConfig, create_server, start_in_thread
 from vosam.app.guards import HTTPError, check_origin
-from vosam.app.uploads import size_text
+from vosam.app.quota import size_text
 from vosam.io.frames import MAX_FRAME_PIXELS
 
 

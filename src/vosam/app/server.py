@@ -39,10 +39,11 @@ from vosam.app.guards import (
 from vosam.app.jobs import Workers
 from vosam.app.models import Models
 from vosam.app.plumbing import JSONHandler
+from vosam.app.quota import QuotaFull, size_text
 from vosam.app.routing import match
 from vosam.app.sessions import Sessions
 from vosam.app.state import AppSession, Busy
-from vosam.app.uploads import remove, size_text
+from vosam.app.uploads import remove
 from vosam.app.workspace import safe_name
 from vosam.engines import Propagator
 from vosam.errors import VosamError
@@ -254,7 +255,8 @@ class Handler(JSONHandler):
 
     def save_body(self, name: str) -> Path:
         """Stream the raw request body into this session's upload folder, after checking
-        its declared length against the upload limit and the session's disk quota."""
+        its declared length against the upload limit and reserving it under the session's
+        disk quota (so that uploads arriving together cannot pass it between them)."""
         length = self.pending
         limit = self.server.config.max_upload_bytes
         if length == 0:
@@ -264,19 +266,21 @@ class Handler(JSONHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"{name}: upload of {size_text(length)} is over the limit of {size_text(limit)}",
             )
-        problem = self.session.quota_problem(length)
-        if problem is not None:
-            raise HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{name}: {problem}")
         folder = self.session.folder / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{secrets.token_hex(4)}-{safe_name(name)}"
         try:
-            with open(target, "wb") as f:
-                if not self.copy_body(f):
-                    raise HTTPError(HTTPStatus.BAD_REQUEST, f"{name}: the upload was cut short")
-        except BaseException:
-            remove(target)
-            raise
+            reservation = self.session.quota.reserve(length, target)
+        except QuotaFull as e:
+            raise HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{name}: {e.problem}") from None
+        with reservation:
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(target, "wb") as f:
+                    if not self.copy_body(f):
+                        raise HTTPError(HTTPStatus.BAD_REQUEST, f"{name}: the upload was cut short")
+            except BaseException:
+                remove(target)
+                raise
         return target
 
     def send_state(self, **extra: Any) -> None:

@@ -33,13 +33,8 @@ from vosam.app.config import AppConfig
 from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
 from vosam.app.packed import PackedMasks
-from vosam.app.uploads import (
-    folder_bytes,
-    remove,
-    remove_path,
-    remove_tree,
-    size_text,
-)
+from vosam.app.quota import DiskQuota, QuotaFull
+from vosam.app.uploads import remove, remove_path, remove_tree
 from vosam.errors import InputError, MaskError
 from vosam.io import DAVIS_COLORS, FrameSource, read_mask
 from vosam.objects import MAX_OBJECT_ID
@@ -79,6 +74,7 @@ class AppSession:
         self.models = models
         self.workers = workers
         self.folder = folder
+        self.quota = DiskQuota(folder, config.max_session_bytes)
         self.lock = threading.RLock()
         self.session: Session | None = None  # the open video's objects and annotations
         self.frames: FrameSource | None = None  # the same video, read for the page
@@ -132,23 +128,20 @@ class AppSession:
     # -- disk -----------------------------------------------------------------------------
 
     def disk_bytes(self) -> int:
-        """Bytes this session holds on disk (uploads, unpacked frames, exports)."""
-        return folder_bytes(self.folder)
+        """Bytes this session holds on disk (uploads, unpacked frames, exports) and has
+        reserved for uploads under way."""
+        return self.quota.used()
 
     def room(self) -> int:
         """Bytes this session may still write under its disk quota."""
-        return max(self.config.max_session_bytes - self.disk_bytes(), 0)
+        return self.quota.room()
 
     def quota_problem(self, adding: int) -> str | None:
         """Why ``adding`` more bytes would not fit the disk quota; None when they fit."""
-        used = self.disk_bytes()
-        quota = self.config.max_session_bytes
-        if used + adding <= quota:
+        used = self.quota.used()
+        if used + adding <= self.quota.limit:
             return None
-        return (
-            f"{size_text(adding)} more would pass this session's disk quota of "
-            f"{size_text(quota)} ({size_text(used)} in use)"
-        )
+        return str(QuotaFull(adding, used, self.quota.limit))
 
     # -- checks ---------------------------------------------------------------------------
 
