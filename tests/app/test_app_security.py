@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import os
 import re
 import socket
 import struct
@@ -225,12 +226,16 @@ def test_idle_sessions_end_with_their_files_and_busy_ones_stay(make_server, work
     a.ok("/api/export", {"kind": "masks"})
     assert a.wait_job()["state"] == "done"
     files = session_files(workspace)
-    folder = files[0]
     (frames,) = [f for f in files if f.endswith("-frames.zip-frames") or f.endswith("-frames")]
+    folder = frames.split("/")[0]
     assert frames.startswith(f"{folder}/uploads/")
-    assert files == sorted(
+    # b's folder is made with its session, marked as this server's, and holds nothing else
+    others = [f for f in files if f.split("/")[0] != folder]
+    assert len(others) == 2 and others[1] == f"{others[0]}/.vosam-owner-{os.getpid()}"
+    assert [f for f in files if f not in others] == sorted(
         [
             folder,
+            f"{folder}/.vosam-owner-{os.getpid()}",
             f"{folder}/exports",
             f"{folder}/exports/frames-masks.zip",
             f"{folder}/uploads",
@@ -246,7 +251,7 @@ def test_idle_sessions_end_with_their_files_and_busy_ones_stay(make_server, work
         time.sleep(0.2)
     status, data = a.get("/api/state")
     assert status == 401 and "1 seconds without use" in data["error"]
-    assert wait_until(lambda: session_files(workspace) == [])
+    assert wait_until(lambda: session_files(workspace) == others)
     assert len(server.sessions) == 1 and b.get("/api/state")[0] == 200
 
 

@@ -32,6 +32,7 @@ from vosam.app.clicks import Embeddings
 from vosam.app.config import AppConfig
 from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
+from vosam.app.owners import claim
 from vosam.app.packed import PackedMasks
 from vosam.app.quota import DiskQuota, QuotaFull
 from vosam.app.uploads import remove, remove_path, remove_tree
@@ -66,7 +67,8 @@ class AppSession:
     requests that would change them are refused (:class:`Busy`).
 
     Args:
-        folder: this session's private folder inside the workspace (uploads, exports).
+        folder: this session's private folder inside the workspace (uploads, exports),
+            made here and marked as this server's (:mod:`vosam.app.owners`).
     """
 
     def __init__(self, config: AppConfig, models: Models, workers: Workers, folder: Path) -> None:
@@ -74,6 +76,7 @@ class AppSession:
         self.models = models
         self.workers = workers
         self.folder = folder
+        self.ownership = claim(folder)  # made now, marked as this server's
         self.quota = DiskQuota(folder, config.max_session_bytes)
         self.lock = threading.RLock()
         self.session: Session | None = None  # the open video's objects and annotations
@@ -393,6 +396,7 @@ class AppSession:
         if session is not None:  # after the job, which may be reading its frames
             session.close()
         remove_tree(self.folder)
+        self.ownership.release()
 
 
 def _hex(rgb: np.ndarray) -> str:
