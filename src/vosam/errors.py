@@ -56,3 +56,12 @@ class DeviceError(InputError):
 
 class CheckpointError(InputError):
     """A weights file does not match the network it is loaded into."""
+
+
+class ModelError(VosamError):
+    """A model name the catalogue does not know, or a model that cannot serve here."""
+
+
+class DownloadError(VosamError):
+    """A model could not be fetched; the message names the address and how to place the
+    file by hand."""
