@@ -96,7 +96,7 @@ def ensure(
         check_file(entry, path)
         return path
     if not download:
-        raise DownloadError(f"model {entry.name} is not cached; {_by_hand(entry, path)}")
+        raise DownloadError(f"model {entry.name} is not cached; {_by_hand(entry, path, entry.url)}")
     with locked(path):
         if path.is_file():  # another process fetched it while this one waited
             log.info("%s: fetched by another process", path)
@@ -115,7 +115,7 @@ def ensure(
                 wait=wait,
             )
         except DownloadError as exc:
-            raise DownloadError(f"{exc}; {_by_hand(entry, path)}") from exc
+            raise DownloadError(f"{exc}; {_by_hand(entry, path, 'it')}") from exc
         try:
             check_file(entry, part, record_at=path, origin="downloaded")
         except CheckpointError:
@@ -126,9 +126,9 @@ def ensure(
     return path
 
 
-def _by_hand(entry: ModelEntry, path: Path) -> str:
+def _by_hand(entry: ModelEntry, path: Path, what: str) -> str:
     return (
-        f"without a network, fetch {entry.url} elsewhere and place it at {path} "
+        f"without a network, fetch {what} elsewhere and place it at {path} "
         f"(`vosam models path {entry.name}` prints where)"
     )
 
@@ -150,7 +150,7 @@ def _from_hub(entry: ModelEntry, repo: str) -> Path:
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise DownloadError(
             f"cannot fetch {url} ({type(exc).__name__}: {first}); with the model's name "
-            f"{entry.name} instead, {_by_hand(entry, model_path(entry))}"
+            f"{entry.name} instead, {_by_hand(entry, model_path(entry), entry.url)}"
         ) from exc
     record_at = models_dir() / "huggingface" / repo / entry.hf_file
     record_at.parent.mkdir(parents=True, exist_ok=True)
