@@ -58,8 +58,9 @@ class CheckpointError(InputError):
     """A weights file does not match the network it is loaded into."""
 
 
-class ModelError(VosamError):
-    """A model name the catalogue does not know, or a model that cannot serve here."""
+class ModelError(VosamError, ValueError):
+    """A model name the catalogue does not know, or a model that cannot serve here (a
+    ValueError too, like every other bad value of a run spec)."""
 
 
 class DownloadError(VosamError):

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
+from tests.threads import one_thread  # noqa: F401 (autouse fixture)
 from vosam.engines.xmem import XMemArch, XMemNetwork
 
 

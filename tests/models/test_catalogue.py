@@ -88,7 +88,7 @@ def test_a_model_whose_backend_is_not_registered_gives_a_clear_error():
 
 
 def test_a_model_of_another_kind_is_refused():
-    with pytest.raises(ModelError, match=r"sam-vit-b is a segmenter model \(sam\), not an? engine"):
+    with pytest.raises(ModelError, match="sam-vit-b is for the sam segmenter, not an engine"):
         check_backend(built_in()["sam-vit-b"], "engine")
     check_backend(built_in()["sam2.1-hiera-tiny"], "segmenter")
 

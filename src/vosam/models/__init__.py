@@ -10,15 +10,24 @@ from __future__ import annotations
 
 from vosam.models.cache import cache_root, model_path, models_dir
 from vosam.models.catalogue import ModelEntry, catalogue, check_backend, lookup
-from vosam.models.resolve import Weights, ensure, resolve, status
+from vosam.models.resolve import (
+    Weights,
+    builder_kwargs,
+    ensure,
+    entry_for,
+    resolve,
+    status,
+)
 
 __all__ = [
     "ModelEntry",
     "Weights",
+    "builder_kwargs",
     "cache_root",
     "catalogue",
     "check_backend",
     "ensure",
+    "entry_for",
     "lookup",
     "model_path",
     "models_dir",

@@ -347,9 +347,10 @@ def check_backend(entry: ModelEntry, kind: Kind) -> None:
             or a backend that is not registered (yet).
     """
     if kind not in entry.kinds:
+        article = "an" if kind == "engine" else "a"
         raise ModelError(
-            f"model {entry.name} is a {' and '.join(entry.kinds)} model ({entry.backend}), "
-            f"not a {kind}'s; `vosam models list` shows which models serve as {kind}s"
+            f"model {entry.name} is for the {entry.backend} {' and '.join(entry.kinds)}, "
+            f"not {article} {kind}; `vosam models list` shows what each model serves as"
         )
     if entry.backend not in registry.names(kind):
         raise ModelError(

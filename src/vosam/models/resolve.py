@@ -16,14 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vosam.errors import CheckpointError, DownloadError
+from vosam import registry
+from vosam.errors import CheckpointError, DownloadError, ModelError
 from vosam.models.cache import check_file, locked, model_path, models_dir, part_path
 from vosam.models.catalogue import Kind, ModelEntry, check_backend, lookup
 from vosam.models.download import fetch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Weights", "ensure", "resolve", "status"]
+__all__ = ["Weights", "builder_kwargs", "ensure", "entry_for", "resolve", "status"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,40 @@ def resolve(
     entry, _ = lookup(name, entries)
     check_backend(entry, kind)
     return Weights(entry, ensure(name, download=download, progress=progress, entries=entries))
+
+
+def entry_for(model: str, kind: Kind, backend: str | None = None) -> ModelEntry:
+    """The entry of ``model`` checked for use as a ``kind``, without fetching anything.
+
+    ``backend``: the engine or segmenter asked for alongside the model, if any; it must be
+    the one the model runs on.
+
+    Raises:
+        ModelError: an unknown name, a model of another kind or backend, or a backend this
+            vosam lacks.
+    """
+    entry, _ = lookup(model)
+    if backend is not None and backend != entry.backend:
+        raise ModelError(
+            f"model {model} runs on the {entry.backend} {kind}, not on {backend}; "
+            f"leave the {kind} out, it follows from the model"
+        )
+    check_backend(entry, kind)
+    return entry
+
+
+def builder_kwargs(model: str, kind: Kind, *, progress: bool = True) -> dict[str, str]:
+    """The arguments a ``kind``'s builder takes for model ``model``: ``checkpoint`` (the
+    checked file, fetched first when missing) and, when the model needs one, its variant
+    under the name the registry gives it (``model_config`` for SAM 2, ``model_type`` for
+    SAM)."""
+    entry = entry_for(model, kind)
+    kwargs = {"checkpoint": str(ensure(model, progress=progress))}
+    if entry.config is not None:
+        arg = "model_config" if kind == "engine" else registry.entry(kind, entry.backend).model_arg
+        if arg is not None:
+            kwargs[arg] = entry.config
+    return kwargs
 
 
 def ensure(
