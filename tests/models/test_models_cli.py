@@ -78,3 +78,17 @@ def test_pull_of_a_damaged_file_is_one_line_and_exit_2(catalogue, capsys):
 def test_path_of_a_model_not_cached_is_where_to_place_it(cache, capsys):
     assert main(["models", "path", "sam-vit-b"]) == 0
     assert capsys.readouterr().out == f"{cache / 'models' / 'sam_vit_b_01ec64.pth'}\n"
+
+
+def test_models_list_and_path_import_no_torch(cache):
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom vosam.cli import main\n"
+        "assert main(['models', 'list']) == 0\nassert main(['models', 'path', 'xmem']) == 0\n"
+        "print([m for m in ('torch', 'numpy', 'vosam.engines') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
