@@ -216,3 +216,30 @@ def test_the_app_takes_named_models(catalogue, box_segmenter, tmp_path):
         AppConfig(workspace=tmp_path, model="tiny-xmem", checkpoint=tmp_path / "x.pth")
     with pytest.raises(ModelError, match="runs on the xmem engine, not on sam2"):
         AppConfig(workspace=tmp_path, engine="sam2", model="tiny-xmem")
+
+
+def test_discover_and_refine_vis_take_refiner_weights(catalogue, box_segmenter):
+    import argparse
+
+    from vosam.cli.discover_cmd import make_refiner, take_refiner_weights
+    from vosam.errors import InputError
+
+    add, _ = catalogue
+    add("box-v3", data=b"box weights", kinds=["segmenter"], backend="box", config="v3")
+
+    def options(**given: object) -> argparse.Namespace:
+        base = {"refiner": None, "refiner_weights": None, "refiner_checkpoint": None}
+        return argparse.Namespace(**{**base, "refiner_model": None, "device": "cpu", **given})
+
+    args = options(refiner_weights="box-v3")
+    take_refiner_weights(args, default=None)
+    assert args.refiner == "box"
+    make_refiner(args)
+    assert box_segmenter == [(b"box weights", "v3")]
+    args = options(refiner="embedded", refiner_weights="box-v3")  # refine-vis's default
+    take_refiner_weights(args, default="embedded")
+    assert args.refiner == "box"
+    with pytest.raises(InputError, match="runs on the box segmenter, not on sam"):
+        take_refiner_weights(options(refiner="sam", refiner_weights="box-v3"), default=None)
+    with pytest.raises(InputError, match="leave --refiner-checkpoint and --refiner-model out"):
+        take_refiner_weights(options(refiner_weights="box-v3", refiner_model="v1"), default=None)
