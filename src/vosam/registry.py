@@ -47,9 +47,6 @@ class Entry:
             None when there is no choice.
         takes_prompts: engines only: its trackers segment click/box prompts themselves
             (:attr:`vosam.engines.base.Tracker.takes_prompts`), known without loading it.
-        weights: segmenters only: the weights file it needs and where the official one
-            comes from, or None when it needs none (a segmenter that needs weights is
-            built without them only when asked for random ones, in tests).
     """
 
     name: str
@@ -57,7 +54,6 @@ class Entry:
     config: str | None = None
     model_arg: str | None = None
     takes_prompts: bool = False
-    weights: str | None = None
 
     def load(self) -> Any:
         """Import and return the builder."""
@@ -79,7 +75,6 @@ def register(
     config: str | None = None,
     model_arg: str | None = None,
     takes_prompts: bool = False,
-    weights: str | None = None,
 ) -> None:
     """Add (or replace) backend ``name`` of ``kind``; ``target`` and ``config`` are
     ``module:attribute`` strings, imported only when the backend is used."""
@@ -87,7 +82,7 @@ def register(
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if ":" not in target:
         raise ValueError(f"target {target!r} is not 'module:attribute'")
-    _TABLES[kind][name] = Entry(name, target, config, model_arg, takes_prompts, weights)
+    _TABLES[kind][name] = Entry(name, target, config, model_arg, takes_prompts)
 
 
 def names(kind: Kind) -> tuple[str, ...]:
@@ -144,30 +139,12 @@ register(
     "vosam.refine.embedded:build_embedded_segmenter",
     config="vosam.refine.embedded.config:EmbeddedSegmenterConfig",
 )
-for _name, _target, _model_arg, _weights in (
-    (
-        "sam",
-        "sam:build_sam_segmenter",
-        "model_type",
-        "sam_vit_h_4b8939.pth (vit_l: sam_vit_l_0b3195.pth, vit_b: sam_vit_b_01ec64.pth) "
-        "from https://dl.fbaipublicfiles.com/segment_anything/",
-    ),
-    (
-        "sam-hq",
-        "sam:build_sam_hq_segmenter",
-        "model_type",
-        "sam_hq_vit_h.pth (or sam_hq_vit_l.pth, sam_hq_vit_b.pth) from the HQ-SAM release "
-        "(Hugging Face lkeab/hq-sam)",
-    ),
-    (
-        "sam2",
-        "sam2_image:build_sam2_segmenter",
-        "model_config",
-        "sam2.1_hiera_tiny.pt (or _small, _base_plus, _large) from "
-        "https://dl.fbaipublicfiles.com/segment_anything_2/092824/",
-    ),
+for _name, _target, _model_arg in (
+    ("sam", "sam:build_sam_segmenter", "model_type"),
+    ("sam-hq", "sam:build_sam_hq_segmenter", "model_type"),
+    ("sam2", "sam2_image:build_sam2_segmenter", "model_config"),
 ):
-    register("segmenter", _name, f"vosam.refine.{_target}", model_arg=_model_arg, weights=_weights)
+    register("segmenter", _name, f"vosam.refine.{_target}", model_arg=_model_arg)
 
 for _name, _target in (
     ("davis", "davis:read_davis"),

@@ -202,16 +202,35 @@ def test_sam2_strict_checkpoint(tmp_path, sam2_segmenter):
 @pytest.mark.parametrize(
     ("name", "official"),
     [
-        ("sam", "sam_vit_h_4b8939.pth"),
-        ("sam-hq", "sam_hq_vit_h.pth"),
-        ("sam2", "sam2.1_hiera_tiny.pt"),
+        ("sam", "sam-vit-b, sam-vit-l or sam-vit-h"),
+        ("sam-hq", "sam-hq-vit-h"),
+        ("sam2", "sam2.1-hiera-tiny"),
     ],
 )
 def test_a_sam_family_segmenter_without_weights_is_refused(name, official):
     """Random weights would segment a whole video into garbage: without a checkpoint the
-    builder refuses, naming the official file (before importing the extra), unless random
-    weights are asked for."""
+    builder refuses, naming the official models of the catalogue (before importing the
+    extra), unless random weights are asked for."""
     with pytest.raises(
         CheckpointError, match=f"the {name} segmenter needs its weights.*{official}"
     ):
         build_segmenter(name, device="cpu")
+
+
+def test_light_hq_sam_vit_tiny_builds_and_loads_strictly(tmp_path):
+    """HQ-SAM's vit_tiny (Light HQ-SAM, the catalogue's sam-hq-vit-tiny) is a model type of
+    sam-hq only; its checkpoint loads strictly through the registry builder."""
+    hq = pytest.importorskip("segment_anything_hq")
+    pytest.importorskip("timm")
+    torch.manual_seed(0)
+    state = hq.sam_model_registry["vit_tiny"](checkpoint=None).state_dict()
+    torch.save(state, tmp_path / "sam_hq_vit_tiny.pth")
+    segmenter = build_segmenter(
+        "sam-hq", checkpoint=tmp_path / "sam_hq_vit_tiny.pth", model_type="vit_tiny", device="cpu"
+    )
+    encoder = segmenter.predictor.model.image_encoder
+    assert type(encoder).__name__ == "TinyViT"
+    loaded = segmenter.predictor.model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    with pytest.raises(ValueError, match=r"unknown sam model type 'vit_tiny'"):
+        build_segmenter("sam", model_type="vit_tiny", device="cpu")

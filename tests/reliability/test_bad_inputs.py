@@ -219,12 +219,12 @@ CASES: dict[str, tuple[str, str, bool]] = {
     ),
     "segment-segmenter-without-weights": (
         "segment {w}/frames --box 10,20,33,43 --segmenter sam --out {out}",
-        "--segmenter sam: needs its weights: pass --segmenter-checkpoint",
+        "--segmenter sam: needs its weights: pass --segmenter-weights NAME (sam-vit-b",
         False,
     ),
     "segment-refiner-without-weights": (
         "segment {w}/frames --masks {w}/ann --refiner sam2 --out {out}",
-        "--refiner sam2: needs its weights: pass --refiner-checkpoint",
+        "--refiner sam2: needs its weights: pass --refiner-weights NAME (sam2.1-hiera-tiny",
         False,
     ),
     "dataset-zip-inside-a-sequence-folder": (

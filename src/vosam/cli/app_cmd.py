@@ -23,8 +23,10 @@ _OPTIONS = (
     ("--port", "port"),
     ("--workspace", "workspace"),
     ("--engine", "engine"),
+    ("--model", "model"),
     ("--checkpoint", "checkpoint"),
     ("--segmenter", "segmenter"),
+    ("--segmenter-weights", "segmenter_weights"),
     ("--segmenter-checkpoint", "segmenter_checkpoint"),
     ("--device", "device"),
     ("--max-upload-mb", "max_upload_bytes"),
@@ -86,7 +88,7 @@ def config_from(args: argparse.Namespace) -> AppConfig:
 
 def run(args: argparse.Namespace) -> int:
     from vosam import registry
-    from vosam.app import create_server
+    from vosam.app import create_server, serve
     from vosam.errors import InputError
 
     try:
@@ -111,8 +113,5 @@ def run(args: argparse.Namespace) -> int:
             None, f"cannot listen on {config.host}:{config.port} ({e.strerror})"
         ) from e
     print(f"vosam app: serving {config.workspace} on {server.url} (Ctrl+C stops)", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    serve(server)
     return 0

@@ -26,14 +26,41 @@ def add_refiner_arguments(parser: argparse.ArgumentParser, *, default: str | Non
         + (f" (default: {default})" if default else ""),
     )
     group.add_argument(
+        "--refiner-weights",
+        metavar="NAME",
+        help="a named model of sam, sam-hq or sam2 (vosam models list), fetched once into "
+        "the cache; sets --refiner and --refiner-model",
+    )
+    group.add_argument(
         "--refiner-checkpoint", type=Path, help="weights of refiners that need them (SAM family)"
     )
     group.add_argument(
         "--refiner-model",
-        help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h); sam2: a config such as "
-        "configs/sam2.1/sam2.1_hiera_t.yaml (default: from the checkpoint's name)",
+        help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h; sam-hq also vit_tiny); "
+        "sam2: a config such as configs/sam2.1/sam2.1_hiera_t.yaml (default: from the "
+        "checkpoint's name)",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+
+
+def take_refiner_weights(args: argparse.Namespace, *, default: str | None) -> None:
+    """With ``--refiner-weights``, set ``args.refiner`` to the segmenter its model runs on
+    (``--refiner``, when given other than ``default``, must agree)."""
+    if args.refiner_weights is None:
+        return
+    from vosam.cli.common import segmenter_of
+
+    given = None if args.refiner == default else args.refiner
+    try:
+        args.refiner = segmenter_of(given, args.refiner_weights, "--refiner")
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from None
+    if args.refiner_checkpoint is not None or args.refiner_model:
+        raise InputError(
+            None,
+            f"--refiner-weights {args.refiner_weights} sets the weights and the variant; "
+            "leave --refiner-checkpoint and --refiner-model out",
+        )
 
 
 def make_refiner(args: argparse.Namespace):
@@ -47,11 +74,12 @@ def make_refiner(args: argparse.Namespace):
     if checkpoint is not None and not checkpoint.is_file():
         raise InputError(checkpoint, "checkpoint file does not exist")
     check_refiner_model(args)
-    require_weights("--refiner", args.refiner, checkpoint)
+    require_weights("--refiner", args.refiner, checkpoint, getattr(args, "refiner_weights", None))
     spec = RefinerSpec(
         args.refiner,
         checkpoint=None if checkpoint is None else str(checkpoint),
         model=args.refiner_model,
+        weights=args.refiner_weights,
     )
     return spec.build_segmenter(args.device)
 
@@ -130,13 +158,14 @@ def run(args: argparse.Namespace) -> int:
         source_identity,
     )
 
+    take_refiner_weights(args, default=None)
     if args.max_objects < 1:
         raise InputError(None, "--max-objects must be at least 1")
     if args.keyframes < 0:
         raise InputError(None, "--keyframes must be at least 0")
     if args.boxes is not None and not args.refiner:
         raise InputError(args.boxes, "segmenting given boxes needs a --refiner")
-    require_weights("--refiner", args.refiner, args.refiner_checkpoint)
+    require_weights("--refiner", args.refiner, args.refiner_checkpoint, args.refiner_weights)
     source = open_source(args.source)
     trajectories = None
     if args.boxes is not None:
@@ -169,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
         "appearance": args.appearance,
         "version": vosam.__version__,
     }
+    if args.refiner_weights is not None:
+        settings["refiner_weights"] = args.refiner_weights
     with locked_outputs(args.out, wait=args.wait, command="discover"):
         state = check_output(
             args.out, settings=settings, names=source.names, overwrite=args.overwrite

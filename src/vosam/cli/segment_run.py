@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if not stream and (args.stream_format or args.stream_option):
         raise InputError(None, "--stream-format and --stream-option are for streams")
     if has_prompts(args) and not registry.entry("engine", args.engine).takes_prompts:
-        require_weights("--segmenter", args.segmenter, args.segmenter_checkpoint)
+        weights = getattr(args, "segmenter_weights", None)
+        require_weights("--segmenter", args.segmenter, args.segmenter_checkpoint, weights)
     run_spec_from_args(args)  # the engine and refiner options, checked before any reading
     source_path = None if stream else Path(args.source)
     if stream:
@@ -114,7 +115,8 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
         "version": vosam.__version__,
         **engine_settings(args),
     }
-    segmenting = prompts and not registry.entry("engine", args.engine).takes_prompts
+    engine = run_spec_from_args(args).engine.name  # --model may have chosen it
+    segmenting = prompts and not registry.entry("engine", engine).takes_prompts
     if prompts:
         settings["prompts"] = prompts_digest(prompts)
         if segmenting:

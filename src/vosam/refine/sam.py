@@ -25,10 +25,13 @@ from vosam.devices import resolve_device
 from vosam.engines.state_dict import read_tensor_dict, state_dict_problems
 from vosam.errors import CheckpointError
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
+from vosam.refine.weights import require_weights
 
 log = logging.getLogger(__name__)
 
 MODEL_TYPES = ("vit_h", "vit_l", "vit_b")
+HQ_MODEL_TYPES = (*MODEL_TYPES, "vit_tiny")
+"""HQ-SAM's types: SAM's and Light HQ-SAM's TinyViT encoder (``vit_tiny``, needs timm)."""
 LOGIT_CLIP = 10.0
 """Mask prompts are probabilities turned into logits clipped to ± this value."""
 
@@ -81,23 +84,6 @@ def load_strict(
         raise CheckpointError(path, f"does not match {what}: " + "; ".join(problems))
     model.load_state_dict(content, strict=True)
     log.info("%s weights loaded from %s", what, path)
-
-
-def require_weights(name: str, checkpoint: object, *, random_weights: bool = False) -> None:
-    """Refuse to build the segmenter ``name`` without its weights: a model with random
-    weights gives garbage masks. ``random_weights=True`` (tests) allows it.
-
-    Raises:
-        CheckpointError: no checkpoint, naming the official file and where it comes from.
-    """
-    if checkpoint is not None or random_weights:
-        return
-    from vosam import registry
-
-    where = registry.entry("segmenter", name).weights or "its official release"
-    raise CheckpointError(
-        None, f"the {name} segmenter needs its weights: give a checkpoint, e.g. {where}"
-    )
 
 
 def check_file(path: str | Path | None, what: str) -> None:
@@ -189,8 +175,11 @@ def _build(
     device: str,
     random_weights: bool,
 ) -> SamSegmenter:
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f"unknown SAM model type {model_type!r}; choose one of {MODEL_TYPES}")
+    types = HQ_MODEL_TYPES if name == "sam-hq" else MODEL_TYPES
+    if model_type not in types:
+        raise ValueError(
+            f"unknown {name} model type {model_type!r}; choose one of {', '.join(types)}"
+        )
     require_weights(name, checkpoint, random_weights=random_weights)
     check_file(checkpoint, f"{name} {model_type}")
     from importlib import import_module
@@ -236,8 +225,9 @@ def build_sam_hq_segmenter(
     device: str = "auto",
     random_weights: bool = False,
 ) -> SamSegmenter:
-    """HQ-SAM (``segment_anything_hq``) ``vit_h``/``vit_l``/``vit_b`` from its official
-    ``checkpoint``; ``random_weights=True`` builds it without one (for tests).
+    """HQ-SAM (``segment_anything_hq``) ``vit_h``/``vit_l``/``vit_b``, or Light HQ-SAM
+    ``vit_tiny``, from its official ``checkpoint``; ``random_weights=True`` builds it
+    without one (for tests).
 
     Raises:
         CheckpointError: as :func:`build_sam_segmenter`.

@@ -25,7 +25,8 @@ import torch
 
 from vosam.devices import resolve_device
 from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegmenter
-from vosam.refine.sam import check_file, load_strict, pick_best, prob_to_logit, require_weights
+from vosam.refine.sam import check_file, load_strict, pick_best, prob_to_logit
+from vosam.refine.weights import require_weights
 
 log = logging.getLogger(__name__)
 
