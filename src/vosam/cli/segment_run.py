@@ -71,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if not stream and (args.stream_format or args.stream_option):
         raise InputError(None, "--stream-format and --stream-option are for streams")
-    if has_prompts(args) and not registry.entry("engine", args.engine).takes_prompts:
+    # the engine and refiner options, checked before any reading (--model may choose the engine)
+    engine = run_spec_from_args(args).engine.name
+    if has_prompts(args) and not registry.entry("engine", engine).takes_prompts:
         weights = getattr(args, "segmenter_weights", None)
         require_weights("--segmenter", args.segmenter, args.segmenter_checkpoint, weights)
-    run_spec_from_args(args)  # the engine and refiner options, checked before any reading
     source_path = None if stream else Path(args.source)
     if stream:
         source = open_stream(args)
