@@ -25,15 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vosam.playback import DIRECTIONS, MERGES
 from vosam.types import StepResult, confidence_of
 
 __all__ = ["DIRECTIONS", "MERGES", "HeldResults", "merge_by_confidence", "nearer_pass"]
-
-DIRECTIONS = ("forward", "backward", "both")
-"""What ``Session.propagate(direction=...)`` takes."""
-
-MERGES = ("nearest", "confidence")
-"""The merge rules of frames between two annotated frames (see the module's text)."""
 
 
 def nearer_pass(index: int, annotated: Sequence[int]) -> str:
