@@ -168,7 +168,8 @@ def run_sequence(seq: Sequence, engine, counts: list[int], cache: Path) -> dict:
     first = folder / "n1.json"
     order_file = folder / "suggested.json"
     k = max(counts) - 1
-    if not first.is_file() or (k and not order_file.is_file()):
+    known = json.loads(order_file.read_text())["k"] if order_file.is_file() else 0
+    if not first.is_file() or known < k:
         start = time.perf_counter()
         scores, masks = forward_from_first(seq, engine)
         took = time.perf_counter() - start
