@@ -2,17 +2,22 @@
 annotated frames, frames chosen by vosam's suggestion or evenly spaced, forward only or both
 directions (both merge rules).
 
-For every sequence the first frame is annotated; ``n - 1`` more frames (``--counts``,
-default 1, 2, 3, 5) come from the ground truth at the frames that
+``n`` frames (``--counts``, default 1, 2, 3, 5) are annotated from the ground truth. With
+the default choices the first frame is one of them and the ``n - 1`` others are the frames
+that
 
 - ``suggested``: ``vosam suggest`` picks after a forward run from the first frame (the same
   run scores ``n = 1``): XMem++'s diversity selection over that run's masks, greedy, so the
   first ``n - 1`` of one selection of ``max(counts) - 1`` frames;
-- ``even``: lie evenly spaced, ``round(i · T / n)`` for ``i = 0 .. n - 1``.
+- ``even``: lie evenly spaced, ``round(i · T / n)`` for ``i = 0 .. n - 1``;
+- ``centred`` (``--choices``): lie evenly spaced in the middle of their shares of the video,
+  ``floor((i + 1/2) · T / n)``, so the first frame is not annotated and the frames before
+  the first annotated one are where the directions differ most.
 
-Each choice is propagated once backward (from the last annotated frame down to the first)
-and once forward (from the first frame to the end), all annotated frames in permanent
-memory; the forward pass alone is the forward-only result, and :class:`vosam.passes.BothPlan`
+Each choice is propagated once backward (from the last annotated frame down to frame 0)
+and once forward (from the first annotated frame to the end), all annotated frames in
+permanent memory; when frame 0 is annotated the forward pass is the forward-only result
+(otherwise that run, from frame 0, is played apart), and :class:`vosam.passes.BothPlan`
 combines the two passes by the ``nearest`` and the ``confidence`` rules exactly as
 ``Session.propagate(direction="both")`` does (backward results held as float16), so both
 rules cost one pair of passes. Every frame that is not annotated is scored (DAVIS J and F
@@ -21,6 +26,7 @@ objects, as DAVIS's J&F-Mean).
 
     python benchmarks/bench_few_annotations.py [--data ../shared/data]
         [--sets davis2016-train,multiobject] [--sequences a,b] [--counts 1,2,3,5]
+        [--choices suggested,even,centred]
         [--engine embedded] [--checkpoint PATH] [--config FIELD=VALUE ...] [--device cpu]
         [--threads N] [--cache DIR] [--json F]
 
@@ -41,6 +47,7 @@ import os
 import platform
 import sys
 import time
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +64,7 @@ from vosam.spec import EngineSpec
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ("forward", "nearest", "confidence")
-CHOICES = ("suggested", "even")
+CHOICES = ("suggested", "even", "centred")
 # the embedded engine's design was tuned on the first 20 davis2016-train sequences; these ten
 # were added to the development data later and never used in its design
 LATER = frozenset(
@@ -81,6 +88,18 @@ log = logging.getLogger("bench_few_annotations")
 def even_frames(length: int, n: int) -> list[int]:
     """``n`` frames evenly spaced from frame 0: ``round(i · length / n)``."""
     return sorted({round(i * length / n) for i in range(n)})
+
+
+def centred_frames(length: int, n: int) -> list[int]:
+    """``n`` frames evenly spaced, each in the middle of its share of the video:
+    ``floor((i + 1/2) · length / n)``; the first frame is not among them."""
+    return sorted({int((i + 0.5) * length / n) for i in range(n)})
+
+
+def chosen_frames(choice: str, length: int, n: int, order: list[int]) -> list[int]:
+    if choice == "suggested":
+        return sorted({0, *order[: n - 1]})
+    return even_frames(length, n) if choice == "even" else centred_frames(length, n)
 
 
 def object_ids(masks: list[np.ndarray]) -> list[int]:
@@ -132,25 +151,32 @@ def suggestion(seq: Sequence, engine, masks: list[np.ndarray], k: int) -> list[i
 
 
 def both_passes(seq: Sequence, engine, annotated: list[int]) -> dict[str, dict]:
-    """Scores of the forward pass and of both merge rules, from one backward and one forward
-    pass (the forward pass starts at frame 0, so it is the forward-only run)."""
+    """Scores of the forward-only run and of both merge rules, from one backward and one
+    forward pass. When frame 0 is annotated the forward pass is the forward-only run;
+    otherwise the forward-only run (from frame 0, the frames before the first annotated one
+    predicted from permanent memory alone) is played apart."""
     session = seq.session(engine, annotated)
     plan = BothPlan.of(0, len(seq), annotated)
-    assert plan.forward_from == 0
     backward = {}
     for step in session.run(order=Order.BACKWARD, stop=plan.backward_end):
         if plan.uses_backward(step.index, "confidence"):  # a superset of nearest's
             backward[step.index] = held(step.result)
     scores: dict[str, dict] = {variant: {} for variant in VARIANTS}
-    for step in session.run(order=Order.FORWARD):
-        index = step.index
+    if plan.forward_from > 0:
+        for index, result in session.propagate():
+            if index not in annotated:
+                scores["forward"][index] = seq.score(index, result.mask)
+    forward = session.run(order=Order.FORWARD, start=plan.forward_from)
+    before = ((index, None) for index in range(plan.forward_from))
+    for index, result in chain(before, ((step.index, step.result) for step in forward)):
         if index in annotated:
             continue
         back = backward.pop(index, None)
-        scores["forward"][index] = seq.score(index, step.result.mask)
+        if plan.forward_from == 0:
+            scores["forward"][index] = seq.score(index, result.mask)
         for merge in ("nearest", "confidence"):
-            result = plan.combine(index, step.result, back, merge)
-            scores[merge][index] = seq.score(index, result.mask)
+            merged = plan.combine(index, result, back, merge)
+            scores[merge][index] = seq.score(index, merged.mask)
     return scores
 
 
@@ -160,7 +186,7 @@ def summary_of(scores: dict) -> tuple[np.ndarray, np.ndarray]:
     return per_frame[:, 0].mean(0), per_frame[:, 1].mean(0)
 
 
-def run_sequence(seq: Sequence, engine, counts: list[int], cache: Path) -> dict:
+def run_sequence(seq: Sequence, engine, counts: list[int], choices: list[str], cache: Path) -> dict:
     """Every (choice, n) of one sequence, from the cache where done."""
     folder = cache / seq.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -183,14 +209,12 @@ def run_sequence(seq: Sequence, engine, counts: list[int], cache: Path) -> dict:
     base = json.loads(first.read_text())["scores"]["forward"]
     base = {int(i): v for i, v in base.items()}
     order = json.loads(order_file.read_text())["order"] if k else []
-    for choice in CHOICES:
+    for choice in choices:
         for n in counts:
-            if n == 1:
+            if n == 1 and choice != "centred":  # frame 0 alone: the run above
                 out[(choice, 1)] = {variant: base for variant in VARIANTS}
                 continue
-            annotated = sorted({0, *order[: n - 1]}) if choice == "suggested" else None
-            if choice == "even":
-                annotated = even_frames(len(seq), n)
+            annotated = chosen_frames(choice, len(seq), n, order)
             file = folder / f"{choice}-n{n}.json"
             cached = json.loads(file.read_text()) if file.is_file() else None
             if cached is None or cached["annotated"] != annotated:
@@ -202,19 +226,20 @@ def run_sequence(seq: Sequence, engine, counts: list[int], cache: Path) -> dict:
                 figures = "  ".join(
                     f"{v} {np.mean([*summary_of(scores[v])]):.3f}" for v in VARIANTS
                 )
-                log.info(
-                    "%s %s n=%d %s: %s (%.0f s)", seq.name, choice, n, annotated, figures, took
-                )
+                what = f"{seq.name} {choice} n={n} {annotated}"
+                log.info("%s: %s (%.0f s)", what, figures, took)
             out[(choice, n)] = {
                 v: {int(i): s for i, s in cached["scores"][v].items()} for v in VARIANTS
             }
     return out
 
 
-def table(results: dict[str, dict], names: list[str], counts: list[int]) -> list[str]:
+def table(
+    results: dict[str, dict], names: list[str], counts: list[int], choices: list[str]
+) -> list[str]:
     """Markdown rows: J&F (J, F) over all objects of ``names``, per choice, n and variant."""
     rows = []
-    for choice in CHOICES:
+    for choice in choices:
         for n in counts:
             cells = []
             for variant in VARIANTS:
@@ -235,6 +260,12 @@ def main() -> int:
     parser.add_argument("--sets", default="davis2016-train,multiobject")
     parser.add_argument("--sequences", help="comma-separated names (default: all of --sets)")
     parser.add_argument("--counts", default="1,2,3,5", help="numbers of annotated frames")
+    parser.add_argument(
+        "--choices",
+        default="suggested,even",
+        help="how the annotated frames are chosen: suggested, even (both from frame 0), "
+        "centred (evenly spaced, frame 0 not among them)",
+    )
     parser.add_argument("--engine", default="embedded")
     parser.add_argument("--checkpoint", help="weights of engines that need them")
     parser.add_argument(
@@ -255,6 +286,9 @@ def main() -> int:
     counts = sorted({int(c) for c in args.counts.split(",")})
     if counts[0] < 1:
         parser.error("--counts are at least 1")
+    choices = args.choices.split(",")
+    if not set(choices) <= set(CHOICES):
+        parser.error(f"--choices are among {', '.join(CHOICES)}")
     options = {k: ast.literal_eval(v) for k, v in (c.split("=", 1) for c in args.config)}
     spec = EngineSpec.with_options(args.engine, options, checkpoint=args.checkpoint)
     setting = json.dumps(spec.to_dict(), sort_keys=True)
@@ -281,7 +315,7 @@ def main() -> int:
     start = time.perf_counter()
     for group, found in sequences:
         seq = Sequence(group, found.name, found.frames, found.annotations)
-        results[seq.name] = run_sequence(seq, engine, counts, cache)
+        results[seq.name] = run_sequence(seq, engine, counts, choices, cache)
         if group != "davis2016-train":
             groups[seq.name] = group
         else:
@@ -303,14 +337,14 @@ def main() -> int:
             subsets[label] = names
     for label, names in subsets.items():
         print(f"\n{label} ({len(names)}: {', '.join(names)}), J&F (J, F):")
-        print("\n".join(header + table(results, names, counts)))
+        print("\n".join(header + table(results, names, counts, choices)))
     if args.json is not None:
         figures = {
             name: {
                 f"{choice}-n{n}": {
                     v: float(np.mean([*summary_of(by[(choice, n)][v])])) for v in VARIANTS
                 }
-                for choice in CHOICES
+                for choice in choices
                 for n in counts
             }
             for name, by in results.items()
