@@ -150,7 +150,7 @@ def test_click_propagate_brush_repropagate_export(page, tmp_path):
     assert np.array_equal(masks[5], painted)
     for t in range(FRAMES):
         assert iou(masks[t] == 1, truth[t] == 1) > 0.6, t
-        if t < 5:
+        if t == 0:  # annotated without it (on frames 1-4 permanent memory may find it)
             assert not (masks[t] == 2).any(), t
     for t in range(6, FRAMES):
         assert iou(masks[t] == 2, truth[t] == 2) > 0.5, t

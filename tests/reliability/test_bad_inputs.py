@@ -269,6 +269,9 @@ OUT_FIRST = {
     "segment-overlay-is-a-user-file",
     "segment-preview-is-a-user-file",
     "segment-scores-into-a-user-folder",
+    # eval reads every prediction only when it evaluates, after --out has been checked
+    "eval-damaged-prediction",
+    "eval-prediction-size",
 }
 
 # a finished run of the same command on good inputs, for the "previous" output state

@@ -1,8 +1,8 @@
 """A browser session's background work: propagation, frame suggestion and exports, each a
 :class:`~vosam.app.jobs.Job` on the shared workers, with progress and cancellation.
 
-Propagation is the video's :class:`vosam.Session` propagating (backward: with
-``reverse=True``); its masks go into the session's propagated masks as they come.
+Propagation is the video's :class:`vosam.Session` propagating (``direction="forward"`` or
+``"backward"``); its masks go into the session's propagated masks as they come.
 Suggestion and exports work from a frozen view of what every frame shows, so the page may
 go on changing the annotations meanwhile. A job reads frames from the session's own source,
 never from the page's, and only one job of a session is active at a time.
@@ -47,7 +47,7 @@ def propagate(app: AppSession, index: int, direction: str) -> Job:
     start, stop = (0, index + 1) if backward else (index, None)
 
     def work(job: Job) -> dict[str, Any]:
-        for i, result in session.propagate(start=start, stop=stop, reverse=backward):
+        for i, result in session.propagate(start=start, stop=stop, direction=direction):
             app.propagated(generation, i, result.mask)
             job.advance()
         return {"frames": job.done, "direction": direction}

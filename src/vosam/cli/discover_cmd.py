@@ -10,7 +10,7 @@ from pathlib import Path
 import vosam
 from vosam import registry
 from vosam.cli.common import add_wait_arg, require_weights
-from vosam.errors import InputError
+from vosam.errors import InputError, OutputError
 
 TRAJECTORIES_FILE = "trajectories.json"
 
@@ -92,10 +92,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "objects from motion and appearance, link them into box trajectories, segment them "
         "(prompting --refiner with the boxes) and keep them consistent with the propagator. "
         "With --boxes, the trajectories come from a file (any tracker's output) instead. "
-        f"Writes a DAVIS-palette PNG per frame and {TRAJECTORIES_FILE}.",
+        "Writes the DAVIS results layout, OUT/<video>/<frame>.png (DAVIS palette), which "
+        f"vosam eval --task unsupervised reads, with {TRAJECTORIES_FILE}, frames.csv and "
+        "run.json beside the masks.",
     )
     p.add_argument("source", type=Path, help="folder of JPEG/PNG frames, or a video file")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="results folder: the masks go to OUT/<video>/ (several videos can share OUT)",
+    )
+    p.add_argument(
+        "--name",
+        help="the video's folder under --out (default: the frame folder's name or the video "
+        "file's name without its extension)",
+    )
+    p.add_argument("--overlay", type=Path, help="also write an overlay video (e.g. out.mp4)")
+    p.add_argument("--fps", type=float, default=24.0, help="overlay frame rate (default 24)")
     p.add_argument(
         "--boxes",
         type=Path,
@@ -143,18 +157,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import math
+
+    from vosam.cli.segment_run import MAX_FPS
     from vosam.devices import resolve_device
-    from vosam.discover import (
-        DiscoverConfig,
-        read_trajectories,
-    )
+    from vosam.discover import DiscoverConfig, read_trajectories
     from vosam.discover.snap import SnapConfig
     from vosam.io import open_source
     from vosam.runs import (
+        Extra,
         check_apart,
+        check_extras,
         check_output,
         input_digest,
         locked_outputs,
+        requested,
         source_identity,
     )
 
@@ -166,12 +183,28 @@ def run(args: argparse.Namespace) -> int:
     if args.boxes is not None and not args.refiner:
         raise InputError(args.boxes, "segmenting given boxes needs a --refiner")
     require_weights("--refiner", args.refiner, args.refiner_checkpoint, args.refiner_weights)
+    if args.overlay is not None and not (math.isfinite(args.fps) and 0 < args.fps <= MAX_FPS):
+        raise InputError(
+            f"--fps {args.fps:g}", f"the overlay's frame rate is a number in (0, {MAX_FPS}]"
+        )
+    name = video_name(args.source, args.name)
+    run_dir = args.out / name
+    extras = (
+        [] if args.overlay is None else [Extra("overlay", args.overlay, spec={"fps": args.fps})]
+    )
+    if args.overlay is not None and args.overlay.resolve() in (
+        run_dir.resolve(),
+        args.out.resolve(),
+    ):
+        raise OutputError(
+            args.overlay, "is the results folder; the overlay needs a file of its own"
+        )
     source = open_source(args.source)
     trajectories = None
     if args.boxes is not None:
         trajectories = read_trajectories(args.boxes, names=source.names, size=source.size)
     device = str(resolve_device(args.device))
-    check_apart([args.out], [args.source, args.boxes, args.refiner_checkpoint])
+    check_apart([run_dir, args.overlay], [args.source, args.boxes, args.refiner_checkpoint])
     config = DiscoverConfig(
         appearance=args.appearance,
         max_objects=args.max_objects,
@@ -200,35 +233,54 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.refiner_weights is not None:
         settings["refiner_weights"] = args.refiner_weights
-    with locked_outputs(args.out, wait=args.wait, command="discover"):
+    with locked_outputs(run_dir, extras, wait=args.wait, command="discover") as killed:
         state = check_output(
-            args.out, settings=settings, names=source.names, overwrite=args.overwrite
+            run_dir,
+            settings=settings,
+            names=source.names,
+            overwrite=args.overwrite,
+            requested=requested(extras),
         )
+        check_extras(run_dir, extras, left_by_killed=killed)
         if state.kind == "done":
-            print(f"{args.out}: already complete, nothing to do", file=sys.stderr)
+            print(f"{run_dir}: already complete, nothing to do", file=sys.stderr)
             return 0
+        if state.kind == "extend":
+            print(f"{run_dir}: {state.reason}; running again to write it", file=sys.stderr)
         segmenter = make_refiner(args)
-        count, objects = _discover(args, source, settings, trajectories, config, segmenter)
+        count, objects = _discover(
+            args, run_dir, source, settings, trajectories, config, segmenter, extras
+        )
     print(
-        f"wrote {count} masks of {objects} objects and {TRAJECTORIES_FILE} to {args.out}",
+        f"wrote {count} masks of {objects} objects and {TRAJECTORIES_FILE} to {run_dir}",
         file=sys.stderr,
     )
     return 0
 
 
 def _discover(
-    args: argparse.Namespace, source, settings: dict, trajectories, config, segmenter
+    args: argparse.Namespace,
+    run_dir: Path,
+    source,
+    settings: dict,
+    trajectories,
+    config,
+    segmenter,
+    extras: list,
 ) -> tuple[int, int]:
-    """Discover (unless ``--boxes``) and segment into a staged run of ``--out`` (holding its
-    lock); returns the masks written and the number of objects."""
+    """Discover (unless ``--boxes``) and segment into a staged run of ``run_dir`` (holding
+    its lock), with the overlay if asked; returns the masks written and the number of
+    objects."""
     from vosam.discover import discover_objects, segment_trajectories, write_trajectories
     from vosam.io import write_frame_map, write_mask
     from vosam.progress import Progress
     from vosam.runs import staged_run
+    from vosam.sinks import OverlaySink
     from vosam.spec import EngineSpec
 
+    specs = {e.key: e.spec for e in extras}
     discovery = None
-    with staged_run(args.out, settings) as out, source:
+    with staged_run(run_dir, settings) as out, source:
         if trajectories is None:
             with Progress(len(source), "frames (discovery)", enabled=not args.quiet) as bar:
                 discovery = discover_objects(
@@ -241,18 +293,55 @@ def _discover(
         propagator = EngineSpec("embedded").build(settings["device"]) if config.propagate else None
         passes = 2 if config.propagate and config.keyframes else 1
         count = 0
-        with Progress(passes * len(source), "frames (masks)", enabled=not args.quiet) as bar:
-            for index, mask in segment_trajectories(
-                source,
-                trajectories,
-                segmenter=segmenter,
-                propagator=propagator,
-                discovery=discovery,
-                config=config,
-                progress=bar,
-            ):
-                write_mask(out.path / f"{source.names[index]}.png", mask)
-                count += 1
+        sink = None
+        if args.overlay is not None:
+            staged = out.stage_file("overlay", args.overlay, specs["overlay"])
+            sink = OverlaySink.to(staged, args.fps, source.size)
+            images = source.frames()
+        try:
+            with Progress(passes * len(source), "frames (masks)", enabled=not args.quiet) as bar:
+                for index, mask in segment_trajectories(
+                    source,
+                    trajectories,
+                    segmenter=segmenter,
+                    propagator=propagator,
+                    discovery=discovery,
+                    config=config,
+                    progress=bar,
+                ):
+                    write_mask(out.path / f"{source.names[index]}.png", mask)
+                    if sink is not None:
+                        sink.write_mask(_frame(images, index), mask)
+                    count += 1
+            if sink is not None:
+                sink.close()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
         write_frame_map(out.path, source)
         out.frames = count
     return count, len(trajectories)
+
+
+def video_name(source: Path, name: str | None) -> str:
+    """The video's folder under ``--out``: ``name``, or the source's name (a video file's
+    without its extension).
+
+    Raises:
+        InputError: a name that is not one plain folder name.
+    """
+    if name is None:
+        resolved = source.resolve()
+        name = resolved.stem if resolved.is_file() else resolved.name
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise InputError(None, f"--name must be a plain folder name, not {name!r}")
+    return name
+
+
+def _frame(images, index: int):
+    """The frame ``index`` of the iterator ``images`` of ``(index, image)`` in order."""
+    for at, image in images:
+        if at == index:
+            return image
+    raise ValueError(f"frame {index} was not found in order")

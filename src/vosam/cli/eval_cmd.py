@@ -102,8 +102,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from pathlib import Path
 
+    from vosam.errors import InputError
     from vosam.runs import check_apart, check_output, locked_outputs, staged_run
 
+    # inputs that are not there are named before the output folder is looked at
+    for given, what in ((args.gt_root, "ground-truth"), (args.pred_root, "prediction")):
+        if not Path(given).exists():
+            kind = "file" if args.task == "vis" else "folder"
+            raise InputError(given, f"{what} {kind} does not exist")
     out = Path(args.out)
     check_apart([out], [Path(args.gt_root), Path(args.pred_root)])
     settings = report_settings(args)

@@ -76,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
     if has_prompts(args) and not registry.entry("engine", engine).takes_prompts:
         weights = getattr(args, "segmenter_weights", None)
         require_weights("--segmenter", args.segmenter, args.segmenter_checkpoint, weights)
+    if stream and args.direction != "forward":
+        raise InputError(
+            args.source,
+            f"a stream plays forward only: --direction {args.direction} needs a video file or "
+            "a frame folder",
+        )
+    if args.merge != "nearest" and args.direction != "both":
+        raise InputError(None, "--merge applies to --direction both")
     source_path = None if stream else Path(args.source)
     if stream:
         source = open_stream(args)
@@ -114,8 +122,12 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
         "tolerate_corrupt": args.tolerate_corrupt,
         "device": device,
         "version": vosam.__version__,
+        "direction": args.direction,
+        "objects_from_first_annotation": args.objects_from_first_annotation,
         **engine_settings(args),
     }
+    if args.direction == "both":
+        settings["merge"] = args.merge
     engine = run_spec_from_args(args).engine.name  # --model may have chosen it
     segmenting = prompts and not registry.entry("engine", engine).takes_prompts
     if prompts:
@@ -203,7 +215,11 @@ def _segment(
     session = Session(
         source,
         propagator=build_engine(args),
-        config=SessionConfig(permanent_memory=not args.no_permanent_memory),
+        config=SessionConfig(
+            permanent_memory=not args.no_permanent_memory,
+            objects_from_first_annotation=args.objects_from_first_annotation,
+            merge=args.merge,
+        ),
         refiner=build_refiner(args),
         segmenter=build_prompt_segmenter(args) if segmenting else None,
     )
@@ -224,9 +240,12 @@ def _segment(
             sinks.append(OverlaySink.to(staged, args.fps, source.size))
         if args.preview is not None:
             sinks.append(PreviewSink(out.live_file("preview", args.preview)))
-        total = len(source) if source.length_known else None
         behind = (lambda: source.behind) if stream else None
-        with Progress(total, "frames", enabled=not args.quiet, behind=behind) as bar:
+        with Progress(None, "frames", enabled=not args.quiet, behind=behind) as bar:
+
+            def played(done: int, total: int | None) -> None:
+                bar.total = total  # frames played: both passes with --direction both
+                bar.update()
 
             def stop() -> bool:
                 if args.max_frames is not None and bar.done >= args.max_frames:
@@ -235,10 +254,13 @@ def _segment(
                     out.stopped_early = interrupt.reason
                 return out.stopped_early is not None
 
-            results = _checked(args, session, prompts, session.propagate_frames())
-            out.frames = write_results(
-                session, results, out.path, sinks=sinks, progress=bar, stop=stop
+            results = _checked(
+                args,
+                session,
+                prompts,
+                session.propagate_frames(direction=args.direction, progress=played),
             )
+            out.frames = write_results(session, results, out.path, sinks=sinks, stop=stop)
         if out.stopped_early is None and interrupt.reason is not None:
             out.stopped_early = interrupt.reason  # while waiting for a frame
         stalled = getattr(source, "stalled", None)

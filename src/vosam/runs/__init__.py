@@ -54,6 +54,7 @@ from vosam.runs.manifest import (
     settings_fingerprint,
     source_identity,
 )
+from vosam.runs.reading import ResultMasks, given_frames, read_run
 from vosam.runs.staging import (
     StagedRun,
     finish_output,
@@ -73,6 +74,7 @@ __all__ = [
     "Extra",
     "OutputBusy",
     "OutputState",
+    "ResultMasks",
     "StagedRun",
     "changed_files",
     "check_apart",
@@ -82,6 +84,7 @@ __all__ = [
     "file_digest",
     "finish_output",
     "foreign_files",
+    "given_frames",
     "incomplete_reason",
     "input_digest",
     "is_complete",
@@ -90,6 +93,7 @@ __all__ = [
     "locked_outputs",
     "output_state",
     "prepare_output",
+    "read_run",
     "remove_run",
     "requested",
     "same_run",
