@@ -131,6 +131,9 @@ def test_edits_wait_for_a_running_propagation(workspace, engine):
             ("/api/objects", {}),
             ("/api/clear", {"frame": 0}),
             ("/api/objects/1", {"delete": True}),
+            ("/api/confirm", {"frame": 3}),
+            ("/api/undo", {}),
+            ("/api/redo", {}),
         ]:
             status, data = client.post(path, body)
             assert status == 409, (path, data)

@@ -40,6 +40,7 @@ from vosam.app.jobs import Workers
 from vosam.app.models import Models
 from vosam.app.plumbing import JSONHandler
 from vosam.app.routing import match
+from vosam.app.saver import Saver
 from vosam.app.sessions import Sessions
 from vosam.app.state import AppSession, Busy
 from vosam.app.uploads import remove, size_text
@@ -81,8 +82,10 @@ class AppServer(ThreadingHTTPServer):
         self.config = config
         self.models = Models(config, propagator=propagator, segmenter=segmenter)
         self.workers = Workers(config.workers)
+        self.saver = Saver(config.save_delay_s)
         self.sessions = Sessions(
-            config, lambda folder: AppSession(config, self.models, self.workers, folder)
+            config,
+            lambda folder: AppSession(config, self.models, self.workers, folder, self.saver),
         )
         self.loopback = is_loopback(config.host)
         self._slots = threading.BoundedSemaphore(config.max_connections)
@@ -122,11 +125,12 @@ class AppServer(ThreadingHTTPServer):
             self._slots.release()
 
     def server_close(self) -> None:
-        """Stop every session's job, wait for the workers, then remove every session with
-        its files."""
+        """Stop every session's job, wait for the workers, then save every session's work
+        and remove every session with its files."""
         self.sessions.cancel_jobs()
         self.workers.shutdown()
         self.sessions.close()
+        self.saver.stop()
         super().server_close()
 
 

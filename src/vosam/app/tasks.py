@@ -1,10 +1,10 @@
 """A browser session's background work: propagation, frame suggestion and exports, each a
 :class:`~vosam.app.jobs.Job` on the shared workers, with progress and cancellation.
 
-Propagation is the video's :class:`vosam.Session` propagating (backward: with
-``reverse=True``); its masks go into the session's propagated masks as they come.
-Suggestion and exports work from a frozen view of what every frame shows, so the page may
-go on changing the annotations meanwhile. A job reads frames from the session's own source,
+Propagation is the video's :class:`vosam.Session` propagating (forward, backward, or both
+directions over the whole video); its masks go into the session's propagated masks as they
+come. Suggestion and exports work from a frozen view of what every frame shows, so the
+page may go on changing the annotations meanwhile. A job reads frames from the session's own source,
 never from the page's, and only one job of a session is active at a time.
 """
 
@@ -16,7 +16,6 @@ from typing import Any
 from vosam.annotate import suggest_frames
 from vosam.app.exports import write_mask_zip, write_overlay_video, write_youtube_vis, youtube_vis
 from vosam.app.jobs import Job
-from vosam.app.packed import MaskView
 from vosam.app.state import AppSession
 from vosam.app.uploads import remove, size_text
 from vosam.app.workspace import safe_name
@@ -28,43 +27,52 @@ QUOTA_CHECK_EVERY = 16  # frames written by an export between two looks at the d
 
 
 def _require_annotation(app: AppSession) -> None:
-    if not any((m != 0).any() for m in app.video().annotations.values()):
+    if not any((m != 0).any() for m in app.annotated().values()):
         raise InputError(None, "nothing to propagate: mark an object on a frame first")
 
 
+DIRECTIONS = ("forward", "backward")
+
+
 def propagate(app: AppSession, index: int, direction: str) -> Job:
-    """Propagate every annotation from frame ``index`` to the end (``forward``) or to the
-    start (``backward``), in the background."""
-    if direction not in ("forward", "backward"):
-        raise InputError(None, f"direction must be forward or backward, not {direction!r}")
-    backward = direction == "backward"
+    """Propagate every annotation from frame ``index`` to the end (``forward``), to the
+    start (``backward``), or over the whole video in both directions as one run (``both``,
+    whatever ``index``), in the background (:meth:`vosam.Session.propagate`). The masks
+    are saved when it ends, also when cancelled."""
+    if direction not in DIRECTIONS:
+        raise InputError(None, f"direction must be forward or backward, not {direction[:20]!r}")
     with app.lock:
         session = app.video()
         app.check_frame(index)
         _require_annotation(app)
         generation = app.generation
-    start, stop = (0, index + 1) if backward else (index, None)
+    n = len(session)
+    span = {"forward": {"start": index}, "backward": {"stop": index + 1, "reverse": True}}
+    total = {"forward": n - index, "backward": index + 1}[direction]
 
     def work(job: Job) -> dict[str, Any]:
-        for i, result in session.propagate(start=start, stop=stop, reverse=backward):
-            app.propagated(generation, i, result.mask)
-            job.advance()
+        try:
+            for i, result in session.propagate(**span[direction]):
+                app.propagated(generation, i, result.mask)
+                job.advance()
+        finally:
+            app.request_save()
         return {"frames": job.done, "direction": direction}
 
-    total = index + 1 if backward else len(session) - index
     return app.start(Job(f"propagate {direction}", total, work, locks_edits=True))
 
 
 def suggest(app: AppSession, k: int) -> Job:
-    """Suggest ``k`` frames to annotate next (XMem++ diversity selection), in the
+    """Suggest ``k`` frames to annotate next (XMem++ diversity selection) from the masks
+    the frames show now (no propagation: each frame is read and encoded once), in the
     background; the result is also kept for the timeline."""
     if not 1 <= k <= 100:
         raise InputError(None, f"k must be in 1..100, got {k}")
     with app.lock:
         session = app.video()
         _require_annotation(app)
-        annotations = session.annotations
-        masks = MaskView(len(session), annotations, app.results)
+        annotated = sorted(app.annotated())
+        masks = app.shown()
         generation = app.generation
 
     def work(job: Job) -> dict[str, Any]:
@@ -74,7 +82,7 @@ def suggest(app: AppSession, k: int) -> Job:
                 job.advance()
 
         propagator = session.propagator
-        picked = suggest_frames(propagator, frames(), masks, sorted(annotations), k=k)
+        picked = suggest_frames(propagator, frames(), masks, annotated, k=k)
         with app.lock:
             if generation == app.generation:
                 app.suggested = picked
@@ -91,7 +99,7 @@ def export(app: AppSession, kind: str) -> Job:
     with app.lock:
         session = app.video()
         names, size = session.names, session.size
-        masks = MaskView(len(session), session.annotations, app.results)
+        masks = app.shown()
         objects = [(i, session.objects.names[i]) for i in session.objects.ids]
         label = app.video_label
     path = session.source.path
