@@ -20,6 +20,7 @@ limit_blas_threads()  # numpy's BLAS beside torch: see vosam.threads
 _LAZY = {
     "Session": "vosam.session",
     "SessionConfig": "vosam.session",
+    "Prompt": "vosam.types",
     "Order": "vosam.playback",
     "Step": "vosam.playback",
     "RunSpec": "vosam.spec",

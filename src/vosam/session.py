@@ -11,13 +11,15 @@ shared and can serve several sessions. Typical use::
 
 :meth:`Session.run` plays the frames in any :class:`~vosam.playback.Order` (forward,
 backward, the ×3 protocol of Long-time Video) and yields :class:`~vosam.playback.Step`
-items; :meth:`Session.propagate` is its forward or backward form.
+items; :meth:`Session.propagate` is its forward or backward form, or both directions as one
+run (:mod:`vosam.passes`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -29,13 +31,18 @@ from vosam.engines.base import confidence_of, onehot
 from vosam.errors import InputError, MaskSizeError
 from vosam.io import FrameSource, open_source
 from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
+from vosam.passes import DIRECTIONS, MERGES, HeldResults, merge_by_confidence, nearer_pass
 from vosam.playback import Order, Step
-from vosam.prompt_masks import merge_annotation, prompt_problem, segment_prompts
-from vosam.refine.base import PromptableSegmenter
+from vosam.prompt_masks import merge_annotation, merge_predictions, prompt_problem
+from vosam.refine.base import ImageEmbedding, Prediction, PromptableSegmenter
 from vosam.refine.refiner import Refiner, RefineState
 from vosam.types import Prompt
 
 log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int | None], None]
+"""``progress(done, total)``: called after every frame a propagation plays, with the frames
+played so far and how many it will play (None for a stream, whose length is unknown)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +53,28 @@ class SessionConfig:
         permanent_memory: encode every annotated frame before propagating and keep it for the
             whole video (XMem++). False uses only the annotations reached so far.
         objects_from_first_annotation: an object is absent before the first frame that
-            annotates it (YouTube-VOS semantics); False lets permanent memory find it earlier.
+            annotates it (YouTube-VOS's rule, which the dataset runners set). False, the
+            default (XMem++): every object is known from the start, so permanent memory finds
+            it on frames before its first annotation.
+        merge: how ``propagate(direction="both")`` makes one result of the two passes on a
+            frame between two annotated frames: ``"nearest"`` (the pass from the nearer
+            annotated frame) or ``"confidence"`` (a confidence-weighted average), see
+            :mod:`vosam.passes`.
+        held_mb: with ``direction="both"``, the backward pass's results wait for the forward
+            pass as float16 probabilities, up to this many MiB in memory and the rest in a
+            temporary folder.
     """
 
     permanent_memory: bool = True
-    objects_from_first_annotation: bool = True
+    objects_from_first_annotation: bool = False
+    merge: str = "nearest"
+    held_mb: int = 256
+
+    def __post_init__(self) -> None:
+        if self.merge not in MERGES:
+            raise ValueError(f"merge is one of {', '.join(MERGES)}, not {self.merge!r}")
+        if self.held_mb < 0:
+            raise ValueError(f"held_mb must be at least 0, got {self.held_mb}")
 
 
 class Session:
@@ -86,6 +110,11 @@ class Session:
         self._prompts: dict[int, dict[int, Prompt]] = {}
         self.segmenter = segmenter
         self._prompt_masks: dict[int, np.ndarray] = {}
+        # the last frame prompted: its embedding and each object's (prompt, prediction)
+        self._last_prompted: (
+            tuple[int, ImageEmbedding, dict[int, tuple[Prompt, Prediction]]] | None
+        ) = None
+        self._takes_prompts: bool | None = None
 
     # -- frames -------------------------------------------------------------------------
 
@@ -150,15 +179,20 @@ class Session:
         del self._annotations[index]
         self._partial.discard(index)
 
-    def add_prompt(self, index: int, object_id: int, prompt: Prompt) -> None:
-        """Give object ``object_id`` a click/box prompt on frame ``index``.
+    def add_prompt(self, index: int, object_id: int, prompt: Prompt) -> np.ndarray:
+        """Give object ``object_id`` a click/box prompt on frame ``index``; returns the
+        object's mask on that frame, ``bool (H, W)``.
 
         The frame becomes a conditioning frame of that object, like an annotation of it
         alone; a new id becomes an object. Replaces an earlier prompt of the same object on
-        that frame. Engines that take prompts (``Tracker.takes_prompts``: sam2) segment
-        them; for the others the session's :attr:`segmenter` turns each frame's prompts into
-        a mask that joins that frame's annotation (see :mod:`vosam.prompt_masks`). The masks
-        made are in :attr:`prompt_masks` once propagation has started.
+        that frame. The frame's prompts are segmented at once: for engines that take
+        prompts (``Tracker.takes_prompts``: sam2) by the engine, from that frame's prompts
+        alone as SAM 2 does on a frame not tracked yet (probability >= 0.5); for the others
+        by the session's :attr:`segmenter`, whose mask joins that frame's annotation (see
+        :mod:`vosam.prompt_masks`). The returned mask is the object's part of the frame's
+        :attr:`prompt_masks` (overlaps with other prompted objects resolved). The image
+        embedding and the predictions of the last frame prompted are kept, so prompting
+        several objects on one frame embeds it once.
 
         Raises:
             InputError: the frame is not in the video, or the box or a click lies outside
@@ -178,7 +212,7 @@ class Session:
             )
         self.objects.add(object_id)
         self._prompts.setdefault(index, {})[object_id] = prompt
-        self._prompt_masks.pop(index, None)
+        return self._make_prompt_mask(index) == object_id
 
     @property
     def prompts(self) -> dict[int, dict[int, Prompt]]:
@@ -188,8 +222,9 @@ class Session:
     @property
     def prompt_masks(self) -> dict[int, np.ndarray]:
         """The masks made from prompts: frame index → ``uint8 (H, W)`` ids of the objects
-        prompted there (0 elsewhere). Filled when propagation starts: by the segmenter, or
-        by the engine for engines that take prompts (its probability >= 0.5)."""
+        prompted there (0 elsewhere), made by :meth:`add_prompt` (by the segmenter, or by the
+        engine for engines that take prompts, its probability >= 0.5). An engine that takes
+        prompts remakes them when propagation starts, with the other conditioning frames."""
         return {i: m.copy() for i, m in sorted(self._prompt_masks.items())}
 
     def remove_object(self, object_id: int) -> None:
@@ -197,34 +232,82 @@ class Session:
         self.objects.remove(object_id)
         for mask in self._annotations.values():
             mask[mask == object_id] = 0
-        for prompts in self._prompts.values():
-            prompts.pop(object_id, None)
-        self._prompt_masks.clear()
+        for index, prompts in self._prompts.items():
+            if prompts.pop(object_id, None) is not None:
+                self._prompt_masks.pop(index, None)  # made again when needed
 
     def first_annotated(self) -> dict[int, int]:
         """Object id → index of the first frame whose annotation or prompts contain it."""
         return {oid: min(at) for oid, at in sorted(self._annotated_at().items())}
 
+    def given_frames(self) -> list[int]:
+        """Indices of the frames with an annotation or a prompt, increasing."""
+        return sorted({*self._annotations, *(i for i, p in self._prompts.items() if p)})
+
     # -- propagation --------------------------------------------------------------------
 
     def propagate(
-        self, *, start: int = 0, stop: int | None = None, reverse: bool = False
+        self,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        direction: str = "forward",
+        progress: Progress | None = None,
+        reverse: bool | None = None,
     ) -> Iterator[tuple[int, StepResult]]:
-        """Segment frames ``start..stop-1`` in order, yielding ``(index, StepResult)``.
+        """Segment frames ``start..stop-1``, yielding ``(index, StepResult)``.
 
-        ``reverse=True`` goes from ``stop - 1`` down to ``start``. See :meth:`run`.
+        Args:
+            direction: ``"forward"`` (frames in increasing order), ``"backward"`` (from
+                ``stop - 1`` down to ``start``) or ``"both"``: one run of both directions,
+                yielded in increasing order (see :meth:`both_directions`).
+            progress: ``progress(done, total)`` after every frame played (see
+                :data:`Progress`).
+            reverse: the older spelling of ``direction="backward"`` (deprecated).
+
+        See :meth:`run` for what is played.
         """
-        order = Order.BACKWARD if reverse else Order.FORWARD
-        for step in self.run(order=order, start=start, stop=stop):
+        for step in self._propagation(start, stop, direction, progress, reverse):
             yield step.index, step.result
 
     def propagate_frames(
-        self, *, start: int = 0, stop: int | None = None, reverse: bool = False
+        self,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        direction: str = "forward",
+        progress: Progress | None = None,
+        reverse: bool | None = None,
     ) -> Iterator[tuple[int, np.ndarray, StepResult]]:
         """Like :meth:`propagate`, also yielding each decoded frame ``uint8 (H, W, 3)``."""
-        order = Order.BACKWARD if reverse else Order.FORWARD
-        for step in self.run(order=order, start=start, stop=stop):
+        for step in self._propagation(start, stop, direction, progress, reverse):
             yield step.index, step.image, step.result
+
+    def _propagation(
+        self,
+        start: int,
+        stop: int | None,
+        direction: str,
+        progress: Progress | None,
+        reverse: bool | None,
+    ) -> Iterator[Step]:
+        if reverse is not None:
+            warnings.warn(
+                "Session.propagate(reverse=...) is deprecated: use direction='backward'",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            if reverse:
+                direction = "backward"
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction is one of {', '.join(DIRECTIONS)}, not {direction!r}")
+        if direction == "both":
+            return self.both_directions(start=start, stop=stop, progress=progress)
+        order = Order.BACKWARD if direction == "backward" else Order.FORWARD
+        if order is Order.BACKWARD:
+            self._need_random_access("backward")
+        total = self._count(order, start, stop)
+        return self._run(order, start, stop, hide=True, played=_counter(progress, total))
 
     def run(
         self, *, order: Order = Order.FORWARD, start: int = 0, stop: int | None = None
@@ -246,13 +329,107 @@ class Session:
             InputError: no annotation, or no object in any.
             ValueError: ``Order.X3`` with ``start`` or ``stop``.
         """
-        if not self._annotations and not self._prompts:
+        return self._run(order, start, stop, hide=True)
+
+    def both_directions(
+        self, *, start: int = 0, stop: int | None = None, progress: Progress | None = None
+    ) -> Iterator[Step]:
+        """Frames ``start..stop-1`` propagated in both directions as one run, yielded in
+        increasing order.
+
+        The backward pass plays from the last annotated frame (or ``stop - 1``) down to
+        ``start``, then the forward pass from the first annotated frame (or ``start``) to
+        ``stop - 1``. Frames before the first annotated frame take the backward pass's
+        result, frames after the last the forward pass's; between two annotated frames
+        :attr:`SessionConfig.merge` decides (:mod:`vosam.passes`). The backward results wait
+        for the forward pass in a :class:`~vosam.passes.HeldResults` (float16, at most
+        :attr:`SessionConfig.held_mb` in memory, the rest in a temporary folder); with the
+        ``nearest`` rule only those it will use are kept. With
+        ``objects_from_first_annotation`` an object is absent before its first annotated
+        frame in the video's order. With a refiner each pass is refined.
+
+        Raises:
+            InputError: no annotation, no object in any, or a source that cannot be read
+                backward (a stream).
+        """
+        self._check_inputs()
+        self._need_random_access("both")
+        n = len(self.source)
+        start, stop = max(start, 0), n if stop is None else min(stop, n)
+        given = self.given_frames()
+        given_set = set(given)
+        # backward plays [start, back_end) down, forward [forward_from, stop) up
+        back_end = max(min(stop, given[-1] + 1), start)
+        forward_from = min(max(start, given[0]), stop)
+        total = (back_end - start) + (stop - forward_from)
+        played = _counter(progress, total)
+        merge = self.config.merge
+        first = self.first_annotated() if self.config.objects_from_first_annotation else {}
+
+        def kept(index: int) -> bool:
+            if index < forward_from:
+                return True
+            if index in given_set:  # its input, which the forward pass yields too
+                return False
+            return merge == "confidence" or nearer_pass(index, given) == "backward"
+
+        def shown(index: int, result: StepResult) -> StepResult:
+            unborn = {oid for oid, at in first.items() if at > index}
+            return _hide(result, unborn) if unborn else result
+
+        with HeldResults(self.config.held_mb << 20) as held:
+            for step in self._run(Order.BACKWARD, start, back_end, hide=False, played=played):
+                if kept(step.index):
+                    held.put(step.index, step.result)
+            if held.spilled:
+                log.info("%d backward results held on disk", held.spilled)
+            for index in range(start, forward_from):
+                yield Step(index, index, self.source.read(index), shown(index, held.pop(index)))
+            for step in self._run(Order.FORWARD, forward_from, stop, hide=False, played=played):
+                result = step.result
+                if step.index in held:
+                    backward = held.pop(step.index)
+                    if merge == "confidence":
+                        result = merge_by_confidence(result, backward)
+                    else:
+                        result = backward
+                yield Step(step.step, step.index, step.image, shown(step.index, result))
+
+    def _count(self, order: Order, start: int, stop: int | None) -> int | None:
+        """How many frames a play in ``order`` over ``start..stop-1`` plays (None: unknown)."""
+        if not self.source.length_known:
+            return None
+        return len(order.plays(len(self.source), start, stop))
+
+    def _need_random_access(self, direction: str) -> None:
+        if not self.source.length_known:
+            raise InputError(
+                self.source.path,
+                f"a stream plays forward only: direction {direction} needs a video file or "
+                "a frame folder",
+            )
+
+    def _check_inputs(self) -> None:
+        if not self._annotations and not any(self._prompts.values()):
             raise InputError(self.source.path, "no annotation: give at least one annotated frame")
         if not self.objects.ids:
             raise InputError(
                 self.source.path,
                 "no object to track: every annotated pixel is background (0) or void (255)",
             )
+
+    def _run(
+        self,
+        order: Order,
+        start: int,
+        stop: int | None,
+        *,
+        hide: bool,
+        played: Callable[[], None] | None = None,
+    ) -> Iterator[Step]:
+        """:meth:`run`; ``hide=False`` ignores ``objects_from_first_annotation``;
+        ``played()`` is called after each frame played."""
+        self._check_inputs()
         # a stream's length is not known: forward play reads it until it ends
         plays = [] if order is Order.FORWARD else order.plays(len(self.source), start, stop)
         tracker = self.propagator.new_tracker()
@@ -266,6 +443,7 @@ class Session:
         given = [*annotations, *self._prompts]
         first_rank = min(order.rank(i) for i in given)
         born = {oid: min(order.rank(i) for i in at) for oid, at in self._annotated_at().items()}
+        hiding = hide and self.config.objects_from_first_annotation
         ids = self.objects.ids
         refiner = self.refiner
         if refiner is not None:
@@ -277,20 +455,23 @@ class Session:
                 not tracker.object_ids
                 or (not self.config.permanent_memory and order.rank(step) < first_rank)
             ):
-                yield Step(step, index, image, _empty_result(self.size, ids))
-                continue
-            if annotation is not None and index in partial and tracker.object_ids:
-                predicted = tracker.step(step, image).mask
-                annotation = np.where(annotation > 0, annotation, predicted).astype(np.uint8)
-            result = tracker.step(step, image, annotation=annotation)
-            if self.config.objects_from_first_annotation:
-                unborn = {oid for oid, rank in born.items() if rank > order.rank(step)}
-                result = _hide(result, unborn)
-            if refiner is not None:
-                result = self._refine(
-                    tracker, step, image, result, annotated=annotation is not None
-                )
-            yield Step(step, index, image, _with_all_objects(result, ids))
+                result = _empty_result(self.size, ids)
+            else:
+                if annotation is not None and index in partial and tracker.object_ids:
+                    predicted = tracker.step(step, image).mask
+                    annotation = np.where(annotation > 0, annotation, predicted).astype(np.uint8)
+                result = tracker.step(step, image, annotation=annotation)
+                if hiding:
+                    unborn = {oid for oid, rank in born.items() if rank > order.rank(step)}
+                    result = _hide(result, unborn)
+                if refiner is not None:
+                    result = self._refine(
+                        tracker, step, image, result, annotated=annotation is not None
+                    )
+                result = _with_all_objects(result, ids)
+            if played is not None:
+                played()
+            yield Step(step, index, image, result)
 
     def _annotated_at(self) -> dict[int, list[int]]:
         """Object id → the frames whose annotation or prompts contain it."""
@@ -337,7 +518,7 @@ class Session:
 
     def _with_prompt_masks(self, tracker: Tracker) -> tuple[dict[int, np.ndarray], set[int]]:
         """The annotations to propagate and the frames among them that are partial: the
-        added ones, joined by the masks the segmenter makes from the prompts of their frames
+        added ones, joined by the masks the segmenter made from the prompts of their frames
         (for trackers that do not take prompts). A frame known only from prompts that leave
         out some of the session's objects is partial: it says nothing about the others."""
         annotations = dict(self._annotations)
@@ -347,14 +528,13 @@ class Session:
         for index, prompts in sorted(self._prompts.items()):
             if not prompts:
                 continue
-            if index not in self._prompt_masks:
-                image = self.source.read(index)
-                made = segment_prompts(self._prompt_segmenter(), image, prompts)
-                self._prompt_masks[index] = made
+            made = self._prompt_masks.get(index)
+            if made is None:
+                made = self._make_prompt_mask(index)
             if index not in annotations and set(prompts) != set(self.objects.ids):
                 partial.add(index)
             annotations[index] = merge_annotation(
-                annotations.get(index), self._prompt_masks[index], tuple(sorted(prompts))
+                annotations.get(index), made, tuple(sorted(prompts))
             )
         return annotations, partial
 
@@ -364,13 +544,44 @@ class Session:
         if not self._prompts or not tracker.takes_prompts:
             return
         for index, prompts in sorted(self._prompts.items()):
-            if not prompts:
-                continue
-            image = self.source.read(index)
-            probs = {
-                oid: tracker.add_prompt(index, image, oid, p) for oid, p in sorted(prompts.items())
-            }
-            self._prompt_masks[index] = _ids_of_probabilities(probs)
+            if prompts:
+                self._prompt_masks[index] = _engine_prompt_mask(
+                    tracker, index, self.source.read(index), prompts
+                )
+
+    def _make_prompt_mask(self, index: int) -> np.ndarray:
+        """Segment the prompts of frame ``index`` now and keep the mask in
+        :attr:`prompt_masks`: by the engine when it takes prompts (a fresh tracker given
+        this frame's prompts alone), otherwise by the segmenter, reusing the last frame's
+        embedding and the predictions of prompts unchanged since."""
+        prompts = self._prompts.get(index) or {}
+        if not prompts:
+            self._prompt_masks.pop(index, None)
+            return np.zeros(self.size, np.uint8)
+        if self._engine_takes_prompts():
+            tracker = self.propagator.new_tracker()
+            made = _engine_prompt_mask(tracker, index, self.source.read(index), prompts)
+        else:
+            segmenter = self._prompt_segmenter()
+            last = self._last_prompted
+            if last is None or last[0] != index:
+                last = (index, segmenter.embed(self.source.read(index)), {})
+                self._last_prompted = last
+            _, embedding, predictions = last
+            for oid in list(predictions):
+                if prompts.get(oid) is not predictions[oid][0]:
+                    del predictions[oid]
+            for oid, prompt in sorted(prompts.items()):
+                if oid not in predictions:
+                    predictions[oid] = (prompt, segmenter.predict(embedding, prompt))
+            made = merge_predictions({o: p for o, (_, p) in predictions.items()}, self.size)
+        self._prompt_masks[index] = made
+        return made
+
+    def _engine_takes_prompts(self) -> bool:
+        if self._takes_prompts is None:
+            self._takes_prompts = bool(self.propagator.new_tracker().takes_prompts)
+        return self._takes_prompts
 
     def _prompt_segmenter(self) -> PromptableSegmenter:
         if self.segmenter is None:
@@ -387,6 +598,28 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _counter(progress: Progress | None, total: int | None) -> Callable[[], None] | None:
+    """A ``played()`` that counts frames and reports ``progress(done, total)``."""
+    if progress is None:
+        return None
+    done = 0
+
+    def played() -> None:
+        nonlocal done
+        done += 1
+        progress(done, total)
+
+    return played
+
+
+def _engine_prompt_mask(
+    tracker: Tracker, index: int, image: np.ndarray, prompts: dict[int, Prompt]
+) -> np.ndarray:
+    """``uint8 (H, W)`` ids that a tracker taking prompts makes of one frame's prompts."""
+    probs = {oid: tracker.add_prompt(index, image, oid, p) for oid, p in sorted(prompts.items())}
+    return _ids_of_probabilities(probs)
 
 
 def _ids_of_probabilities(probs: dict[int, np.ndarray]) -> np.ndarray:

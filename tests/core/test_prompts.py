@@ -99,12 +99,13 @@ def test_sam2_takes_the_prompt_itself(squares):
             raise AssertionError("an engine that takes prompts needs no segmenter")
 
     session = Session(folder, propagator=propagator(64), segmenter=_Unused())
-    session.add_prompt(0, 2, Prompt(box=np.array([80, 10, 99, 29], np.float32)))
+    shown = session.add_prompt(0, 2, Prompt(box=np.array([80, 10, 99, 29], np.float32)))
     results = list(session.propagate())
     assert [i for i, _ in results] == list(range(len(masks)))
     assert all(r.object_ids == (2,) for _, r in results)
     made = session.prompt_masks[0]
     assert made.shape == masks[0].shape and set(np.unique(made)) <= {0, 2}
+    np.testing.assert_array_equal(shown, made == 2)  # add_prompt gave what SAM 2 predicts
     again = Session(folder, propagator=propagator(64), segmenter=_Unused())
     again.add_prompt(0, 2, Prompt(box=np.array([80, 10, 99, 29], np.float32)))
     for (_, a), (_, b) in zip(results, again.propagate(), strict=True):
@@ -298,7 +299,7 @@ def test_a_later_box_for_a_new_object_keeps_the_objects_tracked_so_far(squares):
     session.add_annotation(0, only(masks[0], 1))
     session.add_prompt(3, 2, Prompt(box=np.array([0, 0, 3, 3], np.float32)))
     steps = list(session.run())
-    (tracker,) = engine.trackers
+    tracker = engine.trackers[-1]  # the run's (add_prompt made one to ask takes_prompts)
     assert [c for c in tracker.calls if c[0] == "permanent"] == [("permanent", 0)]
     assert ("step", 3, False) in tracker.calls and ("step", 3, True) in tracker.calls
     box = np.zeros_like(masks[3])
@@ -307,3 +308,39 @@ def test_a_later_box_for_a_new_object_keeps_the_objects_tracked_so_far(squares):
     np.testing.assert_array_equal(steps[3].mask, np.where(box > 0, 2, only(masks[3], 1)))
     for t in range(3):
         assert not (steps[t].mask == 2).any()  # object 2 is born on frame 3
+
+
+def test_add_prompt_returns_the_mask_it_made_at_once(squares):
+    """The mask comes back from add_prompt, before any propagation; objects prompted on
+    one frame share one embedding, and a changed prompt is segmented again alone."""
+    folder, _images, masks = squares
+    painter = _Painter()
+    session = Session(folder, propagator=_Recorder(), segmenter=painter)
+    box1 = np.zeros_like(masks[0], bool)
+    box1[20:44, 10:34] = True
+    shown = session.add_prompt(0, 1, Prompt(box=BOX_1))
+    assert shown.dtype == bool
+    np.testing.assert_array_equal(shown, box1)
+    box2 = np.zeros_like(box1)
+    box2[30:61, 20:51] = True
+    shown = session.add_prompt(0, 2, Prompt(box=np.array([20, 30, 50, 60], np.float32)))
+    np.testing.assert_array_equal(shown, box2)  # object 2's x0 is larger: it wins the overlap
+    expected = np.where(box2, 2, np.where(box1, 1, 0)).astype(np.uint8)
+    np.testing.assert_array_equal(session.prompt_masks[0], expected)
+    assert painter.embedded == 1
+    shown = session.add_prompt(0, 1, Prompt(box=np.array([60, 0, 70, 10], np.float32)))
+    assert shown.sum() == 11 * 11 and painter.embedded == 1
+    session.add_prompt(3, 1, Prompt(box=BOX_1))
+    assert painter.embedded == 2
+    list(session.propagate(stop=4))
+    assert painter.embedded == 2  # propagation uses the masks made
+    session.remove_object(2)
+    list(session.propagate(stop=4))
+    assert painter.embedded == 3  # frame 0 is made again without object 2
+    assert set(np.unique(session.prompt_masks[0])) == {0, 1}
+
+
+def test_prompt_is_exported_from_the_package():
+    import vosam
+
+    assert vosam.Prompt is Prompt and "Prompt" in vosam.__all__

@@ -140,10 +140,12 @@ def test_partial_annotation_is_painted_over_the_prediction(squares_dir):
     assert all(s.result.object_ids == (1, 2) for s in steps)
 
 
-def test_whole_annotation_replaces_the_frame_and_goes_to_permanent_memory(squares_dir):
+@pytest.mark.parametrize("from_first", [False, True])
+def test_whole_annotation_replaces_the_frame_and_goes_to_permanent_memory(squares_dir, from_first):
     folder, _, masks = squares_dir
     engine = OraclePropagator(masks)
-    session = Session(folder, propagator=engine)
+    config = SessionConfig(objects_from_first_annotation=from_first)
+    session = Session(folder, propagator=engine, config=config)
     session.add_annotation(0, only(masks[0], 1))
     session.add_annotation(3, only(masks[3], 2))
     steps = list(session.run())
@@ -151,9 +153,11 @@ def test_whole_annotation_replaces_the_frame_and_goes_to_permanent_memory(square
     assert tracker.calls[:2] == [("permanent", 0), ("permanent", 3)]
     assert ("step", 3, False) not in tracker.calls
     np.testing.assert_array_equal(steps[3].mask, only(masks[3], 2))  # object 1 erased there
-    # object 2 is known from permanent memory but absent before its first annotation
+    # object 2 is known from permanent memory: found before its first annotation (XMem++,
+    # the default), or absent there with objects_from_first_annotation
     for t in range(3):
-        np.testing.assert_array_equal(steps[t].mask, only(masks[t], 1))
+        want = only(masks[t], 1) if from_first or t == 0 else masks[t]
+        np.testing.assert_array_equal(steps[t].mask, want)
 
 
 def test_nothing_is_played_before_a_first_partial_annotation(squares_dir):
@@ -177,7 +181,7 @@ def test_backward_counts_first_annotations_in_playing_order(squares_dir, hide):
     session = Session(folder, propagator=OraclePropagator(masks), config=config)
     session.add_annotation(7, only(masks[7], 1))
     session.add_annotation(3, only(masks[3], 2))
-    results = dict(session.propagate(reverse=True))
+    results = dict(session.propagate(direction="backward"))
     assert sorted(results) == list(range(8))
     for t in range(8):
         want = masks[t] if t < 3 or not hide else only(masks[t], 1)
@@ -195,7 +199,7 @@ def test_reverse_from_a_last_frame_annotation_finds_the_objects_everywhere(
         config = SessionConfig(permanent_memory=permanent)
         session = Session(folder, propagator=fast_engine, config=config)
         session.add_annotation(last, masks[last])
-        results = dict(session.propagate(reverse=True))
+        results = dict(session.propagate(direction="backward"))
         assert sorted(results) == list(range(len(images)))
         for t, result in results.items():
             for oid in (1, 2):

@@ -67,14 +67,18 @@ def test_several_objects_with_annotations_on_several_frames(tmp_path: Path) -> N
         np.testing.assert_array_equal(results[index].probs, again[index].probs)
 
 
-def test_object_added_mid_video_through_the_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize("from_first", [True, False])
+def test_object_added_mid_video_through_the_session(tmp_path: Path, from_first: bool) -> None:
     frames, masks = squares_video(N, late=6)
     write_frames(tmp_path, frames)
-    results = _run(tmp_path, {0: masks[0], 6: masks[6]})
+    config = SessionConfig(objects_from_first_annotation=from_first)
+    results = _run(tmp_path, {0: masks[0], 6: masks[6]}, config=config)
     for index, result in results.items():
         assert result.object_ids == (1, 2, 5)
-        if index < 6:  # not born yet: hidden by the session
+        if index < 6 and from_first:  # not born yet: hidden by the session
             assert not result.probs[3].any()
+    # by default (XMem++) permanent memory conditions it from the start: not hidden
+    assert from_first or all(results[i].probs[3].any() for i in range(1, 6))
     np.testing.assert_array_equal(results[6].mask, masks[6])
 
 
@@ -99,13 +103,13 @@ def test_object_added_mid_video_memory(tmp_path: Path) -> None:
 def test_backward_propagation(tmp_path: Path) -> None:
     frames, masks = squares_video(N)
     write_frames(tmp_path, frames)
-    results = list(_run(tmp_path, {N - 1: masks[N - 1]}, reverse=True).items())
+    results = list(_run(tmp_path, {N - 1: masks[N - 1]}, direction="backward").items())
     assert [i for i, _ in results] == list(reversed(range(N)))
     np.testing.assert_array_equal(results[0][1].mask, masks[N - 1])
     # without permanent memory, frames after the last annotation (reached first) are empty
     config = SessionConfig(permanent_memory=False)
     engine = _Recording()
-    results = _run(tmp_path, {4: masks[4]}, reverse=True, config=config, engine=engine)
+    results = _run(tmp_path, {4: masks[4]}, direction="backward", config=config, engine=engine)
     assert list(results) == list(reversed(range(N)))
     assert engine.stepped == [4, 3, 2, 1, 0]
     for index in range(5, N):
@@ -127,7 +131,8 @@ def test_frames_before_the_only_annotation_are_tracked() -> None:
 def test_click_and_box_prompts(tmp_path: Path) -> None:
     frames, masks = squares_video(N)
     write_frames(tmp_path, frames)
-    session = Session(tmp_path, propagator=propagator(64))
+    config = SessionConfig(objects_from_first_annotation=True)
+    session = Session(tmp_path, propagator=propagator(64), config=config)
     session.add_annotation(0, masks[0])
     session.add_prompt(3, 7, Prompt(box=np.array([40, 2, 60, 20], np.float32)))
     results = dict(session.propagate())
