@@ -432,7 +432,7 @@ HUGE = "1" + "0" * 5000
         (
             "/api/propagate",
             '{"frame": 0, "direction": "sideways"}',
-            "direction must be forward or backward",
+            "direction must be forward, backward or both, not 'sideways'",
         ),
         ("/api/export", '{"kind": {"a": 1}}', "'kind' must be a string"),
     ],

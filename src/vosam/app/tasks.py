@@ -1,11 +1,12 @@
 """A browser session's background work: propagation, frame suggestion and exports, each a
 :class:`~vosam.app.jobs.Job` on the shared workers, with progress and cancellation.
 
-Propagation is the video's :class:`vosam.Session` propagating (forward, backward, or both
-directions over the whole video); its masks go into the session's propagated masks as they
-come. Suggestion and exports work from a frozen view of what every frame shows, so the
-page may go on changing the annotations meanwhile. A job reads frames from the session's own source,
-never from the page's, and only one job of a session is active at a time.
+Propagation is the video's :class:`vosam.Session` propagating (``direction="forward"``,
+``"backward"`` or ``"both"``); its masks go into the session's propagated masks as they
+come, and its progress callback counts the frames played. Suggestion and exports work from
+a frozen view of what every frame shows, so the page may go on changing the annotations
+meanwhile. A job reads frames from the session's own source, never from the page's, and
+only one job of a session is active at a time.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _require_annotation(app: AppSession) -> None:
         raise InputError(None, "nothing to propagate: mark an object on a frame first")
 
 
-DIRECTIONS = ("forward", "backward")
+DIRECTIONS = ("forward", "backward", "both")
 
 
 def propagate(app: AppSession, index: int, direction: str) -> Job:
@@ -40,21 +41,23 @@ def propagate(app: AppSession, index: int, direction: str) -> Job:
     whatever ``index``), in the background (:meth:`vosam.Session.propagate`). The masks
     are saved when it ends, also when cancelled."""
     if direction not in DIRECTIONS:
-        raise InputError(None, f"direction must be forward or backward, not {direction[:20]!r}")
+        raise InputError(
+            None, f"direction must be forward, backward or both, not {direction[:20]!r}"
+        )
     with app.lock:
         session = app.video()
         app.check_frame(index)
         _require_annotation(app)
         generation = app.generation
     n = len(session)
-    span = {"forward": {"start": index}, "backward": {"stop": index + 1, "reverse": True}}
-    total = {"forward": n - index, "backward": index + 1}[direction]
+    span = {"forward": {"start": index}, "backward": {"stop": index + 1}, "both": {}}[direction]
+    total = {"forward": n - index, "backward": index + 1, "both": n}[direction]
 
     def work(job: Job) -> dict[str, Any]:
         try:
-            for i, result in session.propagate(**span[direction]):
+            steps = session.propagate(**span, direction=direction, progress=job.report)
+            for i, result in steps:
                 app.propagated(generation, i, result.mask)
-                job.advance()
         finally:
             app.request_save()
         return {"frames": job.done, "direction": direction}
