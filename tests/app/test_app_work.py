@@ -26,7 +26,7 @@ from vosam.app.brush import stroke_mask
 from vosam.app.edits import ANNOTATION, Change, History, Work
 from vosam.engines import Propagator, Tracker
 from vosam.io import open_source, read_annotations, read_mask, write_mask
-from vosam.runs import incomplete_reason, staged_run
+from vosam.runs import file_digest, incomplete_reason, staged_run
 
 STROKE = [[5.0, 100.0], [20.0, 100.0]]
 NAMES = tuple(f"{t:05d}" for t in range(FRAMES))
@@ -328,13 +328,13 @@ def test_the_work_is_saved_as_a_vosam_run_and_a_restarted_server_goes_on(make_se
         assert np.array_equal(read_mask(folder / f"{name}.png"), shown[t]), t
     manifest = json.loads((folder / "run.json").read_text())
     settings = manifest["settings"]
-    kept = ("command", "video", "frames", "objects", "annotated", "corrected", "propagated")
+    kept = ("command", "video", "frames", "objects", "annotations", "corrected", "propagated")
     assert {k: settings[k] for k in kept} == {
         "command": "app",
         "video": "clip",
         "frames": FRAMES,
         "objects": {"1": "square"},
-        "annotated": ["00000"],
+        "annotations": {"00000.png": file_digest(folder / "annotations" / "00000.png")},
         "corrected": ["00003"],
         "propagated": list(NAMES),
     }
@@ -350,10 +350,8 @@ def test_the_work_is_saved_as_a_vosam_run_and_a_restarted_server_goes_on(make_se
     state = wait_saved(client)
     after = {n: (folder / f"{n}.png").stat().st_ino for n in NAMES}
     assert [n for n in NAMES if before[n] != after[n]] == ["00003"]
-    assert json.loads((folder / "run.json").read_text())["settings"]["annotated"] == [
-        "00000",
-        "00003",
-    ]
+    annotations = json.loads((folder / "run.json").read_text())["settings"]["annotations"]
+    assert list(annotations) == ["00000.png", "00003.png"]
     client.ok("/api/undo")  # back to a correction, saved when the server stops
     server.shutdown()
     server.server_close()

@@ -14,7 +14,9 @@ What: the layout ``vosam segment`` writes, by the same writers (:func:`vosam.io.
 - ``annotations/<frame>.png``: the annotated frames alone, what ``vosam segment SOURCE
   --masks <folder>/annotations`` takes to go on from there;
 - ``frames.csv`` and ``run.json``, whose settings say ``"command": "app"`` and hold the
-  objects' names and which frames are annotated, corrected and propagated.
+  objects' names, the annotation files with their SHA-256 (``annotations``, as ``vosam
+  segment`` records the masks it was given, so ``vosam suggest --results`` finds them),
+  and which frames are corrected and propagated.
 
 Each save goes through a staging folder committed at the end, so a folder holds one whole
 save or the one before; frames that did not change are linked into the new save rather than
@@ -41,7 +43,14 @@ from vosam.app.packed import PackedMasks
 from vosam.app.workspace import relative
 from vosam.errors import InputError, OutputError
 from vosam.io import FrameSource, read_mask, write_frame_map, write_mask
-from vosam.runs import RUN_FILE, check_apart, foreign_files, source_identity, staged_run
+from vosam.runs import (
+    RUN_FILE,
+    check_apart,
+    file_digest,
+    foreign_files,
+    source_identity,
+    staged_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +181,9 @@ class RunFolder:
         try:
             objects = {int(k): str(v) for k, v in (settings.get("objects") or {}).items()}
             kinds = {
-                kind: [str(n) for n in settings.get(kind) or ()]
-                for kind in ("annotated", "corrected", "propagated")
+                "annotated": [Path(str(f)).stem for f in settings.get("annotations") or {}],
+                "corrected": [str(n) for n in settings.get("corrected") or ()],
+                "propagated": [str(n) for n in settings.get("propagated") or ()],
             }
         except (TypeError, ValueError, AttributeError):
             raise InputError(self.shown, "run.json is damaged; move the folder away") from None
@@ -250,7 +260,7 @@ class RunFolder:
             "version": vosam.__version__,
             **self.engine,
             "objects": {str(k): v for k, v in sorted(snap.objects.items())},
-            "annotated": [names[i] for i in sorted(snap.annotations)],
+            "annotations": {},  # filled once written
             "corrected": [names[i] for i in sorted(snap.corrections)],
             "propagated": [names[i] for i in sorted(snap.results)],
         }
@@ -262,6 +272,7 @@ class RunFolder:
             for index in sorted(snap.annotations):
                 rel = f"{ANNOTATIONS_DIR}/{names[index]}.png"
                 self._put(run.path, rel, snap, index, snap.annotations.__getitem__)
+                run.settings["annotations"][f"{names[index]}.png"] = file_digest(run.path / rel)
             write_frame_map(run.path, snap.frames)
             run.frames = len(names)
 
