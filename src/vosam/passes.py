@@ -21,19 +21,23 @@ import bisect
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vosam.playback import DIRECTIONS, MERGES
 from vosam.types import StepResult, confidence_of
 
-__all__ = ["DIRECTIONS", "MERGES", "HeldResults", "merge_by_confidence", "nearer_pass"]
-
-DIRECTIONS = ("forward", "backward", "both")
-"""What ``Session.propagate(direction=...)`` takes."""
-
-MERGES = ("nearest", "confidence")
-"""The merge rules of frames between two annotated frames (see the module's text)."""
+__all__ = [
+    "DIRECTIONS",
+    "MERGES",
+    "BothPlan",
+    "HeldResults",
+    "held",
+    "merge_by_confidence",
+    "nearer_pass",
+]
 
 
 def nearer_pass(index: int, annotated: Sequence[int]) -> str:
@@ -47,6 +51,85 @@ def nearer_pass(index: int, annotated: Sequence[int]) -> str:
         return "forward"
     before, after = annotated[k - 1], annotated[k]
     return "forward" if index - before <= after - index else "backward"
+
+
+@dataclass(frozen=True)
+class BothPlan:
+    """What a run of both directions over frames ``start..stop-1`` plays, and how it makes
+    one result per frame.
+
+    The backward pass plays ``backward`` (from the last given frame, or ``stop - 1``, down
+    to ``start``), the forward pass ``forward`` (from the first given frame, or ``start``,
+    up to ``stop - 1``); every frame is in at least one.
+
+    Attributes:
+        start, stop: the frames of the run.
+        given: the annotated or prompted frames (any position), increasing.
+        backward_end: the backward pass plays ``backward_end - 1`` down to ``start``.
+        forward_from: the forward pass plays ``forward_from`` up to ``stop - 1``.
+    """
+
+    start: int
+    stop: int
+    given: tuple[int, ...]
+    backward_end: int
+    forward_from: int
+
+    @classmethod
+    def of(cls, start: int, stop: int, given: Sequence[int]) -> BothPlan:
+        """The plan for frames ``start..stop-1`` of a video annotated on ``given``."""
+        given = tuple(sorted(set(given)))
+        if not given:
+            raise ValueError("a run of both directions needs an annotated frame")
+        backward_end = max(min(stop, given[-1] + 1), start)
+        forward_from = min(max(start, given[0]), stop)
+        return cls(start, stop, given, backward_end, forward_from)
+
+    @property
+    def backward(self) -> range:
+        """The frames the backward pass plays, in its order."""
+        return range(self.backward_end - 1, self.start - 1, -1)
+
+    @property
+    def forward(self) -> range:
+        """The frames the forward pass plays, in its order."""
+        return range(self.forward_from, self.stop)
+
+    @property
+    def total(self) -> int:
+        """Frames played by both passes together."""
+        return len(self.backward) + len(self.forward)
+
+    def uses_backward(self, index: int, merge: str) -> bool:
+        """Whether frame ``index``'s result takes the backward pass's into account."""
+        if index < self.forward_from:
+            return True
+        if index >= self.backward_end or index in self.given:  # forward only, or its input
+            return False
+        return merge == "confidence" or nearer_pass(index, self.given) == "backward"
+
+    def combine(
+        self,
+        index: int,
+        forward: StepResult | None,
+        backward: StepResult | None,
+        merge: str,
+    ) -> StepResult:
+        """Frame ``index``'s result from the passes' (None where a pass did not play it or
+        its result is not needed, see :meth:`uses_backward`)."""
+        if merge not in MERGES:
+            raise ValueError(f"merge is one of {', '.join(MERGES)}, not {merge!r}")
+        if not self.uses_backward(index, merge):
+            return forward
+        if forward is None or merge == "nearest":
+            return backward
+        return merge_by_confidence(forward, backward)
+
+
+def held(result: StepResult) -> StepResult:
+    """``result`` as :class:`HeldResults` gives it back (probabilities through float16)."""
+    probs = result.probs.astype(np.float16).astype(np.float32)
+    return StepResult(probs, result.object_ids, result.confidence.copy())
 
 
 def merge_by_confidence(forward: StepResult, backward: StepResult) -> StepResult:

@@ -19,7 +19,14 @@ if TYPE_CHECKING:
 
     from vosam.engines.base import StepResult
 
-__all__ = ["Order", "Step", "x3_order"]
+__all__ = ["DIRECTIONS", "MERGES", "Order", "Step", "x3_order"]
+
+DIRECTIONS = ("forward", "backward", "both")
+"""What ``Session.propagate(direction=...)`` takes: one order, or both as one run."""
+
+MERGES = ("nearest", "confidence")
+"""How a run of both directions makes one result of the two passes on a frame between two
+annotated frames (see :mod:`vosam.passes`)."""
 
 
 def x3_order(n: int) -> list[int]:

@@ -31,7 +31,7 @@ from vosam.engines.base import confidence_of, onehot
 from vosam.errors import InputError, MaskSizeError
 from vosam.io import FrameSource, open_source
 from vosam.objects import MAX_OBJECT_ID, ObjectRegistry
-from vosam.passes import DIRECTIONS, MERGES, HeldResults, merge_by_confidence, nearer_pass
+from vosam.passes import DIRECTIONS, MERGES, BothPlan, HeldResults
 from vosam.playback import Order, Step
 from vosam.prompt_masks import merge_annotation, merge_predictions, prompt_problem
 from vosam.refine.base import ImageEmbedding, Prediction, PromptableSegmenter
@@ -356,43 +356,29 @@ class Session:
         self._need_random_access("both")
         n = len(self.source)
         start, stop = max(start, 0), n if stop is None else min(stop, n)
-        given = self.given_frames()
-        given_set = set(given)
-        # backward plays [start, back_end) down, forward [forward_from, stop) up
-        back_end = max(min(stop, given[-1] + 1), start)
-        forward_from = min(max(start, given[0]), stop)
-        total = (back_end - start) + (stop - forward_from)
-        played = _counter(progress, total)
+        plan = BothPlan.of(start, stop, self.given_frames())
+        played = _counter(progress, plan.total)
         merge = self.config.merge
         first = self.first_annotated() if self.config.objects_from_first_annotation else {}
-
-        def kept(index: int) -> bool:
-            if index < forward_from:
-                return True
-            if index in given_set:  # its input, which the forward pass yields too
-                return False
-            return merge == "confidence" or nearer_pass(index, given) == "backward"
 
         def shown(index: int, result: StepResult) -> StepResult:
             unborn = {oid for oid, at in first.items() if at > index}
             return _hide(result, unborn) if unborn else result
 
+        backward = self._run(Order.BACKWARD, start, plan.backward_end, hide=False, played=played)
+        forward = self._run(Order.FORWARD, plan.forward_from, stop, hide=False, played=played)
         with HeldResults(self.config.held_mb << 20) as held:
-            for step in self._run(Order.BACKWARD, start, back_end, hide=False, played=played):
-                if kept(step.index):
+            for step in backward:
+                if plan.uses_backward(step.index, merge):
                     held.put(step.index, step.result)
             if held.spilled:
                 log.info("%d backward results held on disk", held.spilled)
-            for index in range(start, forward_from):
-                yield Step(index, index, self.source.read(index), shown(index, held.pop(index)))
-            for step in self._run(Order.FORWARD, forward_from, stop, hide=False, played=played):
-                result = step.result
-                if step.index in held:
-                    backward = held.pop(step.index)
-                    if merge == "confidence":
-                        result = merge_by_confidence(result, backward)
-                    else:
-                        result = backward
+            for index in range(start, plan.forward_from):
+                result = plan.combine(index, None, held.pop(index), merge)
+                yield Step(index, index, self.source.read(index), shown(index, result))
+            for step in forward:
+                back = held.pop(step.index) if step.index in held else None
+                result = plan.combine(step.index, step.result, back, merge)
                 yield Step(step.step, step.index, step.image, shown(step.index, result))
 
     def _count(self, order: Order, start: int, stop: int | None) -> int | None:

@@ -11,7 +11,7 @@ from tests.core.test_session import Oracle, OraclePropagator, only
 from vosam.engines.base import onehot
 from vosam.errors import InputError
 from vosam.io import FolderSource
-from vosam.passes import HeldResults, merge_by_confidence, nearer_pass
+from vosam.passes import BothPlan, HeldResults, merge_by_confidence, nearer_pass
 from vosam.session import Session, SessionConfig
 from vosam.types import StepResult
 
@@ -59,6 +59,21 @@ def test_nearer_pass():
         "backward", "backward", "forward", "forward", "backward", "forward",
         "forward", "forward", "backward", "forward", "forward", "forward",
     ]  # fmt: skip
+
+
+def test_both_plans_cover_every_frame_once_or_twice():
+    plan = BothPlan.of(0, 10, [6, 2])
+    assert list(plan.backward) == [6, 5, 4, 3, 2, 1, 0] and list(plan.forward) == list(range(2, 10))
+    assert plan.total == 15
+    used = {i for i in range(10) if plan.uses_backward(i, "nearest")}
+    assert used == {0, 1, 5}  # before the first, and nearer to frame 6 (4 is a tie: forward)
+    assert {i for i in range(10) if plan.uses_backward(i, "confidence")} == {0, 1, 3, 4, 5}
+    after = BothPlan.of(7, 10, [5])  # every given frame before the span: forward only
+    assert list(after.backward) == [] and list(after.forward) == [7, 8, 9]
+    before = BothPlan.of(0, 10, [12])  # after the span: backward only
+    assert list(before.backward) == list(range(9, -1, -1)) and list(before.forward) == []
+    with pytest.raises(ValueError, match="needs an annotated frame"):
+        BothPlan.of(0, 10, [])
 
 
 @pytest.mark.parametrize("merge", ["nearest", "confidence"])

@@ -28,8 +28,10 @@ def bright_refiner(monkeypatch):
 def test_discover_writes_masks_and_trajectories(tmp_path, capsys):
     images, truth = moving_objects(10)
     frames = write_frames(tmp_path / "frames", images)
-    out = tmp_path / "out"
-    assert main(["discover", str(frames), "--out", str(out), "--quiet", *BORDER]) == 0
+    results = tmp_path / "out"
+    assert main(["discover", str(frames), "--out", str(results), "--quiet", *BORDER]) == 0
+    out = results / "frames"  # the DAVIS results layout: OUT/<video>/<frame>.png
+    assert [p.name for p in results.iterdir()] == ["frames"]
     names = [f"{i:05d}" for i in range(10)]
     trajs = read_trajectories(out / "trajectories.json", names=names, size=truth.shape[1:])
     assert [t.object_id for t in trajs] == [1, 2]
@@ -37,6 +39,7 @@ def test_discover_writes_masks_and_trajectories(tmp_path, capsys):
         ids = set(np.unique(read_mask(out / f"{name}.png")).tolist())
         assert ids == {0, 1, 2}
     assert (out / "frames.csv").is_file() and json.loads((out / "run.json").read_text())["complete"]
+    out = results
     # the same run again does nothing; another run into the folder is refused
     assert main(["discover", str(frames), "--out", str(out), "--quiet", *BORDER]) == 0
     assert "already complete" in capsys.readouterr().err
@@ -49,9 +52,10 @@ def test_no_snap_keeps_the_coarse_masks(tmp_path):
     frames = write_frames(tmp_path / "frames", images)
     runs = {}
     for flag in ([], ["--no-snap"]):
-        out = tmp_path / ("coarse" if flag else "snapped")
-        argv = ["discover", str(frames), "--out", str(out), "--quiet", *BORDER, *flag]
+        results = tmp_path / ("coarse" if flag else "snapped")
+        argv = ["discover", str(frames), "--out", str(results), "--quiet", *BORDER, *flag]
         assert main(argv) == 0
+        out = results / "frames"
         assert json.loads((out / "run.json").read_text())["settings"]["snap"] is not bool(flag)
         runs[bool(flag)] = [read_mask(out / f"{i:05d}.png") for i in range(6)]
     # the red square's masks follow its edges when snapped; coarse masks do not
@@ -91,7 +95,7 @@ def test_external_boxes_are_segmented_by_the_refiner(tmp_path, capsys, bright_re
         expected[5:12, 4:10] = 4
         if t == 2:
             expected[15:25, 26:34] = 9
-        np.testing.assert_array_equal(read_mask(out / f"{t:05d}.png"), expected)
+        np.testing.assert_array_equal(read_mask(out / "frames" / f"{t:05d}.png"), expected)
     # without a refiner, or with a bad file: one line naming the file, exit code 2
     assert main([*argv, "--overwrite", "--quiet"]) == 2
     assert "boxes.json: segmenting given boxes needs a --refiner" in capsys.readouterr().err
@@ -134,3 +138,32 @@ def test_refine_vis_command(tmp_path, capsys, bright_refiner):
     assert "holds 2 .json files; name the metadata with --meta" in capsys.readouterr().err
     meta = ["--meta", str(tmp_path / "valid.json")]
     assert main([*argv, *meta, "--out", str(out), "--refiner", bright_refiner, "--quiet"]) == 0
+
+
+def test_discover_results_are_what_eval_reads_and_an_overlay(tmp_path, capsys):
+    from vosam.eval import evaluate_dataset
+    from vosam.io import write_mask
+
+    images, truth = moving_objects(8)
+    frames = write_frames(tmp_path / "frames", images)
+    gt = tmp_path / "gt" / "Annotations" / "480p" / "clip"
+    gt.mkdir(parents=True)
+    for t, mask in enumerate(truth):
+        write_mask(gt / f"{t:05d}.png", mask)
+    results, video = tmp_path / "res", tmp_path / "clip.mp4"
+    argv = ["discover", str(frames), "--out", str(results), "--name", "clip", *BORDER]
+    assert main([*argv, "--overlay", str(video), "--quiet"]) == 0
+    assert sorted(p.name for p in results.iterdir()) == ["clip"]
+    assert video.stat().st_size > 0
+    manifest = json.loads((results / "clip" / "run.json").read_text())
+    assert manifest["extras"]["overlay"]["path"] == str(video.resolve())
+    capsys.readouterr()
+    gt_root = tmp_path / "gt"
+    assert (
+        main(["eval", str(gt_root), str(results), "--task", "unsupervised", "--workers", "1"]) == 0
+    )
+    summary = evaluate_dataset(gt_root, results, protocol="unsupervised", workers=1).summary
+    assert summary["J&F-Mean"] > 0.5  # measured 0.60 (J-recall 0.5: one square found well)
+    # a bad --name is refused, nothing written
+    assert main([*argv, "--name", "../up", "--quiet"]) == 2
+    assert "--name must be a plain folder name" in capsys.readouterr().err

@@ -22,7 +22,7 @@ squared distance from each element of ``B`` to its nearest element of ``A``: how
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -89,6 +89,7 @@ def select_frames(
     k: int = 5,
     alpha: float = ALPHA,
     min_coverage: float = MIN_COVERAGE,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[int]:
     """The next ``k`` frames to annotate, in the order chosen.
 
@@ -100,6 +101,7 @@ def select_frames(
         k: how many frames to suggest; fewer come back when fewer frames qualify.
         alpha: weight of the mask in the blended key.
         min_coverage: frames whose mask covers less than this share are never suggested.
+        progress: see :func:`select_blended`.
 
     Returns:
         Distinct frame indices, none of them annotated, each with a mask covering at least
@@ -107,28 +109,78 @@ def select_frames(
     """
     if len(features) != len(masks):
         raise ValueError(f"{len(features)} feature maps but {len(masks)} masks")
+    blended = [blend_key(f, m, alpha=alpha) for f, m in zip(features, masks, strict=True)]
+    covered = [coverage(m) for m in masks]
+    return select_blended(
+        blended, covered, annotated, k=k, min_coverage=min_coverage, progress=progress
+    )
+
+
+def select_blended(
+    blended: Sequence[KeyFeatures],
+    covered: Sequence[float],
+    annotated: Collection[int],
+    *,
+    k: int = 5,
+    min_coverage: float = MIN_COVERAGE,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[int]:
+    """:func:`select_frames` from each frame's blended key (:func:`blend_key`) and the share
+    of its pixels that its mask covers (:func:`coverage`), so that a caller can blend each
+    frame as it comes and keep no mask.
+
+    ``progress(done, total)`` is called after each comparison of two frames (``D(A, B)``),
+    ``total`` being how many the selection makes.
+    """
+    if len(blended) != len(covered):
+        raise ValueError(f"{len(blended)} feature maps but {len(covered)} coverages")
+    n = len(blended)
     chosen = sorted(set(annotated))
     if not chosen:
         raise ValueError("need at least one annotated frame to suggest the next ones")
-    if chosen[0] < 0 or chosen[-1] >= len(masks):
-        raise ValueError(f"annotated frame indices must lie in [0, {len(masks)})")
-    blended = [blend_key(f, m, alpha=alpha) for f, m in zip(features, masks, strict=True)]
-    open_frames = [
-        i for i in range(len(masks)) if i not in chosen and coverage(masks[i]) >= min_coverage
-    ]
+    if chosen[0] < 0 or chosen[-1] >= n:
+        raise ValueError(f"annotated frame indices must lie in [0, {n})")
+    open_frames = [i for i in range(n) if i not in chosen and covered[i] >= min_coverage]
     score = {i: float("inf") for i in open_frames}
+    rounds = min(k, len(open_frames))
+    total = len(chosen) * len(open_frames) + sum(len(open_frames) - r for r in range(1, rounds))
+    done = 0
     picked: list[int] = []
     newest = chosen
-    for _ in range(min(k, len(open_frames))):
+    for _ in range(rounds):
         for a in newest:
             for i in score:
                 score[i] = min(score[i], dissimilarity(blended[a], blended[i]))
+                done += 1
+                if progress is not None:
+                    progress(done, total)
         best = max(score, key=lambda i: (score[i], -i))
         log.debug("suggest frame %d (min dissimilarity %.4g)", best, score[best])
         picked.append(best)
         del score[best]
         newest = [best]
     return picked
+
+
+def blend_frames(
+    propagator: Propagator,
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    alpha: float = ALPHA,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[KeyFeatures], list[float]]:
+    """Each ``(frame, mask)`` of ``pairs`` (RGB ``uint8 (H, W, 3)`` and ``uint8 (H, W)`` ids,
+    in video order) encoded once and blended with its mask at once: the blended keys and
+    the masks' coverages, for :func:`select_blended`. Neither frames nor masks are kept.
+    ``progress(done)`` after each frame."""
+    blended: list[KeyFeatures] = []
+    covered: list[float] = []
+    for frame, mask in pairs:
+        blended.append(blend_key(propagator.encode_key(frame), mask, alpha=alpha))
+        covered.append(coverage(mask))
+        if progress is not None:
+            progress(len(blended))
+    return blended, covered
 
 
 def suggest_frames(
@@ -144,7 +196,11 @@ def suggest_frames(
     """:func:`select_frames` on the key features ``propagator`` gives for ``frames``.
 
     ``frames`` yields ``uint8 (H, W, 3)`` RGB frames in video order (one per mask). Only the
-    key features are kept in memory, not the frames.
+    blended keys are kept, not the frames; each mask is asked for once, when its frame
+    comes (``masks`` may read them from files, as :class:`vosam.runs.ResultMasks` does).
     """
-    features = [propagator.encode_key(frame) for frame in frames]
-    return select_frames(features, masks, annotated, k=k, alpha=alpha, min_coverage=min_coverage)
+    pairs = ((frame, masks[i]) for i, frame in enumerate(frames))
+    blended, covered = blend_frames(propagator, pairs, alpha=alpha)
+    if len(blended) != len(masks):
+        raise ValueError(f"{len(blended)} frames but {len(masks)} masks")
+    return select_blended(blended, covered, annotated, k=k, min_coverage=min_coverage)

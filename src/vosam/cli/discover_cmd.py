@@ -62,10 +62,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "objects from motion and appearance, link them into box trajectories, segment them "
         "(prompting --refiner with the boxes) and keep them consistent with the propagator. "
         "With --boxes, the trajectories come from a file (any tracker's output) instead. "
-        f"Writes a DAVIS-palette PNG per frame and {TRAJECTORIES_FILE}.",
+        "Writes the DAVIS results layout, OUT/<video>/<frame>.png (DAVIS palette), which "
+        f"vosam eval --task unsupervised reads, with {TRAJECTORIES_FILE}, frames.csv and "
+        "run.json beside the masks.",
     )
     p.add_argument("source", type=Path, help="folder of JPEG/PNG frames, or a video file")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="results folder: the masks go to OUT/<video>/ (several videos can share OUT)",
+    )
+    p.add_argument(
+        "--name",
+        help="the video's folder under --out (default: the frame folder's name or the video "
+        "file's name without its extension)",
+    )
+    p.add_argument("--overlay", type=Path, help="also write an overlay video (e.g. out.mp4)")
+    p.add_argument("--fps", type=float, default=24.0, help="overlay frame rate (default 24)")
     p.add_argument(
         "--boxes",
         type=Path,
@@ -121,9 +135,18 @@ def run(args: argparse.Namespace) -> int:
         write_trajectories,
     )
     from vosam.discover.snap import SnapConfig
+    from vosam.errors import OutputError
     from vosam.io import open_source, write_frame_map, write_mask
     from vosam.progress import Progress
-    from vosam.runs import check_apart, check_output, input_digest, source_identity, staged_run
+    from vosam.runs import (
+        check_apart,
+        check_output,
+        clear_overlay_leftovers,
+        input_digest,
+        source_identity,
+        staged_run,
+    )
+    from vosam.sinks import OverlaySink
     from vosam.spec import EngineSpec
 
     if args.max_objects < 1:
@@ -132,12 +155,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--keyframes must be at least 0")
     if args.boxes is not None and not args.refiner:
         raise InputError(args.boxes, "segmenting given boxes needs a --refiner")
+    if args.overlay is not None and args.fps <= 0:
+        raise OutputError(args.overlay, f"--fps must be positive, got {args.fps}")
+    name = video_name(args.source, args.name)
+    run_dir = args.out / name
     source = open_source(args.source)
     trajectories = None
     if args.boxes is not None:
         trajectories = read_trajectories(args.boxes, names=source.names, size=source.size)
     device = str(resolve_device(args.device))
-    check_apart([args.out], [args.source, args.boxes, args.refiner_checkpoint])
+    check_apart([run_dir, args.overlay], [args.source, args.boxes, args.refiner_checkpoint])
     config = DiscoverConfig(
         appearance=args.appearance,
         max_objects=args.max_objects,
@@ -164,13 +191,24 @@ def run(args: argparse.Namespace) -> int:
         "appearance": args.appearance,
         "version": vosam.__version__,
     }
-    state = check_output(args.out, settings=settings, names=source.names, overwrite=args.overwrite)
+    requested = {
+        "overlay": {"fps": args.fps, "path": str(args.overlay.resolve())} if args.overlay else None
+    }
+    state = check_output(
+        run_dir,
+        settings=settings,
+        names=source.names,
+        overwrite=args.overwrite,
+        requested=requested,
+    )
     if state.kind == "done":
-        print(f"{args.out}: already complete, nothing to do", file=sys.stderr)
+        print(f"{run_dir}: already complete, nothing to do", file=sys.stderr)
         return 0
+    if state.kind == "extend":
+        print(f"{run_dir}: {state.reason}; running again to write it", file=sys.stderr)
     segmenter = make_refiner(args)
     discovery = None
-    with staged_run(args.out, settings) as out, source:
+    with staged_run(run_dir, settings) as out, source:
         if trajectories is None:
             with Progress(len(source), "frames (discovery)", enabled=not args.quiet) as bar:
                 discovery = discover_objects(source, config=config, device=device, progress=bar)
@@ -181,22 +219,61 @@ def run(args: argparse.Namespace) -> int:
         propagator = EngineSpec("embedded").build(device) if config.propagate else None
         passes = 2 if config.propagate and config.keyframes else 1
         count = 0
-        with Progress(passes * len(source), "frames (masks)", enabled=not args.quiet) as bar:
-            for index, mask in segment_trajectories(
-                source,
-                trajectories,
-                segmenter=segmenter,
-                propagator=propagator,
-                discovery=discovery,
-                config=config,
-                progress=bar,
-            ):
-                write_mask(out.path / f"{source.names[index]}.png", mask)
-                count += 1
+        sink = None
+        if args.overlay is not None:
+            clear_overlay_leftovers(args.overlay)
+            sink = OverlaySink.to(args.overlay, args.fps, source.size)
+            images = source.frames()
+        try:
+            with Progress(passes * len(source), "frames (masks)", enabled=not args.quiet) as bar:
+                for index, mask in segment_trajectories(
+                    source,
+                    trajectories,
+                    segmenter=segmenter,
+                    propagator=propagator,
+                    discovery=discovery,
+                    config=config,
+                    progress=bar,
+                ):
+                    write_mask(out.path / f"{source.names[index]}.png", mask)
+                    if sink is not None:
+                        sink.write_mask(_frame(images, index), mask)
+                    count += 1
+            if sink is not None:
+                sink.close()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
         write_frame_map(out.path, source)
         out.frames = count
+        if args.overlay is not None:
+            out.record_file("overlay", args.overlay, requested["overlay"])
     print(
-        f"wrote {count} masks of {len(trajectories)} objects and {TRAJECTORIES_FILE} to {args.out}",
+        f"wrote {count} masks of {len(trajectories)} objects and {TRAJECTORIES_FILE} to {run_dir}",
         file=sys.stderr,
     )
     return 0
+
+
+def video_name(source: Path, name: str | None) -> str:
+    """The video's folder under ``--out``: ``name``, or the source's name (a video file's
+    without its extension).
+
+    Raises:
+        InputError: a name that is not one plain folder name.
+    """
+    if name is None:
+        resolved = source.resolve()
+        name = resolved.stem if resolved.is_file() else resolved.name
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise InputError(None, f"--name must be a plain folder name, not {name!r}")
+    return name
+
+
+def _frame(images, index: int):
+    """The frame ``index`` of the iterator ``images`` of ``(index, image)`` in order."""
+    for at, image in images:
+        if at == index:
+            return image
+    raise ValueError(f"frame {index} was not found in order")

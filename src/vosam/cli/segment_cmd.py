@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from vosam.cli.common import add_engine_args, add_input_args, add_refiner_args
+from vosam.playback import DIRECTIONS, MERGES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,12 +36,44 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replace the results of another vosam run in --out (only the files it wrote)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_direction_args(p)
     add_prompt_args(p)
     add_stream_args(p)
     add_input_args(p, tolerate=True)
     add_engine_args(p)
     add_refiner_args(p)
     p.set_defaults(func=run)
+
+
+def add_direction_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "directions and objects",
+        "by default every annotated frame is in memory for the whole video and every "
+        "object annotated on any frame is segmented on every frame where it is visible "
+        "(XMem++)",
+    )
+    group.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default="forward",
+        help="forward (default), backward, or both as one run: frames before the first "
+        "annotated frame are filled backward, frames between two annotated frames are "
+        "merged by --merge (video files and frame folders only)",
+    )
+    group.add_argument(
+        "--merge",
+        choices=MERGES,
+        default="nearest",
+        help="--direction both, between two annotated frames: nearest (the prediction of "
+        "the nearer annotated frame, the default) or confidence (both predictions "
+        "averaged, each weighted by its confidence)",
+    )
+    group.add_argument(
+        "--objects-from-first-annotation",
+        action="store_true",
+        help="an object is absent before the first frame that annotates it (YouTube-VOS's "
+        "rule) instead of being found there from the annotations",
+    )
 
 
 def add_prompt_args(parser: argparse.ArgumentParser) -> None:

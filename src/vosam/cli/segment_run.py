@@ -59,6 +59,14 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(args.overlay, f"--fps must be positive, got {args.fps}")
     if not stream and (args.stream_format or args.stream_option):
         raise InputError(None, "--stream-format and --stream-option are for streams")
+    if stream and args.direction != "forward":
+        raise InputError(
+            args.source,
+            f"a stream plays forward only: --direction {args.direction} needs a video file or "
+            "a frame folder",
+        )
+    if args.merge != "nearest" and args.direction != "both":
+        raise InputError(None, "--merge applies to --direction both")
     source_path = None if stream else Path(args.source)
     if stream:
         source = open_stream(args)
@@ -99,8 +107,12 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
         "tolerate_corrupt": args.tolerate_corrupt,
         "device": device,
         "version": vosam.__version__,
+        "direction": args.direction,
+        "objects_from_first_annotation": args.objects_from_first_annotation,
         **engine_settings(args),
     }
+    if args.direction == "both":
+        settings["merge"] = args.merge
     segmenting = prompts and not registry.entry("engine", args.engine).takes_prompts
     if prompts:
         settings["prompts"] = prompts_digest(prompts)
@@ -129,7 +141,11 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
     session = Session(
         source,
         propagator=build_engine(args),
-        config=SessionConfig(permanent_memory=not args.no_permanent_memory),
+        config=SessionConfig(
+            permanent_memory=not args.no_permanent_memory,
+            objects_from_first_annotation=args.objects_from_first_annotation,
+            merge=args.merge,
+        ),
         refiner=build_refiner(args),
         segmenter=build_prompt_segmenter(args) if segmenting else None,
     )
@@ -151,9 +167,12 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
             sinks.append(OverlaySink.to(args.overlay, args.fps, source.size))
         if args.preview is not None:
             sinks.append(PreviewSink(args.preview))
-        total = len(source) if source.length_known else None
         behind = (lambda: source.behind) if stream else None
-        with Progress(total, "frames", enabled=not args.quiet, behind=behind) as bar:
+        with Progress(None, "frames", enabled=not args.quiet, behind=behind) as bar:
+
+            def played(done: int, total: int | None) -> None:
+                bar.total = total  # frames played: both passes with --direction both
+                bar.update()
 
             def stop() -> bool:
                 if args.max_frames is not None and bar.done >= args.max_frames:
@@ -162,9 +181,8 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
                     out.stopped_early = interrupt.reason
                 return out.stopped_early is not None
 
-            out.frames = write_results(
-                session, session.propagate_frames(), out.path, sinks=sinks, progress=bar, stop=stop
-            )
+            results = session.propagate_frames(direction=args.direction, progress=played)
+            out.frames = write_results(session, results, out.path, sinks=sinks, stop=stop)
         if out.stopped_early is None and interrupt.reason is not None:
             out.stopped_early = interrupt.reason  # while waiting for a frame
         made = session.prompt_masks

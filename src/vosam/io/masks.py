@@ -8,7 +8,7 @@ In memory a mask is ``uint8 (H, W)`` of user object ids: 0 background, 1..254 ob
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +215,21 @@ def _frame_lookup(names: Sequence[str]) -> tuple[dict[str, int], dict[int, int]]
     return exact, numeric
 
 
+def frame_matcher(names: Sequence[str]) -> Callable[[str], int | None]:
+    """``match(stem)``: the index of the frame a mask file's stem names, or None: the frame
+    of that exact name, else, for an all-digit stem, the only all-digit frame name of the
+    same number (``14`` ↔ ``00014``)."""
+    exact, numeric = _frame_lookup(names)
+
+    def match(stem: str) -> int | None:
+        index = exact.get(stem)
+        if index is None and stem.isdigit():
+            index = numeric.get(int(stem))
+        return index
+
+    return match
+
+
 def annotation_files(mask_dir: str | Path, names: Sequence[str]) -> dict[int, Path]:
     """The annotation files of a video → ``{frame index: file}`` (see
     :func:`read_annotations` for the matching rules), without reading them.
@@ -236,13 +251,11 @@ def annotation_files(mask_dir: str | Path, names: Sequence[str]) -> dict[int, Pa
             raise MaskError(mask_dir, "no annotation: the folder holds no .png mask files")
     else:
         raise MaskError(mask_dir, "annotation folder does not exist")
-    exact, numeric = _frame_lookup(names)
+    match = frame_matcher(names)
     found: dict[int, Path] = {}
     for file in files:
         stem = file.stem
-        index = exact.get(stem)
-        if index is None and stem.isdigit():
-            index = numeric.get(int(stem))
+        index = match(stem)
         if index is None:
             example = f"named like '{names[0]}'" if names else "none"
             raise MaskError(

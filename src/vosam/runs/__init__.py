@@ -42,6 +42,7 @@ from vosam.runs.manifest import (
     settings_fingerprint,
     source_identity,
 )
+from vosam.runs.reading import ResultMasks, given_frames, read_run
 from vosam.runs.staging import (
     StagedRun,
     clear_overlay_leftovers,
@@ -58,6 +59,7 @@ __all__ = [
     "SMALL_SOURCE_BYTES",
     "STAGING_PREFIX",
     "OutputState",
+    "ResultMasks",
     "StagedRun",
     "check_apart",
     "check_output",
@@ -65,12 +67,14 @@ __all__ = [
     "file_digest",
     "finish_output",
     "foreign_files",
+    "given_frames",
     "incomplete_reason",
     "input_digest",
     "is_complete",
     "listed_files",
     "output_state",
     "prepare_output",
+    "read_run",
     "remove_run",
     "same_run",
     "settings_fingerprint",
