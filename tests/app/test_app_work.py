@@ -26,7 +26,13 @@ from vosam.app.brush import stroke_mask
 from vosam.app.edits import ANNOTATION, Change, History, Work
 from vosam.engines import Propagator, Tracker
 from vosam.io import open_source, read_annotations, read_mask, write_mask
-from vosam.runs import file_digest, incomplete_reason, staged_run
+from vosam.runs import (
+    ResultMasks,
+    file_digest,
+    given_frames,
+    incomplete_reason,
+    staged_run,
+)
 
 STROKE = [[5.0, 100.0], [20.0, 100.0]]
 NAMES = tuple(f"{t:05d}" for t in range(FRAMES))
@@ -283,7 +289,9 @@ def test_suggestion_reads_the_masks_shown_and_propagates_nothing(workspace, engi
 
         client.ok("/api/suggest", {"k": 2})
         job = client.wait_job()
-        assert (job["state"], job["done"], job["total"]) == ("done", FRAMES, FRAMES)
+        # every frame encoded, then 7 + 6 comparisons: the 7 frames to the annotated one,
+        # the 6 left to the first one picked
+        assert (job["state"], job["done"], job["total"]) == ("done", FRAMES + 13, FRAMES + 13)
         assert (counting.trackers, counting.keys) == (0, FRAMES)
         with open_source(workspace / "clip") as source:
             keys = [engine.encode_key(image) for _, image in source.frames()]
@@ -343,6 +351,10 @@ def test_the_work_is_saved_as_a_vosam_run_and_a_restarted_server_goes_on(make_se
     # what `vosam segment --masks <folder>/annotations` reads: the annotation alone
     masks = read_annotations(folder / "annotations", NAMES, SIZE)
     assert list(masks) == [0] and np.array_equal(masks[0], shown[0])
+    # what `vosam suggest --results <folder>` reads: the annotated frames and every mask
+    assert given_frames(folder, NAMES, workspace / "clip") == [0]
+    results = ResultMasks(folder, NAMES, SIZE)
+    assert all(np.array_equal(results[t], shown[t]) for t in range(FRAMES))
 
     # a change rewrites its frame only; the others are the files saved before
     before = {n: (folder / f"{n}.png").stat().st_ino for n in NAMES}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vosam.annotate import suggest_frames
+from vosam.annotate import blend_frames, select_blended
 from vosam.app.exports import write_mask_zip, write_overlay_video, write_youtube_vis, youtube_vis
 from vosam.app.jobs import Job
 from vosam.app.state import AppSession
@@ -67,8 +67,10 @@ def propagate(app: AppSession, index: int, direction: str) -> Job:
 
 def suggest(app: AppSession, k: int) -> Job:
     """Suggest ``k`` frames to annotate next (XMem++ diversity selection) from the masks
-    the frames show now (no propagation: each frame is read and encoded once), in the
-    background; the result is also kept for the timeline."""
+    the frames show now, as ``vosam suggest --results`` does from a run's masks: nothing is
+    propagated, each frame is read and encoded once (:func:`vosam.annotate.blend_frames`,
+    :func:`~vosam.annotate.select_blended`). In the background; the job counts the frames
+    encoded, then the comparisons of two frames; the result is also kept for the timeline."""
     if not 1 <= k <= 100:
         raise InputError(None, f"k must be in 1..100, got {k}")
     with app.lock:
@@ -77,21 +79,25 @@ def suggest(app: AppSession, k: int) -> Job:
         annotated = sorted(app.annotated())
         masks = app.shown()
         generation = app.generation
+    n = len(session)
 
     def work(job: Job) -> dict[str, Any]:
-        def frames():
-            for _, image in session.source.frames():
-                yield image
-                job.advance()
-
+        pairs = ((image, masks[i]) for i, image in session.source.frames())
         propagator = session.propagator
-        picked = suggest_frames(propagator, frames(), masks, annotated, k=k)
+        blended, covered = blend_frames(
+            propagator, pairs, progress=lambda done: job.report(done, None)
+        )
+
+        def compared(done: int, total: int) -> None:
+            job.report(n + done, n + total)
+
+        picked = select_blended(blended, covered, annotated, k=k, progress=compared)
         with app.lock:
             if generation == app.generation:
                 app.suggested = picked
         return {"frames": picked}
 
-    return app.start(Job("suggest", len(session), work))
+    return app.start(Job("suggest", n, work))
 
 
 def export(app: AppSession, kind: str) -> Job:
