@@ -14,7 +14,8 @@ import zipfile
 from pathlib import Path
 
 from vosam.app.saved import RUNS_DIR, RunFolder
-from vosam.app.state import AppSession, Saving
+from vosam.app.saving import Saving
+from vosam.app.state import AppSession
 from vosam.app.uploads import remove, remove_tree, unpack_frames
 from vosam.app.workspace import check_frame_files, relative
 from vosam.errors import InputError
@@ -98,7 +99,7 @@ def _open(app: AppSession, path: Path, label: str, *, upload: bool) -> None:
         session.close()
         if saving is not None and saving.store is not None and app.saver is not None:
             with app.lock:
-                if app.store is None or app.store.path != saving.store.path:
+                if app.saved.store is None or app.saved.store.path != saving.store.path:
                     app.saver.release(saving.store.path, app)
         raise
 

@@ -23,7 +23,6 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,9 @@ from vosam.app.edits import ANNOTATION, CORRECTION, Change, History, Work
 from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
 from vosam.app.packed import MaskView, PackedMasks
-from vosam.app.saved import Loaded, RunFolder, Snapshot
+from vosam.app.saved import Snapshot
 from vosam.app.saver import Saver
+from vosam.app.saving import SaveState, Saving
 from vosam.app.uploads import folder_bytes, remove_path, remove_tree, size_text
 from vosam.errors import InputError
 from vosam.io import DAVIS_COLORS, FrameSource
@@ -59,21 +59,6 @@ JOB_STOP_S = 30.0  # how long closing a session waits for its cancelled job
 
 class Busy(InputError):
     """The session's job is still running."""
-
-
-@dataclass(frozen=True)
-class Saving:
-    """Where an opened video's work is saved, and what was saved there before.
-
-    Attributes:
-        store: its run folder; None when the work is not saved (an upload, or a folder
-            that may not be written: ``problem`` says why).
-        loaded: the work saved before, to go on with; None when there is none.
-    """
-
-    store: RunFolder | None = None
-    loaded: Loaded | None = None
-    problem: str | None = None
 
 
 class AppSession:
@@ -114,14 +99,8 @@ class AppSession:
         self.revisions: dict[int, int] = {}
         self.job: Job | None = None
         self.embeddings = Embeddings(models)
-        self.store: RunFolder | None = None
-        self.save_problem: str | None = None  # why the work is not saved
-        self.save_note: str | None = None  # what the page is told about the work restored
-        self.restored = False
+        self.saved = SaveState(Saving(problem="no video is open"))
         self._annotations: dict[int, np.ndarray] | None = None
-        self._changed: set[int] | None = set()  # frames not saved since they changed
-        self._unsaved = False
-        self._writing = False  # a save is being written
         self._saving = threading.Lock()
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
 
@@ -172,21 +151,17 @@ class AppSession:
             self.embeddings.reset(self.generation)
             self._jpegs.clear()
             self._annotations = None
-            self.store, self.save_problem = saving.store, saving.problem
-            self.restored = loaded is not None
-            self.save_note = None if loaded is None else loaded.note
-            # a new folder is written whole; a restored one where its files were unreadable
-            self._changed = None if loaded is None else set(loaded.unreadable)
-            self._unsaved = loaded is not None and bool(loaded.unreadable)
+            self.saved = SaveState(saving)
         if previous is not None and previous != upload:
             remove_path(previous)
         log.info("opened %s (%d frames)", session.source.path, len(frames))
 
     def _close_video(self, *, keep: Path | None = None) -> None:
         """Close the video; its run folder is released unless it is ``keep``."""
-        if self.store is not None and self.saver is not None and self.store.path != keep:
-            self.saver.release(self.store.path, self)
-        self.store = None
+        store = self.saved.store
+        if store is not None and self.saver is not None and store.path != keep:
+            self.saver.release(store.path, self)
+        self.saved = SaveState(Saving(problem="no video is open"))
         if self.frames is not None:
             self.frames.close()
         if self.session is not None:
@@ -312,9 +287,7 @@ class AppSession:
 
     def _revised(self, index: int, *, save: bool = True) -> None:
         self.revisions[index] = self.revisions.get(index, 0) + 1
-        if self._changed is not None:
-            self._changed.add(index)
-        self._unsaved = True
+        self.saved.mark(index)
         if save:
             self.request_save()
 
@@ -450,15 +423,15 @@ class AppSession:
 
     def request_save(self) -> None:
         """Save the work in the background soon, if it is saved at all."""
-        if self.store is not None and self.saver is not None:
+        if self.saved.store is not None and self.saver is not None:
             self.saver.request(self)
 
     def save_now(self) -> None:
         """Write the unsaved work to the video's run folder (:mod:`vosam.app.saved`)."""
         with self._saving:
             with self.lock:
-                store = self.store
-                if store is None or self.session is None or not self._unsaved:
+                state, store = self.saved, self.saved.store
+                if store is None or self.session is None or not state.unsaved:
                     return
                 snap = Snapshot(
                     names=self.session.names,
@@ -466,55 +439,24 @@ class AppSession:
                     annotations=self.annotated(),
                     corrections=self.corrections.copy(),
                     results=self.results.copy(),
-                    changed=None if self._changed is None else set(self._changed),
+                    changed=state.begin(),
                     frames=self.frames,  # type: ignore[arg-type]
                 )
-                self._changed, self._unsaved, self._writing = set(), False, True
             try:
                 store.save(snap)
             except (InputError, OSError) as e:
                 problem = e.problem if isinstance(e, InputError) else f"{e.strerror or e}"
                 log.warning("cannot save in %s: %s", store.shown, problem)
                 with self.lock:
-                    self._writing = False
-                    if self.store is store:
-                        self.save_problem = f"cannot save in {store.shown}: {problem}"
-                        self._unsaved = True
-                        if snap.changed is None or self._changed is None:
-                            self._changed = None
-                        else:
-                            self._changed |= snap.changed
+                    state.failed(snap.changed, f"cannot save in {store.shown}: {problem}")
                 return
             with self.lock:
-                self._writing = False
-                if self.store is store:
-                    self.save_problem = None
+                state.done()
 
     def lose_folder(self) -> None:
         """Another session opened this video: its work is saved from there now."""
         with self.lock:
-            if self.store is not None:
-                self.store = None
-                self.save_problem = (
-                    "this video was opened in another browser session; the work is saved "
-                    "from there now, not from this page"
-                )
-
-    def _saving_json(self) -> dict[str, Any]:
-        store = self.store
-        if store is None:
-            state = "off"
-        elif self.save_problem is not None:
-            state = "failed"
-        else:
-            state = "unsaved" if self._unsaved or self._writing else "saved"
-        return {
-            "folder": None if store is None else store.shown,
-            "state": state,
-            "problem": self.save_problem,
-            "restored": self.restored,
-            "note": self.save_note,
-        }
+            self.saved.lose()
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -563,7 +505,7 @@ class AppSession:
                 "propagated": sorted(self.results),
                 "suggested": list(self.suggested),
                 "history": self.history.to_json(),
-                "saved": self._saving_json(),
+                "saved": self.saved.to_json(),
                 "revisions": {str(i): r for i, r in self.revisions.items()},
                 "job": None if self.job is None else self.job.to_json(),
                 "limits": {
@@ -587,9 +529,9 @@ class AppSession:
             log.warning("the %s job did not stop within %g s", job.kind, JOB_STOP_S)
         self.flush()  # with what the job propagated before it stopped
         with self.lock:
-            if self.store is not None and self.saver is not None:
-                self.saver.release(self.store.path, self)
-            self.store = None
+            if self.saved.store is not None and self.saver is not None:
+                self.saver.release(self.saved.store.path, self)
+            self.saved = SaveState(Saving(problem="no video is open"))
             if self.frames is not None:
                 self.frames.close()
             session, self.session, self.frames = self.session, None, None
