@@ -33,11 +33,13 @@ from vosam.app.config import AppConfig
 from vosam.app.edits import ANNOTATION, CORRECTION, Change, History, Work
 from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
+from vosam.app.owners import claim
 from vosam.app.packed import MaskView, PackedMasks
+from vosam.app.quota import DiskQuota, QuotaFull
 from vosam.app.saved import Snapshot
 from vosam.app.saver import Saver
 from vosam.app.saving import SaveState, Saving
-from vosam.app.uploads import folder_bytes, remove_path, remove_tree, size_text
+from vosam.app.uploads import remove_path, remove_tree
 from vosam.errors import InputError
 from vosam.io import DAVIS_COLORS, FrameSource
 from vosam.objects import MAX_OBJECT_ID
@@ -69,7 +71,8 @@ class AppSession:
     requests that would change them are refused (:class:`Busy`).
 
     Args:
-        folder: this session's private folder inside the workspace (uploads, exports).
+        folder: this session's private folder inside the workspace (uploads, exports),
+            made here and marked as this server's (:mod:`vosam.app.owners`).
         saver: saves the work in the background; None: the work is not saved.
     """
 
@@ -85,6 +88,8 @@ class AppSession:
         self.models = models
         self.workers = workers
         self.folder = folder
+        self.ownership = claim(folder)  # made now, marked as this server's
+        self.quota = DiskQuota(folder, config.max_session_bytes)
         self.saver = saver
         self.lock = threading.RLock()
         self.session: Session | None = None  # the open video's objects and annotations
@@ -176,23 +181,20 @@ class AppSession:
     # -- disk -----------------------------------------------------------------------------
 
     def disk_bytes(self) -> int:
-        """Bytes this session holds on disk (uploads, unpacked frames, exports)."""
-        return folder_bytes(self.folder)
+        """Bytes this session holds on disk (uploads, unpacked frames, exports) and has
+        reserved for uploads under way."""
+        return self.quota.used()
 
     def room(self) -> int:
         """Bytes this session may still write under its disk quota."""
-        return max(self.config.max_session_bytes - self.disk_bytes(), 0)
+        return self.quota.room()
 
     def quota_problem(self, adding: int) -> str | None:
         """Why ``adding`` more bytes would not fit the disk quota; None when they fit."""
-        used = self.disk_bytes()
-        quota = self.config.max_session_bytes
-        if used + adding <= quota:
+        used = self.quota.used()
+        if used + adding <= self.quota.limit:
             return None
-        return (
-            f"{size_text(adding)} more would pass this session's disk quota of "
-            f"{size_text(quota)} ({size_text(used)} in use)"
-        )
+        return str(QuotaFull(adding, used, self.quota.limit))
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -540,6 +542,7 @@ class AppSession:
         if session is not None:  # after the job, which may be reading its frames
             session.close()
         remove_tree(self.folder)
+        self.ownership.release()
 
 
 def _hex(rgb: np.ndarray) -> str:
