@@ -231,8 +231,10 @@ class Handler(JSONHandler):
         except Busy as e:
             self.send_json_error(HTTPStatus.CONFLICT, str(e))
         except VosamError as e:
-            # paths in the workspace are shown relative to it
+            # paths in the workspace are shown relative to it, and on one line (a path
+            # typed in the page may hold a line break)
             message = str(e).replace(f"{self.server.config.workspace}/", "")
+            message = message.replace("\r", "\\r").replace("\n", "\\n")
             self.send_json_error(HTTPStatus.BAD_REQUEST, message)
         except TimeoutError:
             log.debug("request %s timed out", self.path)
