@@ -565,7 +565,8 @@ window.addEventListener("mouseup", () => {
   }
 });
 
-async function history(action) {
+async function step(action) {
+  // Undo or redo one change of the work, and show the frame it changed.
   if (!state || !state.video) return;
   let data;
   try { data = await api("POST", `/api/${action}`, {}); } catch (e) { return; }
@@ -659,8 +660,8 @@ $("slider").oninput = () => goTo(Number($("slider").value));
 $("prev").onclick = () => goTo(frame - 1);
 $("next").onclick = () => goTo(frame + 1);
 $("play").onclick = togglePlay;
-$("undo").onclick = () => history("undo");
-$("redo").onclick = () => history("redo");
+$("undo").onclick = () => step("undo");
+$("redo").onclick = () => step("redo");
 $("confirm").onclick = confirmFrame;
 
 function typing(target) {
@@ -674,7 +675,7 @@ document.addEventListener("keydown", (e) => {
   const key = e.key.toLowerCase();
   if ((e.ctrlKey || e.metaKey) && !e.altKey && (key === "z" || key === "y")) {
     e.preventDefault();
-    history(key === "y" || e.shiftKey ? "redo" : "undo");
+    step(key === "y" || e.shiftKey ? "redo" : "undo");
     return;
   }
   if (e.ctrlKey || e.metaKey || e.altKey) return;
