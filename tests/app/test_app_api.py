@@ -83,7 +83,9 @@ def test_click_propagate_correct_and_export(client: Client):
     state = client.ok("/api/confirm", {"frame": 4})["state"]
     assert (state["annotated"], state["corrected"]) == ([0, 4], [])
 
-    # Re-propagation from the start uses the annotation: the square is tracked after it.
+    # Re-propagation from the start uses the annotation: the square is tracked from frame 4
+    # on, and permanent memory finds it before too (XMem++), but not on frame 0, whose
+    # annotation says it is absent.
     state = client.ok("/api/propagate", {"frame": 0, "direction": "forward"})["state"]
     assert client.wait_job()["state"] == "done"
     assert client.get("/api/state")[1]["state"]["annotated"] == [0, 4]

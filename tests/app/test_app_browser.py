@@ -169,7 +169,8 @@ def test_click_propagate_brush_repropagate_export(page, tmp_path):
     assert np.array_equal(masks[5], painted)
     for t in range(FRAMES):
         assert iou(masks[t] == 1, truth[t] == 1) > 0.6, t
-    assert not (masks[0] == 2).any()  # frame 0's annotation holds no disc
+    # frame 0 is annotated without the disc (on frames 1-4 permanent memory may find it)
+    assert not (masks[0] == 2).any()
     for t in range(6, FRAMES):
         assert iou(masks[t] == 2, truth[t] == 2) > 0.5, t
 

@@ -265,3 +265,50 @@ def test_caps_second_cap_is_found_before_its_first_annotation():
     cap = result.mask == 2
     assert cap.sum() > 0.3 * (annotations[33] == 2).sum()
     assert np.nonzero(cap)[1].mean() > 0.7 * source.size[1]  # at the right edge
+
+
+def test_passes_run_apart_and_combined_by_the_plan_equal_the_sessions_run(squares_dir, fast_engine):
+    """What benchmarks/bench_few_annotations.py does to get both merge rules from one pair
+    of passes gives the session's own results, bit for bit."""
+    from vosam.passes import held
+    from vosam.playback import Order
+
+    folder, _, masks = squares_dir
+    annotated = [1, 4, 6]
+    plan = BothPlan.of(0, 8, annotated)
+    backward = forward = None
+    for merge in ("nearest", "confidence"):
+        session = Session(folder, propagator=fast_engine, config=SessionConfig(merge=merge))
+        for index in annotated:
+            session.add_annotation(index, masks[index])
+        want = dict(session.propagate(direction="both"))
+        if backward is None:
+            backward = {s.index: held(s.result) for s in session.run(order=Order.BACKWARD, stop=7)}
+            forward = {s.index: s.result for s in session.run(order=Order.FORWARD, start=1)}
+        assert sorted(backward) == list(range(7)) and sorted(forward) == list(range(1, 8))
+        for index in range(8):
+            back = backward[index] if plan.uses_backward(index, merge) else None
+            got = plan.combine(index, forward.get(index), back, merge)
+            np.testing.assert_array_equal(got.probs, want[index].probs, err_msg=f"{merge} {index}")
+
+
+def test_held_results_on_disk_give_the_same_run(squares_dir, tmp_path, monkeypatch, caplog):
+    """held_mb=0 puts every backward result in a temporary folder: same results, and the
+    folder is gone when the run ends."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder, _, masks = squares_dir
+    runs = []
+    caplog.set_level("INFO", logger="vosam.session")
+    for held_mb in (256, 0):
+        config = SessionConfig(merge="confidence", held_mb=held_mb)
+        session = Session(folder, propagator=_DirectionalEngine(masks), config=config)
+        session.add_annotation(2, only(masks[2], 1))
+        session.add_annotation(6, masks[6])
+        runs.append(dict(session.propagate(direction="both")))
+    for t in range(8):
+        np.testing.assert_array_equal(runs[0][t].probs, runs[1][t].probs)
+    assert not list(tmp_path.glob("vosam-pass-*"))
+    # frames 0, 1 (before the first annotation) and 3, 4, 5 (between two) went to disk
+    assert [r.getMessage() for r in caplog.records] == ["5 backward results held on disk"]
