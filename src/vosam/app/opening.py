@@ -109,7 +109,8 @@ def _saving(app: AppSession, path: Path, frames: FrameSource) -> Saving:
     that may not be written, or whose work does not fit the video, is left alone."""
     config = app.config
     checkpoint = None if config.checkpoint is None else str(config.checkpoint)
-    store = RunFolder(config.workspace, path, {"engine": config.engine, "checkpoint": checkpoint})
+    engine = {"engine": config.engine, "model": config.model, "checkpoint": checkpoint}
+    store = RunFolder(config.workspace, path, engine)
     problem = store.problem()
     if problem is not None:
         return Saving(problem=problem)
