@@ -41,13 +41,23 @@ JSON_ROUTES = (
     "/api/prompt",
     "/api/embed",
     "/api/paint",
+    "/api/confirm",
     "/api/clear",
+    "/api/undo",
+    "/api/redo",
     "/api/propagate",
     "/api/suggest",
     "/api/export",
     "/api/cancel",
 )
-GET_ROUTES = ("/api/state", "/api/frame/{}", "/api/mask/{}", "/api/ids/{}", "/api/download/{}")
+GET_ROUTES = (
+    "/api/state",
+    "/api/videos",
+    "/api/frame/{}",
+    "/api/mask/{}",
+    "/api/ids/{}",
+    "/api/download/{}",
+)
 
 # -- values -------------------------------------------------------------------------------
 
@@ -74,6 +84,7 @@ strings = st.one_of(
             ".vosam-app/x/uploads",
             "forward",
             "backward",
+            "both",
             "masks",
             "overlay",
             "ytvis",
@@ -133,7 +144,10 @@ ROUTE_FIELDS = {
     "/api/prompt": ("frame", "object", "points", "labels", "box"),
     "/api/embed": ("frame",),
     "/api/paint": ("frame", "object", "points", "radius", "erase"),
+    "/api/confirm": ("frame",),
     "/api/clear": ("frame",),
+    "/api/undo": (),
+    "/api/redo": (),
     "/api/propagate": ("frame", "direction"),
     "/api/suggest": ("k",),
     "/api/export": ("kind",),

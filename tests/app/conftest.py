@@ -213,7 +213,7 @@ def make_server(workspace: Path, engine: EmbeddedPropagator):
     servers = []
 
     def make(**options):
-        config = AppConfig(workspace=workspace, port=0, device="cpu", **options)
+        config = AppConfig(**{"workspace": workspace, "port": 0, "device": "cpu", **options})
         server = create_server(config, propagator=engine, segmenter=FloodSegmenter())
         start_in_thread(server)
         servers.append(server)

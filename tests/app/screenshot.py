@@ -2,8 +2,8 @@
 
 Serves the first frames of a real DAVIS sequence from ``../shared/data`` with the embedded
 engine, annotates frames 0 and 12 from the ground truth (uploaded through the page's mask upload),
-names the objects, propagates forward, asks for suggested frames, and captures the page on
-a propagated frame in headless Chromium.
+names the objects, propagates in both directions, corrects one frame with the brush, asks
+for suggested frames, and captures the page on a propagated frame in headless Chromium.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ NAME = "dogs-jump"
 FRAMES = 24
 SHOWN = 16
 ANNOTATED = (0, 12)
+CORRECTED = 20
 OBJECT_NAMES = {1: "small dog", 2: "big dog", 3: "owner"}
 
 
@@ -75,15 +76,27 @@ def main(out: Path) -> None:
                         field.press("Enter")
                 page.click("#timeline div[data-frame='0']")
                 started = time.perf_counter()
-                page.click("#propagate-forward")
+                page.select_option("#direction", "both")
+                page.click("#propagate")
                 finished(page)
                 print(f"propagated {FRAMES} frames in {time.perf_counter() - started:.1f} s")
+                # a brush stroke on a propagated frame: a correction of that frame only
+                page.click(f"#timeline div[data-frame='{CORRECTED}']")
+                page.wait_for_selector(f"#canvas[data-frame='{CORRECTED}']")
+                page.click("#objects li[data-id='3']")
+                box = page.locator("#canvas").bounding_box()
+                page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45)
+                page.mouse.down()
+                page.mouse.move(box["x"] + box["width"] * 0.47, box["y"] + box["height"] * 0.55)
+                page.mouse.up()
+                page.wait_for_selector(f"#timeline div[data-frame='{CORRECTED}'].corrected")
                 page.click("#suggest")
                 finished(page, "suggest")
                 page.click(f"#timeline div[data-frame='{SHOWN}']")
                 page.wait_for_selector(f"#canvas[data-frame='{SHOWN}']")
                 page.click("#objects li[data-id='1']")
                 page.check("input[name=tool][value=pos]")
+                page.wait_for_selector("#saved[data-state='saved']")
                 page.screenshot(path=str(out))
                 browser.close()
         finally:

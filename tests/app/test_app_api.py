@@ -63,7 +63,7 @@ def test_click_propagate_correct_and_export(client: Client):
         assert iou(mask == disc, truth[t] == 2) > 0.6, t
         assert not (mask == 2 + disc).any()
 
-    # Correct frame 4: the square appears (a click), and a brush stroke adds a blob.
+    # Correct propagated frame 4: the square appears (a click), a brush stroke adds a blob.
     square = client.ok("/api/objects", {"name": "square"})["id"]
     client.ok("/api/prompt", {"frame": 4, "object": square, "points": [centre(4)], "labels": [1]})
     stroke = [[5.0, 110.0], [25.0, 110.0]]
@@ -77,8 +77,13 @@ def test_click_propagate_correct_and_export(client: Client):
         "/api/paint", {"frame": 4, "object": disc, "points": stroke, "radius": 4, "erase": True}
     )
     assert np.array_equal(ids(client, 4), want)
+    # The frame is corrected, not annotated, until the user says so.
+    state = client.get("/api/state")[1]["state"]
+    assert (state["annotated"], state["corrected"]) == ([0], [4])
+    state = client.ok("/api/confirm", {"frame": 4})["state"]
+    assert (state["annotated"], state["corrected"]) == ([0, 4], [])
 
-    # Re-propagation from the start uses the correction: the square is tracked from frame 4
+    # Re-propagation from the start uses the annotation: the square is tracked from frame 4
     # on, and permanent memory finds it before too (XMem++), but not on frame 0, whose
     # annotation says it is absent.
     state = client.ok("/api/propagate", {"frame": 0, "direction": "forward"})["state"]
@@ -110,7 +115,7 @@ def test_click_propagate_correct_and_export(client: Client):
     vis = client.get(job["result"]["url"])[1]
     assert [c["name"] for c in vis["categories"]] == ["disc", "square"]
     tracks = {a["id"]: a for a in vis["annotations"]}
-    assert tracks[square]["segmentations"][:4] == [None] * 4
+    assert tracks[square]["segmentations"][0] is None
     for t in range(FRAMES):
         for oid, track in tracks.items():
             seg = track["segmentations"][t]

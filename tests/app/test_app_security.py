@@ -321,6 +321,7 @@ HUGE = "1" + "0" * 5000
     [
         ("/api/open", '{"path": "clip\\u0000x"}', "'path' holds a NUL character"),
         ("/api/open", '{"path": 5}', "'path' must be a string"),
+        ("/api/open", '{"path": "a\\rb\\nc"}', "a\\rb\\nc: no such video file or frame folder"),
         (
             "/api/prompt",
             '{"frame": 0, "object": 1, "points": [[NaN, 5]], "labels": [1]}',
@@ -438,7 +439,7 @@ HUGE = "1" + "0" * 5000
         (
             "/api/propagate",
             '{"frame": 0, "direction": "sideways"}',
-            "direction must be forward or backward",
+            "direction must be forward, backward or both, not 'sideways'",
         ),
         ("/api/export", '{"kind": {"a": 1}}', "'kind' must be a string"),
     ],

@@ -131,6 +131,9 @@ def test_edits_wait_for_a_running_propagation(workspace, engine):
             ("/api/objects", {}),
             ("/api/clear", {"frame": 0}),
             ("/api/objects/1", {"delete": True}),
+            ("/api/confirm", {"frame": 3}),
+            ("/api/undo", {}),
+            ("/api/redo", {}),
         ]:
             status, data = client.post(path, body)
             assert status == 409, (path, data)
@@ -148,3 +151,21 @@ def test_edits_wait_for_a_running_propagation(workspace, engine):
         gated.gate.set()
         server.shutdown()
         server.server_close()
+
+
+def test_both_directions_is_the_sessions_own_from_any_frame(server, client: Client):
+    client.ok("/api/open", {"path": "clip"})
+    session = app_session(server, client).session
+    client.ok("/api/prompt", {"frame": 3, "points": [centre(3)], "labels": [1]})
+    client.ok("/api/prompt", {"frame": 6, "object": 1, "points": [centre(6)], "labels": [1]})
+    client.ok("/api/propagate", {"frame": 0, "direction": "both"})  # the frame does not matter
+    job = client.wait_job()
+    # the backward pass plays frames 6..0, the forward pass 3..7
+    assert (job["state"], job["done"], job["total"]) == ("done", 12, 12)
+    assert job["kind"] == "propagate both"
+    want = expected_masks(server, session.annotations, direction="both")
+    assert sorted(want) == list(range(FRAMES))
+    for t in range(FRAMES):
+        assert np.array_equal(ids(client, t), want[t]), t
+        assert (want[t] == 1).any(), t
+    assert client.get("/api/state")[1]["state"]["propagated"] == list(range(FRAMES))

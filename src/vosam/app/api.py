@@ -13,19 +13,26 @@ JSON bodies and answers; errors are ``{"error": "..."}`` with a 4xx status:
 ``GET  /api/frame/<i>``                     frame ``i`` as JPEG
 ``GET  /api/mask/<i>``                      frame ``i``'s mask, coloured RGBA PNG
 ``GET  /api/ids/<i>``                       frame ``i``'s mask, DAVIS-palette PNG of ids
+``GET  /api/videos``                        the workspace's videos, to open
 ``POST /api/objects {name}``                new object → ``{id}``
 ``POST /api/objects/<id> {name}``           rename; ``{"delete": true}`` removes it
 ``POST /api/prompt {frame, object, points, labels, box}``  clicks / box → mask
 ``POST /api/embed {frame}``                 embed a frame ahead of the first click
 ``POST /api/paint {frame, object, points, radius, erase}`` brush or erase stroke
 ``POST /api/mask?frame=i`` (raw PNG)        upload frame ``i``'s annotation
-``POST /api/clear {frame}``                 drop frame ``i``'s annotation
-``POST /api/propagate {frame, direction}``  start propagation (forward / backward)
+``POST /api/confirm {frame}``               make frame ``i``'s mask its annotation
+``POST /api/clear {frame}``                 drop frame ``i``'s annotation or correction
+``POST /api/undo``, ``POST /api/redo``      undo / redo the last change of the work
+``POST /api/propagate {frame, direction}``  start propagation (forward / backward / both)
 ``POST /api/suggest {k}``                   start frame suggestion
 ``POST /api/export {kind}``                 start an export (masks / overlay / ytvis)
 ``POST /api/cancel``                        cancel the running job
 ``GET  /api/download/<file>``               an exported file
 ==========================================  ===============================================
+
+A prompt or brush stroke without ``object`` makes a new object (its id is in the answer).
+Clicks, boxes and strokes correct a propagated frame and annotate any other (see
+:mod:`vosam.app.edits`).
 """
 
 from __future__ import annotations
@@ -38,13 +45,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from vosam.app import clicks, fields, opening, tasks
+from vosam.app import clicks, editing, fields, opening, tasks
 from vosam.app.guards import HTTPError
 from vosam.app.routing import RAW, Route
 from vosam.app.state import MAX_CLICKS, MAX_RADIUS, MAX_STROKE_POINTS, Busy
+from vosam.app.videos import list_videos
 from vosam.app.workspace import inside
 from vosam.errors import InputError
 from vosam.io import DAVIS_COLORS, VOID_ID, palette_image
+from vosam.objects import MAX_OBJECT_ID
 
 if TYPE_CHECKING:
     from vosam.app.server import Handler
@@ -127,8 +136,13 @@ def get_ids(req: Handler, index: str) -> None:
     req.send(HTTPStatus.OK, "image/png", _png(palette_image(mask)))
 
 
+def get_videos(req: Handler) -> None:
+    videos, cut = list_videos(req.server.config.workspace)
+    req.send_json({"videos": [v.to_json() for v in videos], "cut": cut})
+
+
 def post_objects(req: Handler) -> None:
-    object_id = req.session.add_object(fields.text(req.json(), "name"))
+    object_id = editing.add_object(req.session, fields.text(req.json(), "name"))
     req.send_state(id=object_id)
 
 
@@ -136,10 +150,17 @@ def post_object(req: Handler, object_id: str) -> None:
     oid = fields.index_in_path(object_id, "object")
     data = req.json()
     if fields.flag(data, "delete"):
-        req.session.remove_object(oid)
+        editing.remove_object(req.session, oid)
     else:
-        req.session.rename_object(oid, fields.text(data, "name"))
+        editing.rename_object(req.session, oid, fields.text(data, "name"))
     req.send_state()
+
+
+def _object(data: dict) -> int | None:
+    """The request's object id; None (a new object) when absent or null."""
+    if data.get("object") is None:
+        return None
+    return fields.integer(data, "object", low=1, high=MAX_OBJECT_ID)
 
 
 def post_prompt(req: Handler) -> None:
@@ -148,7 +169,7 @@ def post_prompt(req: Handler) -> None:
     result = clicks.prompt(
         req.session,
         fields.integer(data, "frame"),
-        fields.integer(data, "object"),
+        _object(data),
         points=points,
         labels=fields.labels(data, "labels", len(points)),
         box=fields.box(data, "box"),
@@ -163,9 +184,10 @@ def post_embed(req: Handler) -> None:
 
 def post_paint(req: Handler) -> None:
     data = req.json()
-    result = req.session.paint(
+    result = editing.paint(
+        req.session,
         fields.integer(data, "frame"),
-        fields.integer(data, "object"),
+        _object(data),
         fields.points(data, "points", most=MAX_STROKE_POINTS),
         fields.number(data, "radius", low=0, high=MAX_RADIUS, default=8),
         erase=fields.flag(data, "erase"),
@@ -179,13 +201,28 @@ def post_mask(req: Handler) -> None:
         raise HTTPError(HTTPStatus.BAD_REQUEST, "give ?frame=<index>")
     index = fields.index_in_path(text, "frame")
     saved = req.save_body(_shown(req.query.get("name") or "mask.png"))
-    req.session.upload_mask(index, saved)
+    editing.upload_mask(req.session, index, saved)
+    req.send_state()
+
+
+def post_confirm(req: Handler) -> None:
+    editing.confirm(req.session, fields.integer(req.json(), "frame"))
     req.send_state()
 
 
 def post_clear(req: Handler) -> None:
-    req.session.clear_annotation(fields.integer(req.json(), "frame"))
+    editing.drop(req.session, fields.integer(req.json(), "frame"))
     req.send_state()
+
+
+def post_undo(req: Handler) -> None:
+    req.json()
+    req.send_state(**editing.undo(req.session))
+
+
+def post_redo(req: Handler) -> None:
+    req.json()
+    req.send_state(**editing.redo(req.session))
 
 
 def post_propagate(req: Handler) -> None:
@@ -229,13 +266,17 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", r"/api/frame/(\d+)", get_frame),
     Route("GET", r"/api/mask/(\d+)", get_mask),
     Route("GET", r"/api/ids/(\d+)", get_ids),
+    Route("GET", r"/api/videos", get_videos),
     Route("POST", r"/api/objects", post_objects),
     Route("POST", r"/api/objects/(\d+)", post_object),
     Route("POST", r"/api/prompt", post_prompt),
     Route("POST", r"/api/embed", post_embed),
     Route("POST", r"/api/paint", post_paint),
     Route("POST", r"/api/mask", post_mask, body=RAW),
+    Route("POST", r"/api/confirm", post_confirm),
     Route("POST", r"/api/clear", post_clear),
+    Route("POST", r"/api/undo", post_undo),
+    Route("POST", r"/api/redo", post_redo),
     Route("POST", r"/api/propagate", post_propagate),
     Route("POST", r"/api/suggest", post_suggest),
     Route("POST", r"/api/export", post_export),

@@ -1,5 +1,5 @@
-"""Clicks and boxes: the promptable segmenter answers them, and the frame becomes an
-annotation of the browser session's video with the object's pixels replaced by the answer.
+"""Clicks and boxes: the promptable segmenter answers them, and the object's pixels on the
+frame are replaced by the answer, which annotates or corrects the frame.
 
 Each session keeps the embeddings of the last frames clicked (:class:`Embeddings`), embeds
 the shown frame ahead of its first click, and answers prompts one at a time, in the order
@@ -110,15 +110,16 @@ class Embeddings:
 def prompt(
     app: AppSession,
     index: int,
-    object_id: int,
+    object_id: int | None,
     *,
     points: list[tuple[float, float]] | None = None,
     labels: list[int] | None = None,
     box: tuple[float, float, float, float] | None = None,
 ) -> dict[str, Any]:
-    """Segment ``object_id`` on frame ``index`` from clicks ``(x, y)`` with labels 1
-    (positive) / 0 (negative) and/or a box ``(x0, y0, x1, y1)``; the frame becomes an
-    annotation with the object's pixels replaced by the prediction.
+    """Segment ``object_id`` (a new object when None) on frame ``index`` from clicks
+    ``(x, y)`` with labels 1 (positive) / 0 (negative) and/or a box ``(x0, y0, x1, y1)``;
+    the object's pixels on the frame are replaced by the prediction, which annotates or
+    corrects the frame (see :meth:`~vosam.app.state.AppSession.edit`).
 
     Raises:
         InputError: no clicks and no box, labels not 0/1 or not one per click, or a
@@ -131,7 +132,8 @@ def prompt(
         raise InputError(None, "bad prompt: give one label, 1 or 0, per click")
     with app.lock:
         app.check_frame(index)
-        app.check_object(object_id)
+        if object_id is not None:
+            app.check_object(object_id)
         app.require_editable()
         size = app.video().size
         fields.on_frame("points", points, size)
@@ -145,16 +147,28 @@ def prompt(
         labels=np.asarray(labels, np.int32) if points else None,
     )
     prediction = app.embeddings.predict((generation, index), image, given)
+
+    def replace(mask: np.ndarray, oid: int) -> np.ndarray:
+        mask[mask == oid] = 0
+        mask[prediction.mask] = oid
+        return mask
+
+    what = "click" if points else "box"
+    record = {
+        "points": [list(p) for p in points],
+        "labels": labels,
+        "box": None if box is None else list(box),
+    }
     with app.lock:
         if generation != app.generation:
             raise InputError(None, "the video changed while segmenting; click again")
-        app.check_object(object_id)
-        app.require_editable()
-        mask = app.mask_of(index)
-        mask[mask == object_id] = 0
-        mask[prediction.mask] = object_id
-        app.annotate(index, mask)
-    return {"score": float(prediction.score), "area": int(prediction.mask.sum())}
+        label = f"{what} on frame {index + 1}"
+        object_id, _ = app.edit(index, object_id, label, replace, prompt=record)
+    return {
+        "object": object_id,
+        "score": float(prediction.score),
+        "area": int(prediction.mask.sum()),
+    }
 
 
 def prefetch(app: AppSession, index: int) -> bool:

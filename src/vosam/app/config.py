@@ -24,7 +24,8 @@ class AppConfig:
 
     Attributes:
         workspace: the only folder the app touches. Server paths typed in the page must lie
-            inside it; uploads and exports go to ``workspace/.vosam-app/<session>/``.
+            inside it; uploads and exports go to ``workspace/.vosam-app/<session>/``, the
+            work on its videos to ``workspace/vosam-runs/<video>/``.
         host: interface to listen on; loopback by default so nothing outside this machine
             can reach the app.
         port: TCP port; 0 picks a free one.
@@ -60,6 +61,8 @@ class AppConfig:
         workers: propagation, suggestion and export jobs run at once across sessions;
             more wait in a queue.
         fps: frame rate of exported overlay videos.
+        save_delay_s: a session's work is saved in the workspace this many seconds after
+            its first unsaved change (see :mod:`vosam.app.saved`), and when it ends.
     """
 
     workspace: Path = field(
@@ -106,6 +109,7 @@ class AppConfig:
     max_connections: int = 64
     workers: int = field(default=1, metadata=_cli("background jobs run at once"))
     fps: float = field(default=24.0, metadata=_cli("frame rate of exported overlay videos"))
+    save_delay_s: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", Path(self.workspace).resolve())
@@ -130,6 +134,8 @@ class AppConfig:
             object.__setattr__(self, "max_session_bytes", 4 * self.max_upload_bytes)
         elif self.max_session_bytes < self.max_upload_bytes:
             raise ValueError("max_session_bytes must be at least max_upload_bytes")
+        if self.save_delay_s < 0:
+            raise ValueError(f"save_delay_s must not be negative, got {self.save_delay_s}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
 

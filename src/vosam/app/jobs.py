@@ -55,6 +55,14 @@ class Job:
         self.done += n
         self.check()
 
+    def report(self, done: int, total: int | None) -> None:
+        """Progress counted by the work itself: ``done`` of ``total`` items (None: as
+        planned); raise :class:`Cancelled` if the user cancelled."""
+        self.done = done
+        if total is not None:
+            self.total = total
+        self.check()
+
     def check(self) -> None:
         if self._cancel.is_set():
             raise Cancelled

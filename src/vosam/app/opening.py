@@ -1,6 +1,7 @@
-"""Opening a video in a browser session: a frame folder or video file of the workspace, or
-an upload (a video, or a zip of frames unpacked first), checked against the app's limits.
-On failure the session keeps the video it had, and a failed upload is deleted.
+"""Opening a video in a browser session: a frame folder or video file of the workspace
+(with the work saved on it before, see :mod:`vosam.app.saved`), or an upload (a video, or
+a zip of frames unpacked first), checked against the app's limits. On failure the session
+keeps the video it had, and a failed upload is deleted.
 
 The video is opened twice: as the source of its :class:`vosam.Session`, which the session's
 jobs read on their worker thread, and for the page's frame requests. Frames over the frame
@@ -12,18 +13,25 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from vosam.app.saved import RUNS_DIR, RunFolder
+from vosam.app.saving import Saving
 from vosam.app.state import AppSession
 from vosam.app.uploads import remove, remove_tree, unpack_frames
 from vosam.app.workspace import check_frame_files, relative
 from vosam.errors import InputError
-from vosam.io import open_source
+from vosam.io import FrameSource, open_source
 from vosam.session import Session
 
 
 def open_video(app: AppSession, path: Path) -> None:
-    """Open a frame folder or video file of the workspace. Frame files of a folder must lie
-    in the workspace, links resolved, and outside the app's data folder."""
-    _open(app, path, relative(app.config.workspace, path), upload=False)
+    """Open a frame folder or video file of the workspace, with the work saved on it
+    before (see :mod:`vosam.app.saved`). Frame files of a folder must lie in the workspace,
+    links resolved, and outside the app's data folder."""
+    root = app.config.workspace
+    label = relative(root, path)
+    if path.is_relative_to(root / RUNS_DIR):
+        raise InputError(label, f"is in {RUNS_DIR}/, where the app saves masks; open a video")
+    _open(app, path, label, upload=False)
 
 
 def open_upload(app: AppSession, saved: Path, name: str) -> None:
@@ -82,4 +90,37 @@ def _open(app: AppSession, path: Path, label: str, *, upload: bool) -> None:
     except BaseException:
         frames.close()
         raise
-    app.replace_video(session, frames, label, upload=path if upload else None)
+    saving = None
+    try:
+        saving = None if upload else _saving(app, path, frames)
+        app.replace_video(session, frames, label, upload=path if upload else None, saving=saving)
+    except BaseException:
+        frames.close()
+        session.close()
+        if saving is not None and saving.store is not None and app.saver is not None:
+            with app.lock:
+                if app.saved.store is None or app.saved.store.path != saving.store.path:
+                    app.saver.release(saving.store.path, app)
+        raise
+
+
+def _saving(app: AppSession, path: Path, frames: FrameSource) -> Saving:
+    """Where the work on ``path`` is saved, with the work saved there before. A folder
+    that may not be written, or whose work does not fit the video, is left alone."""
+    config = app.config
+    checkpoint = None if config.checkpoint is None else str(config.checkpoint)
+    engine = {"engine": config.engine, "model": config.model, "checkpoint": checkpoint}
+    store = RunFolder(config.workspace, path, engine)
+    problem = store.problem()
+    if problem is not None:
+        return Saving(problem=problem)
+    app.flush()  # this session's pending work, if it saves in the same folder
+    if app.saver is not None:
+        app.saver.take(store.path, app)
+    try:
+        loaded = store.load(frames.names, frames.size)
+    except InputError as e:
+        if app.saver is not None:
+            app.saver.release(store.path, app)
+        return Saving(problem=str(e))
+    return Saving(store, loaded)

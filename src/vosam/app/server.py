@@ -43,6 +43,7 @@ from vosam.app.owners import clear_leftovers
 from vosam.app.plumbing import JSONHandler
 from vosam.app.quota import QuotaFull, size_text
 from vosam.app.routing import match
+from vosam.app.saver import Saver
 from vosam.app.sessions import Sessions
 from vosam.app.state import AppSession, Busy
 from vosam.app.uploads import remove
@@ -84,8 +85,10 @@ class AppServer(ThreadingHTTPServer):
         self.config = config
         self.models = Models(config, propagator=propagator, segmenter=segmenter)
         self.workers = Workers(config.workers)
+        self.saver = Saver(config.save_delay_s)
         self.sessions = Sessions(
-            config, lambda folder: AppSession(config, self.models, self.workers, folder)
+            config,
+            lambda folder: AppSession(config, self.models, self.workers, folder, self.saver),
         )
         self.loopback = is_loopback(config.host)
         self._slots = threading.BoundedSemaphore(config.max_connections)
@@ -125,11 +128,12 @@ class AppServer(ThreadingHTTPServer):
             self._slots.release()
 
     def server_close(self) -> None:
-        """Stop every session's job, wait for the workers, then remove every session with
-        its files."""
+        """Stop every session's job, wait for the workers, then save every session's work
+        and remove every session with its files."""
         self.sessions.cancel_jobs()
         self.workers.shutdown()
         self.sessions.close()
+        self.saver.stop()
         super().server_close()
 
 
@@ -149,12 +153,12 @@ def create_server(
 
 
 def serve(server: AppServer) -> None:
-    """Serve until Ctrl+C (SIGINT) or SIGTERM, then close the server: jobs are cancelled
-    and every session's folder is removed. After the close, SIGINT goes on as
-    :class:`KeyboardInterrupt` and SIGTERM as ``SystemExit(143)``, the status of a process
-    ended by SIGTERM; a second SIGTERM during the close is ignored, so that the clean-up is
-    not cut short. Signals reach only the main thread: from another, SIGTERM is left as it
-    was."""
+    """Serve until Ctrl+C (SIGINT) or SIGTERM, then close the server: jobs are cancelled,
+    every session's work is saved and every session's folder is removed. After the close,
+    SIGINT goes on as :class:`KeyboardInterrupt` and SIGTERM as ``SystemExit(143)``, the
+    status of a process ended by SIGTERM; a second SIGTERM during the close is ignored, so
+    that the clean-up is not cut short. Signals reach only the main thread: from another,
+    SIGTERM is left as it was."""
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main else None
     try:
@@ -227,8 +231,10 @@ class Handler(JSONHandler):
         except Busy as e:
             self.send_json_error(HTTPStatus.CONFLICT, str(e))
         except VosamError as e:
-            # paths in the workspace are shown relative to it
+            # paths in the workspace are shown relative to it, and on one line (a path
+            # typed in the page may hold a line break)
             message = str(e).replace(f"{self.server.config.workspace}/", "")
+            message = message.replace("\r", "\\r").replace("\n", "\\n")
             self.send_json_error(HTTPStatus.BAD_REQUEST, message)
         except TimeoutError:
             log.debug("request %s timed out", self.path)

@@ -1,16 +1,18 @@
-"""One browser session's state and the requests that change it.
+"""One browser session's state.
 
 The open video is a :class:`vosam.Session`: its objects (ids and names) are the session's
-:class:`~vosam.objects.ObjectRegistry`, and the frames the user clicked, painted or uploaded
-are the session's annotations, which propagation puts in permanent memory. Beside it the
-app keeps only what the page needs: the same video opened a second time for showing frames
-(a propagation reads the session's own source on its worker thread), the propagated masks,
-a revision number per frame, the suggested frames, the running job, the segmenter's frame
-embeddings and this session's folder (uploads, exports).
+:class:`~vosam.objects.ObjectRegistry`, and the annotated frames are the session's
+annotations, which propagation puts in permanent memory. Beside it the app keeps what the
+page needs: the same video opened a second time for showing frames (a propagation reads the
+session's own source on its worker thread), the propagated masks, the corrections (see
+:mod:`vosam.app.edits`), the undo history, a revision number per frame, the suggested
+frames, the running job, the segmenter's frame embeddings, this session's folder (uploads,
+exports) and the video's run folder in the workspace, where the work is saved
+(:mod:`vosam.app.saved`).
 
 A video is opened by :mod:`vosam.app.opening`, clicks and boxes are answered by
-:mod:`vosam.app.clicks`, and background work (propagation, suggestion, export) is started by
-:mod:`vosam.app.tasks`.
+:mod:`vosam.app.clicks`, the other edits by :mod:`vosam.app.editing`, and background work
+(propagation, suggestion, export) is started by :mod:`vosam.app.tasks`.
 """
 
 from __future__ import annotations
@@ -26,18 +28,20 @@ from typing import Any
 
 import numpy as np
 
-from vosam.app import fields
-from vosam.app.brush import stroke_mask
 from vosam.app.clicks import Embeddings
 from vosam.app.config import AppConfig
+from vosam.app.edits import ANNOTATION, CORRECTION, Change, History, Work
 from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
 from vosam.app.owners import claim
-from vosam.app.packed import PackedMasks
+from vosam.app.packed import MaskView, PackedMasks
 from vosam.app.quota import DiskQuota, QuotaFull
-from vosam.app.uploads import remove, remove_path, remove_tree
-from vosam.errors import InputError, MaskError
-from vosam.io import DAVIS_COLORS, FrameSource, read_mask
+from vosam.app.saved import Snapshot
+from vosam.app.saver import Saver
+from vosam.app.saving import SaveState, Saving
+from vosam.app.uploads import remove_path, remove_tree
+from vosam.errors import InputError
+from vosam.io import DAVIS_COLORS, FrameSource
 from vosam.objects import MAX_OBJECT_ID
 from vosam.session import Session
 
@@ -69,15 +73,24 @@ class AppSession:
     Args:
         folder: this session's private folder inside the workspace (uploads, exports),
             made here and marked as this server's (:mod:`vosam.app.owners`).
+        saver: saves the work in the background; None: the work is not saved.
     """
 
-    def __init__(self, config: AppConfig, models: Models, workers: Workers, folder: Path) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        models: Models,
+        workers: Workers,
+        folder: Path,
+        saver: Saver | None = None,
+    ) -> None:
         self.config = config
         self.models = models
         self.workers = workers
         self.folder = folder
         self.ownership = claim(folder)  # made now, marked as this server's
         self.quota = DiskQuota(folder, config.max_session_bytes)
+        self.saver = saver
         self.lock = threading.RLock()
         self.session: Session | None = None  # the open video's objects and annotations
         self.frames: FrameSource | None = None  # the same video, read for the page
@@ -85,48 +98,85 @@ class AppSession:
         self.video_label = ""
         self.generation = 0
         self.results = PackedMasks((0, 0))
+        self.corrections = PackedMasks((0, 0))
+        self.history = History()
         self.suggested: list[int] = []
         self.revisions: dict[int, int] = {}
         self.job: Job | None = None
         self.embeddings = Embeddings(models)
+        self.saved = SaveState(Saving(problem="no video is open"))
+        self._annotations: dict[int, np.ndarray] | None = None
+        self._saving = threading.Lock()
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
 
     # -- video ----------------------------------------------------------------------------
 
     def replace_video(
-        self, session: Session, frames: FrameSource, label: str, *, upload: Path | None
+        self,
+        session: Session,
+        frames: FrameSource,
+        label: str,
+        *,
+        upload: Path | None,
+        saving: Saving | None = None,
     ) -> None:
         """Show another video (see :mod:`vosam.app.opening`): ``session`` holds its objects
         and annotations, ``frames`` the same video for the page; ``upload`` is its uploaded
-        file or folder, if any, and the previous upload is deleted. Refused (and both
-        closed) while a job runs."""
+        file or folder, if any, and the previous upload is deleted; ``saving`` says where
+        its work is saved and holds the work saved before. The previous video's work is
+        saved first. Refused (and both closed) while a job runs."""
+        saving = saving or Saving(problem="uploaded videos are not saved")
+        loaded = saving.loaded
+        if loaded is not None:
+            for object_id, name in sorted(loaded.objects.items()):
+                session.objects.add(object_id, name)
+            for index, mask in sorted(loaded.annotations.items()):
+                session.add_annotation(index, mask)
+        self.flush()
         with self.lock:
             if self.job is not None and self.job.active:
                 frames.close()
                 session.close()
                 self.require_idle()
-            self._close_video()
+            self._close_video(keep=None if saving.store is None else saving.store.path)
             previous = self.upload
             self.session, self.frames = session, frames
             self.upload = upload
             self.video_label = label
             self.generation += 1
             self.results = PackedMasks(frames.size)
+            self.corrections = PackedMasks(frames.size)
+            if loaded is not None:
+                self.results.update(loaded.results)
+                self.corrections.update(loaded.corrections)
+            self.history.clear()
             self.suggested = []
             self.revisions.clear()
             self.job = None
             self.embeddings.reset(self.generation)
             self._jpegs.clear()
+            self._annotations = None
+            self.saved = SaveState(saving)
         if previous is not None and previous != upload:
             remove_path(previous)
         log.info("opened %s (%d frames)", session.source.path, len(frames))
 
-    def _close_video(self) -> None:
+    def _close_video(self, *, keep: Path | None = None) -> None:
+        """Close the video; its run folder is released unless it is ``keep``."""
+        store = self.saved.store
+        if store is not None and self.saver is not None and store.path != keep:
+            self.saver.release(store.path, self)
+        self.saved = SaveState(Saving(problem="no video is open"))
         if self.frames is not None:
             self.frames.close()
         if self.session is not None:
             self.session.close()
         self.session = self.frames = None
+
+    def flush(self) -> None:
+        """Save the unsaved work now."""
+        if self.saver is not None:
+            self.saver.flush(self)
 
     # -- disk -----------------------------------------------------------------------------
 
@@ -200,26 +250,33 @@ class AppSession:
 
     # -- masks ----------------------------------------------------------------------------
 
+    def annotated(self) -> dict[int, np.ndarray]:
+        """The session's annotations (one copy, kept until they change: do not modify)."""
+        if self._annotations is None:
+            self._annotations = self.video().annotations
+        return self._annotations
+
     def mask_of(self, index: int) -> np.ndarray:
-        """A copy of what frame ``index`` shows: its annotation, else its propagated mask,
-        else nothing. ``uint8 (H, W)``."""
+        """A copy of what frame ``index`` shows: its annotation, else its correction, else
+        its propagated mask, else nothing. ``uint8 (H, W)``."""
         with self.lock:
             session = self.video()
-            mask = session.annotations.get(self.check_frame(index))
-            if mask is None:
-                mask = self.results.get(index)
-            if mask is None:
-                mask = np.zeros(session.size, np.uint8)
-            return mask
+            self.check_frame(index)
+            for masks in (self.annotated(), self.corrections, self.results):
+                if index in masks:
+                    return masks[index].copy()
+            return np.zeros(session.size, np.uint8)
 
-    def annotate(self, index: int, mask: np.ndarray) -> None:
-        """Make ``mask`` the annotation of frame ``index``."""
-        self.video().add_annotation(index, mask)
-        self._revised(index)
+    def shown(self) -> MaskView:
+        """What every frame shows, frozen now (for suggestion and exports)."""
+        with self.lock:
+            merged = self.results.copy()
+            merged.update(self.corrections)
+            return MaskView(len(self.video()), self.annotated(), merged)
 
     def propagated(self, generation: int, index: int, mask: np.ndarray) -> None:
         """Show ``mask`` as frame ``index``'s propagated mask, made from video
-        ``generation``.
+        ``generation``; the work is saved when the job ends (:meth:`request_save`).
 
         Raises:
             InputError: another video was opened (or the session closed) since.
@@ -228,101 +285,180 @@ class AppSession:
             if generation != self.generation:
                 raise InputError(None, "the video changed; propagation stopped")
             self.results[index] = mask
-            self._revised(index)
+            self._revised(index, save=False)
 
-    def _revised(self, index: int) -> None:
+    def _revised(self, index: int, *, save: bool = True) -> None:
         self.revisions[index] = self.revisions.get(index, 0) + 1
+        self.saved.mark(index)
+        if save:
+            self.request_save()
 
-    def paint(
+    # -- the user's work ------------------------------------------------------------------
+
+    def work_of(self, index: int) -> Work | None:
+        """The user's work on frame ``index``: its annotation or correction, or None."""
+        annotation = self.annotated().get(index)
+        if annotation is not None:
+            return Work.of(ANNOTATION, annotation)
+        if index in self.corrections:
+            return Work.of(CORRECTION, self.corrections[index])
+        return None
+
+    def edit_kind(self, index: int) -> str:
+        """What an edit of frame ``index`` makes: a correction on a propagated frame that
+        is not annotated, else an annotation."""
+        if index in self.annotated():
+            return ANNOTATION
+        if index in self.results or index in self.corrections:
+            return CORRECTION
+        return ANNOTATION
+
+    def edit(
         self,
         index: int,
-        object_id: int,
-        points: list[tuple[float, float]],
-        radius: float,
+        object_id: int | None,
+        label: str,
+        change: Callable[[np.ndarray, int], np.ndarray],
         *,
-        erase: bool,
-    ) -> dict[str, Any]:
-        """Brush (or erase) ``object_id`` along ``points`` ``(x, y)`` on frame ``index``
-        with a brush of ``radius`` pixels (``0 < radius <= MAX_RADIUS``). Erasing removes
-        only that object's pixels."""
+        prompt: dict[str, Any] | None = None,
+    ) -> tuple[int, np.ndarray]:
+        """Change what frame ``index`` shows by ``change(mask, object_id)`` (a new ``uint8
+        (H, W)`` mask), for ``object_id``, or for a new object when None. The frame's new
+        mask corrects it when it was propagated and is not annotated, else annotates it
+        (:meth:`edit_kind`). Returns the object's id and the new mask.
+
+        ``prompt``: the clicks or box that made the change, kept for undo (see
+        :class:`~vosam.app.edits.Change`).
+        """
         with self.lock:
+            session = self.video()
             self.check_frame(index)
-            self.check_object(object_id)
-            if not points:
-                raise InputError(None, "a brush stroke needs at least one point")
-            if not 0 < radius <= MAX_RADIUS:
-                raise InputError(None, f"'radius' must be above 0 and at most {MAX_RADIUS:g}")
-            size = self.video().size
-            fields.on_frame("points", points, size)
             self.require_editable()
-            covered = stroke_mask(size, np.asarray(points, np.float64), radius)
-            mask = self.mask_of(index)
-            if erase:
-                mask[covered & (mask == object_id)] = 0
+            objects_before = dict(session.objects.names)
+            if object_id is None:
+                object_id = self.new_object()
             else:
-                mask[covered] = object_id
-            self.annotate(index, mask)
-            return {"area": int((mask == object_id).sum())}
+                self.check_object(object_id)
+            mask = change(self.mask_of(index), object_id)
+            if prompt is not None:
+                prompt = {"frame": index, "object": object_id, **prompt}
+            kind = self.edit_kind(index)
+            self.apply(label, {index: Work.of(kind, mask)}, objects_before, prompt=prompt)
+            return object_id, mask
 
-    def upload_mask(self, index: int, saved: Path) -> None:
-        """Take an uploaded mask file as the annotation of frame ``index``; ids not yet
-        objects become objects. A mask of another size is refused."""
-        try:
-            with self.lock:
-                size = self.video().size
-                self.check_frame(index)
-            try:
-                mask = read_mask(saved, expected_size=size)
-            except MaskError as e:
-                raise type(e)(f"mask for frame {index}", e.problem) from None
-            with self.lock:
-                self.require_idle()
-                self.annotate(index, mask)
-        finally:
-            remove(saved)
+    def new_object(self, name: str | None = None) -> int:
+        """Register a new object with the smallest free id (1..254); returns its id. Hold
+        :attr:`lock` and record the change."""
+        objects = self.video().objects
+        if len(objects) >= MAX_OBJECT_ID:
+            raise InputError(None, f"at most {MAX_OBJECT_ID} objects")
+        return objects.add(objects.next_id(), (name or "").strip()[:MAX_NAME] or None)
 
-    def clear_annotation(self, index: int) -> None:
-        """Forget frame ``index``'s annotation (its propagated mask shows again)."""
-        with self.lock:
-            session = self.video()
-            self.check_frame(index)
-            self.require_editable()
-            if index in session.annotations:
-                session.remove_annotation(index)
-            self._revised(index)
+    def apply(
+        self,
+        label: str,
+        frames: dict[int, Work | None],
+        objects_before: dict[int, str],
+        *,
+        prompt: dict[str, Any] | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> Change:
+        """Set the work of ``frames``, call ``then()`` if given, and record the change for
+        undo, with the objects as they were before it (``objects_before``) and are now.
+        Hold :attr:`lock`."""
+        before = {index: self.work_of(index) for index in frames}
+        for index, work in frames.items():
+            self._set_work(index, work)
+        if then is not None:
+            then()
+        objects = (objects_before, dict(self.video().objects.names))
+        change = Change(label, {i: (before[i], w) for i, w in frames.items()}, objects, prompt)
+        if not change.empty:
+            self.history.record(change)
+        return change
 
-    # -- objects --------------------------------------------------------------------------
+    def restore(self, change: Change, *, redo: bool) -> None:
+        """Put back the work and objects from before ``change`` (after it, for ``redo``).
+        Hold :attr:`lock`."""
+        before, after = change.objects
+        target, other = (after, before) if redo else (before, after)
+        for index, (was, then) in change.frames.items():
+            self._set_work(index, then if redo else was)
+        objects = self.video().objects
+        for object_id in other.keys() - target.keys():
+            self.drop_object(object_id)
+        for object_id in sorted(target.keys() - other.keys()):
+            objects.add(object_id, target[object_id])
 
-    def add_object(self, name: str | None = None) -> int:
-        """A new object with the smallest free id (1..254); returns its id."""
-        with self.lock:
-            objects = self.video().objects
-            self.require_editable()
-            if len(objects) >= MAX_OBJECT_ID:
-                raise InputError(None, f"at most {MAX_OBJECT_ID} objects")
-            return objects.add(objects.next_id(), (name or "").strip()[:MAX_NAME] or None)
+    def _set_work(self, index: int, work: Work | None) -> None:
+        session = self.video()
+        if (work is None or work.kind == CORRECTION) and index in self.annotated():
+            session.remove_annotation(index)
+            self._annotations = None
+        if work is None or work.kind == ANNOTATION:
+            self.corrections.pop(index, None)
+        if work is not None and work.kind == ANNOTATION:
+            session.add_annotation(index, work.mask())
+            self._annotations = None
+        elif work is not None:
+            self.corrections[index] = work.mask()
+        self._revised(index)
 
-    def rename_object(self, object_id: int, name: str) -> None:
-        with self.lock:
-            self.check_object(object_id)
-            self.video().objects.add(object_id, name.strip()[:MAX_NAME] or f"object {object_id}")
-
-    def remove_object(self, object_id: int) -> None:
-        """Delete ``object_id`` and erase it from every annotated and propagated frame."""
-        with self.lock:
-            self.require_idle()
-            self.check_object(object_id)
-            session = self.video()
-            for index, mask in session.annotations.items():
+    def drop_object(self, object_id: int) -> None:
+        """Remove ``object_id`` from the objects, and its pixels from every frame."""
+        session = self.video()
+        if object_id in session.objects:
+            for index, mask in self.annotated().items():
                 if (mask == object_id).any():
                     self._revised(index)
             session.remove_object(object_id)
-            for index in list(self.results):
-                mask = self.results[index]
+            self._annotations = None
+        for masks in (self.corrections, self.results):
+            for index in list(masks):
+                mask = masks[index]
                 if (mask == object_id).any():
                     mask[mask == object_id] = 0
-                    self.results[index] = mask
+                    masks[index] = mask
                     self._revised(index)
+
+    # -- saving ---------------------------------------------------------------------------
+
+    def request_save(self) -> None:
+        """Save the work in the background soon, if it is saved at all."""
+        if self.saved.store is not None and self.saver is not None:
+            self.saver.request(self)
+
+    def save_now(self) -> None:
+        """Write the unsaved work to the video's run folder (:mod:`vosam.app.saved`)."""
+        with self._saving:
+            with self.lock:
+                state, store = self.saved, self.saved.store
+                if store is None or self.session is None or not state.unsaved:
+                    return
+                snap = Snapshot(
+                    names=self.session.names,
+                    objects=dict(self.session.objects.names),
+                    annotations=self.annotated(),
+                    corrections=self.corrections.copy(),
+                    results=self.results.copy(),
+                    changed=state.begin(),
+                    frames=self.frames,  # type: ignore[arg-type]
+                )
+            try:
+                store.save(snap)
+            except (InputError, OSError) as e:
+                problem = e.problem if isinstance(e, InputError) else f"{e.strerror or e}"
+                log.warning("cannot save in %s: %s", store.shown, problem)
+                with self.lock:
+                    state.failed(snap.changed, f"cannot save in {store.shown}: {problem}")
+                return
+            with self.lock:
+                state.done()
+
+    def lose_folder(self) -> None:
+        """Another session opened this video: its work is saved from there now."""
+        with self.lock:
+            self.saved.lose()
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -358,7 +494,7 @@ class AppSession:
                     {"id": i, "name": names[i], "color": _hex(DAVIS_COLORS[i])}
                     for i in self.session.objects.ids
                 ]
-                annotated = sorted(self.session.annotations)
+                annotated = sorted(self.annotated())
             return {
                 # snapshots are numbered in the order they are taken, so a page can drop a
                 # response that overtook a newer one on the way
@@ -367,8 +503,11 @@ class AppSession:
                 "video": video,
                 "objects": objects,
                 "annotated": annotated,
+                "corrected": sorted(self.corrections),
                 "propagated": sorted(self.results),
                 "suggested": list(self.suggested),
+                "history": self.history.to_json(),
+                "saved": self.saved.to_json(),
                 "revisions": {str(i): r for i, r in self.revisions.items()},
                 "job": None if self.job is None else self.job.to_json(),
                 "limits": {
@@ -376,23 +515,30 @@ class AppSession:
                     "max_session_bytes": self.config.max_session_bytes,
                     "session_idle_s": self.config.session_idle_s,
                     "max_frames": self.config.max_frames,
+                    "save_delay_s": self.config.save_delay_s,
+                    "fps": self.config.fps,
                 },
             }
 
     def close(self) -> None:
-        """End the session: stop its job, close its video, delete its folder (uploads and
-        exports)."""
+        """End the session: stop its job, save its work, close its video, delete its
+        folder (uploads and exports)."""
         with self.lock:
             job = self.job
             if job is not None:
                 job.cancel()
+        if job is not None and job.state == "running" and not job.wait(JOB_STOP_S):
+            log.warning("the %s job did not stop within %g s", job.kind, JOB_STOP_S)
+        self.flush()  # with what the job propagated before it stopped
+        with self.lock:
+            if self.saved.store is not None and self.saver is not None:
+                self.saver.release(self.saved.store.path, self)
+            self.saved = SaveState(Saving(problem="no video is open"))
             if self.frames is not None:
                 self.frames.close()
             session, self.session, self.frames = self.session, None, None
             self.upload = None
             self.generation += 1
-        if job is not None and job.state == "running" and not job.wait(JOB_STOP_S):
-            log.warning("the %s job did not stop within %g s", job.kind, JOB_STOP_S)
         if session is not None:  # after the job, which may be reading its frames
             session.close()
         remove_tree(self.folder)

@@ -1,11 +1,12 @@
 """A browser session's background work: propagation, frame suggestion and exports, each a
 :class:`~vosam.app.jobs.Job` on the shared workers, with progress and cancellation.
 
-Propagation is the video's :class:`vosam.Session` propagating (``direction="forward"`` or
-``"backward"``); its masks go into the session's propagated masks as they come.
-Suggestion and exports work from a frozen view of what every frame shows, so the page may
-go on changing the annotations meanwhile. A job reads frames from the session's own source,
-never from the page's, and only one job of a session is active at a time.
+Propagation is the video's :class:`vosam.Session` propagating (``direction="forward"``,
+``"backward"`` or ``"both"``); its masks go into the session's propagated masks as they
+come, and its progress callback counts the frames played. Suggestion and exports work from
+a frozen view of what every frame shows, so the page may go on changing the annotations
+meanwhile. A job reads frames from the session's own source, never from the page's, and
+only one job of a session is active at a time.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vosam.annotate import suggest_frames
+from vosam.annotate import blend_frames, select_blended
 from vosam.app.exports import write_mask_zip, write_overlay_video, write_youtube_vis, youtube_vis
 from vosam.app.jobs import Job
-from vosam.app.packed import MaskView
 from vosam.app.quota import size_text
 from vosam.app.state import AppSession
 from vosam.app.uploads import remove
@@ -29,59 +29,76 @@ QUOTA_CHECK_EVERY = 16  # frames written by an export between two looks at the d
 
 
 def _require_annotation(app: AppSession) -> None:
-    if not any((m != 0).any() for m in app.video().annotations.values()):
+    if not any((m != 0).any() for m in app.annotated().values()):
         raise InputError(None, "nothing to propagate: mark an object on a frame first")
 
 
+DIRECTIONS = ("forward", "backward", "both")
+
+
 def propagate(app: AppSession, index: int, direction: str) -> Job:
-    """Propagate every annotation from frame ``index`` to the end (``forward``) or to the
-    start (``backward``), in the background."""
-    if direction not in ("forward", "backward"):
-        raise InputError(None, f"direction must be forward or backward, not {direction!r}")
-    backward = direction == "backward"
+    """Propagate every annotation from frame ``index`` to the end (``forward``), to the
+    start (``backward``), or over the whole video in both directions as one run (``both``,
+    whatever ``index``), in the background (:meth:`vosam.Session.propagate`). The masks
+    are saved when it ends, also when cancelled."""
+    if direction not in DIRECTIONS:
+        raise InputError(
+            None, f"direction must be forward, backward or both, not {direction[:20]!r}"
+        )
     with app.lock:
         session = app.video()
         app.check_frame(index)
         _require_annotation(app)
         generation = app.generation
-    start, stop = (0, index + 1) if backward else (index, None)
+    n = len(session)
+    span = {"forward": {"start": index}, "backward": {"stop": index + 1}, "both": {}}[direction]
+    total = {"forward": n - index, "backward": index + 1, "both": n}[direction]
 
     def work(job: Job) -> dict[str, Any]:
-        for i, result in session.propagate(start=start, stop=stop, direction=direction):
-            app.propagated(generation, i, result.mask)
-            job.advance()
+        try:
+            steps = session.propagate(**span, direction=direction, progress=job.report)
+            for i, result in steps:
+                app.propagated(generation, i, result.mask)
+        finally:
+            app.request_save()
         return {"frames": job.done, "direction": direction}
 
-    total = index + 1 if backward else len(session) - index
     return app.start(Job(f"propagate {direction}", total, work, locks_edits=True))
 
 
 def suggest(app: AppSession, k: int) -> Job:
-    """Suggest ``k`` frames to annotate next (XMem++ diversity selection), in the
-    background; the result is also kept for the timeline."""
+    """Suggest ``k`` frames to annotate next (XMem++ diversity selection) from the masks
+    the frames show now, as ``vosam suggest --results`` does from a run's masks: nothing is
+    propagated, each frame is read and encoded once (:func:`vosam.annotate.blend_frames`,
+    :func:`~vosam.annotate.select_blended`). In the background; the job counts the frames
+    encoded, then the comparisons of two frames; the result is also kept for the timeline."""
     if not 1 <= k <= 100:
         raise InputError(None, f"k must be in 1..100, got {k}")
     with app.lock:
         session = app.video()
         _require_annotation(app)
-        annotations = session.annotations
-        masks = MaskView(len(session), annotations, app.results)
+        annotated = sorted(app.annotated())
+        masks = app.shown()
         generation = app.generation
+    n = len(session)
 
     def work(job: Job) -> dict[str, Any]:
-        def frames():
-            for _, image in session.source.frames():
-                yield image
-                job.advance()
-
+        pairs = ((image, masks[i]) for i, image in session.source.frames())
         propagator = session.propagator
-        picked = suggest_frames(propagator, frames(), masks, sorted(annotations), k=k)
+        blended, covered = blend_frames(
+            propagator, pairs, progress=lambda done: job.report(done, None)
+        )
+
+        def compared(done: int, total: int) -> None:
+            job.report(n + done, n + total)
+
+        picked = select_blended(blended, covered, annotated, k=k, progress=compared)
         with app.lock:
             if generation == app.generation:
                 app.suggested = picked
         return {"frames": picked}
 
-    return app.start(Job("suggest", len(session), work))
+    return app.start(Job("suggest", n, work))
 
 
 def export(app: AppSession, kind: str) -> Job:
@@ -92,7 +109,7 @@ def export(app: AppSession, kind: str) -> Job:
     with app.lock:
         session = app.video()
         names, size = session.names, session.size
-        masks = MaskView(len(session), session.annotations, app.results)
+        masks = app.shown()
         objects = [(i, session.objects.names[i]) for i in session.objects.ids]
         label = app.video_label
     path = session.source.path

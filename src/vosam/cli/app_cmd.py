@@ -42,9 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "app",
         help="serve the interactive web app",
         description="Serve a web page to open a video, mark objects with clicks, a box or a "
-        "brush, propagate them forward or backward, correct frames (corrections become "
-        "permanent-memory annotations), get suggested frames and export masks, an overlay "
-        "video or YouTube-VIS JSON. Only files inside --workspace are read or written.",
+        "brush, propagate them forward, backward or both ways, correct frames (a correction "
+        "stays on its frame until made an annotation, which goes into permanent memory), "
+        "undo and redo, get suggested frames and export masks, an overlay video or "
+        "YouTube-VIS JSON. The work on each video is saved in DIR/vosam-runs/ and comes back "
+        "when the video is opened again. Only files inside --workspace are read or written.",
     )
     fields = {f.name: f for f in dataclasses.fields(AppConfig)}
     types_of = typing.get_type_hints(AppConfig)
