@@ -82,7 +82,10 @@ class CutieArch:
 
     @classmethod
     def tiny(cls) -> CutieArch:
-        """Reduced widths (a few tens of thousands of weights) for tests and smoke runs."""
+        """Reduced widths (a few tens of thousands of weights) for tests and smoke runs.
+
+        The heads stay 8, as the weights do not say them: a file saved from this network
+        loads back the same."""
         return cls(
             pixel_block="bottleneck",
             pixel_stem=8,
@@ -95,7 +98,6 @@ class CutieArch:
             sensory_dim=8,
             embed_dim=16,
             num_queries=4,
-            num_heads=2,
             num_blocks=2,
             ff_dim=32,
             decoder_dims=(16, 8, 8),
