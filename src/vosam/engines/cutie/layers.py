@@ -85,7 +85,9 @@ class FusionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         fused = self.distributor(x, g)
-        return per_object(lambda t: self.block2(self.block1(t)), fused)
+        b, o = fused.shape[:2]
+        out = self.block2(self.block1(fused.flatten(0, 1)))
+        return out.view(b, o, *out.shape[1:])
 
 
 class SineCode(nn.Module):

@@ -238,7 +238,11 @@ class CutieTracker(Tracker):
         ids = self._slots.ids[: masks.shape[0]]
         f = frame.features
         _, sensory, _ = self.net.encode_mask(
-            frame.image, f.pix_feat, self._sensory_of(ids, f.key), masks[None], deep_update=True
+            frame.image,
+            f.pix_feat,
+            self._sensory_of(ids, f.key),
+            masks[None].to(frame.image.dtype),
+            deep_update=True,
         )
         self._store_sensory(ids, sensory)
 
