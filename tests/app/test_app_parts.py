@@ -15,6 +15,7 @@ from vosam.app.brush import stroke_mask
 from vosam.app.exports import rle_counts
 from vosam.app.jobs import Job
 from vosam.app.packed import MaskView, PackedMasks
+from vosam.app.quota import DiskQuota
 from vosam.app.uploads import unpack_frames, zip_entry_count
 from vosam.app.workspace import inside, safe_name
 from vosam.errors import InputError
@@ -61,7 +62,12 @@ def write_zip(path, files: dict[str, bytes], method=zipfile.ZIP_DEFLATED):
     return path
 
 
-LIMITS = {"limit": 10**6, "room": 10**6, "max_frames": 10, "max_pixels": 100 * 100}
+LIMITS = {"limit": 10**6, "max_frames": 10, "max_pixels": 100 * 100}
+
+
+def roomy(tmp_path) -> DiskQuota:
+    """A quota with room to spare, over a folder of its own."""
+    return DiskQuota(tmp_path / "quota", 10**6)
 
 
 def test_zip_members_cannot_escape_and_bombs_are_refused(tmp_path):
@@ -75,7 +81,7 @@ def test_zip_members_cannot_escape_and_bombs_are_refused(tmp_path):
             "__MACOSX/.hidden.png": b"d",
         },
     )
-    folder = unpack_frames(archive, **LIMITS)
+    folder = unpack_frames(archive, **LIMITS, quota=roomy(tmp_path))
     assert folder == tmp_path / "up" / "clip-frames"
     assert sorted(p.name for p in folder.iterdir()) == ["00001.jpg", "evil.png"]
     assert (folder / "evil.png").read_bytes() == png
@@ -84,12 +90,12 @@ def test_zip_members_cannot_escape_and_bombs_are_refused(tmp_path):
         InputError,
         match=f"unpack to {len(png) + len(jpeg)} bytes, over the limit of {len(png)} bytes",
     ):
-        unpack_frames(archive, **{**LIMITS, "limit": len(png)})
+        unpack_frames(archive, **{**LIMITS, "limit": len(png)}, quota=roomy(tmp_path))
     with pytest.raises(
         InputError,
         match=f"unpack to {len(png) + len(jpeg)} bytes; this session has {len(png)} bytes left",
     ):
-        unpack_frames(archive, **{**LIMITS, "room": len(png)})
+        unpack_frames(archive, **LIMITS, quota=DiskQuota(tmp_path / "quota", len(png)))
 
 
 def test_zips_are_checked_before_anything_is_unpacked(tmp_path):
@@ -106,13 +112,13 @@ def test_zips_are_checked_before_anything_is_unpacked(tmp_path):
     for key, (files, needle) in cases.items():
         archive = write_zip(tmp_path / key / "v.zip", files)
         with pytest.raises(InputError, match=re.escape(needle)):
-            unpack_frames(archive, **LIMITS)
+            unpack_frames(archive, **LIMITS, quota=roomy(tmp_path))
         assert [p.name for p in archive.parent.iterdir()] == ["v.zip"], key
     # entries are counted from the end record, before the directory is read
     archive = write_zip(tmp_path / "many" / "v.zip", {f"n{i}.txt": b"" for i in range(85)})
     assert zip_entry_count(archive) == 85
     with pytest.raises(InputError, match="holds 85 entries; a zip of frames may hold 84"):
-        unpack_frames(archive, **LIMITS)
+        unpack_frames(archive, **LIMITS, quota=roomy(tmp_path))
     assert zip_entry_count(tmp_path / "many" / "v.zip") == 85
     (tmp_path / "plain").write_bytes(b"no zip here")
     assert zip_entry_count(tmp_path / "plain") is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import os
 import re
 import socket
 import struct
@@ -29,9 +30,10 @@ from tests.app.conftest import (
     synthetic_video,
     token_of,
 )
+from tests.references import KIND_WORDS, referencing_files
 from vosam.app import AppConfig, create_server, start_in_thread
 from vosam.app.guards import HTTPError, check_origin
-from vosam.app.uploads import size_text
+from vosam.app.quota import size_text
 from vosam.io.frames import MAX_FRAME_PIXELS
 
 
@@ -224,12 +226,16 @@ def test_idle_sessions_end_with_their_files_and_busy_ones_stay(make_server, work
     a.ok("/api/export", {"kind": "masks"})
     assert a.wait_job()["state"] == "done"
     files = session_files(workspace)
-    folder = files[0]
     (frames,) = [f for f in files if f.endswith("-frames.zip-frames") or f.endswith("-frames")]
+    folder = frames.split("/")[0]
     assert frames.startswith(f"{folder}/uploads/")
-    assert files == sorted(
+    # b's folder is made with its session, marked as this server's, and holds nothing else
+    others = [f for f in files if f.split("/")[0] != folder]
+    assert len(others) == 2 and others[1] == f"{others[0]}/.vosam-owner-{os.getpid()}"
+    assert [f for f in files if f not in others] == sorted(
         [
             folder,
+            f"{folder}/.vosam-owner-{os.getpid()}",
             f"{folder}/exports",
             f"{folder}/exports/frames-masks.zip",
             f"{folder}/uploads",
@@ -245,7 +251,7 @@ def test_idle_sessions_end_with_their_files_and_busy_ones_stay(make_server, work
         time.sleep(0.2)
     status, data = a.get("/api/state")
     assert status == 401 and "1 seconds without use" in data["error"]
-    assert wait_until(lambda: session_files(workspace) == [])
+    assert wait_until(lambda: session_files(workspace) == others)
     assert len(server.sessions) == 1 and b.get("/api/state")[0] == 200
 
 
@@ -670,6 +676,28 @@ def test_frames_linked_out_of_the_workspace_are_refused(client: Client, workspac
     (linked / "00001.png").symlink_to(workspace / "clip" / "00001.png")
     assert client.ok("/api/open", {"path": "linked"})["state"]["video"]["frames"] == 2
     assert client.get("/api/state")[1]["state"]["video"]["label"] == "linked"
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_WORDS))
+def test_playlists_and_lists_naming_files_elsewhere_are_refused(
+    client: Client, workspace, tmp_path, kind
+):
+    """FFmpeg would follow their entries to a video outside the workspace and the app
+    would serve its frames; whether opened from the workspace or uploaded, they are 400s
+    naming the file."""
+    files = referencing_files(workspace / "lists", tmp_path / "outside")
+    shown = files[kind].relative_to(workspace).as_posix()
+    status, data = client.post("/api/open", {"path": shown})
+    one_line_400(status, data, f"{shown}: is a")
+    assert KIND_WORDS[kind] in data["error"] and "secret" not in data["error"]
+
+    name = "x" + files[kind].suffix
+    status, data = client.post(f"/api/upload?name={name}", raw=files[kind].read_bytes())
+    one_line_400(status, data, f"{name}: is a")
+    assert KIND_WORDS[kind] in data["error"]
+    assert [f for f in session_files(workspace) if "/uploads/" in f] == []
+    assert client.get("/api/state")[1]["state"]["video"] is None
+    assert client.get("/api/frame/0")[0] == 400
 
 
 def test_a_session_cannot_open_another_sessions_upload(server, workspace):

@@ -5,10 +5,10 @@ A small standard-library HTTP server (:mod:`vosam.app.server`, with the API's ha
 :mod:`vosam.app.api`) and a page of its own (``static/``: plain JavaScript and a canvas, no
 build step) on top of vosam's public API. Typical use::
 
-    from vosam.app import AppConfig, create_server
+    from vosam.app import AppConfig, create_server, serve
     server = create_server(AppConfig(workspace="videos", port=0))
     print(server.url)
-    server.serve_forever()
+    serve(server)  # until Ctrl+C or SIGTERM; then every session's folder is removed
 
 The names are imported on first use, so that reading :class:`AppConfig` (the command line
 does) loads neither the server nor the models.
@@ -23,6 +23,7 @@ _LAZY = {
     "AppConfig": "vosam.app.config",
     "AppServer": "vosam.app.server",
     "create_server": "vosam.app.server",
+    "serve": "vosam.app.server",
     "start_in_thread": "vosam.app.server",
 }
 

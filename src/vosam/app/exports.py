@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vosam.app.uploads import size_text
+from vosam.app.quota import size_text
 from vosam.errors import InputError
 from vosam.io import atomic_write_text
 from vosam.sinks import OverlaySink, PaletteZipSink

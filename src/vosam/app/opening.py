@@ -39,7 +39,7 @@ def open_upload(app: AppSession, saved: Path, name: str) -> None:
             target = unpack_frames(
                 saved,
                 limit=app.config.max_upload_bytes,
-                room=app.room(),
+                quota=app.quota,
                 max_frames=app.config.max_frames,
                 max_pixels=app.config.max_upload_pixels,
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import threading
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
@@ -38,11 +39,13 @@ from vosam.app.guards import (
 )
 from vosam.app.jobs import Workers
 from vosam.app.models import Models
+from vosam.app.owners import clear_leftovers
 from vosam.app.plumbing import JSONHandler
+from vosam.app.quota import QuotaFull, size_text
 from vosam.app.routing import match
 from vosam.app.sessions import Sessions
 from vosam.app.state import AppSession, Busy
-from vosam.app.uploads import remove, size_text
+from vosam.app.uploads import remove
 from vosam.app.workspace import safe_name
 from vosam.engines import Propagator
 from vosam.errors import VosamError
@@ -50,7 +53,7 @@ from vosam.refine import PromptableSegmenter
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AppServer", "HTTPError", "create_server", "start_in_thread"]
+__all__ = ["AppServer", "HTTPError", "create_server", "serve", "start_in_thread"]
 
 COOKIE = "vosam_session"
 MAX_JSON_BYTES = 4 * 1024 * 1024
@@ -136,11 +139,36 @@ def create_server(
     propagator: Propagator | None = None,
     segmenter: PromptableSegmenter | None = None,
 ) -> AppServer:
-    """A bound, not yet serving app server; call ``serve_forever()`` (and ``shutdown()``,
-    ``server_close()`` when done). Models given here are used instead of building the
-    configured ones."""
+    """A bound, not yet serving app server; call :func:`serve` (or ``serve_forever()``, and
+    ``shutdown()``, ``server_close()`` when done). Models given here are used instead of
+    building the configured ones. Session folders left in the workspace by servers that
+    have ended (killed, crashed) are removed first (:mod:`vosam.app.owners`)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(config.data_dir)
     return AppServer(config, propagator=propagator, segmenter=segmenter)
+
+
+def serve(server: AppServer) -> None:
+    """Serve until Ctrl+C (SIGINT) or SIGTERM, then close the server: jobs are cancelled
+    and every session's folder is removed. After the close, SIGINT goes on as
+    :class:`KeyboardInterrupt` and SIGTERM as ``SystemExit(143)``, the status of a process
+    ended by SIGTERM; a second SIGTERM during the close is ignored, so that the clean-up is
+    not cut short. Signals reach only the main thread: from another, SIGTERM is left as it
+    was."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main else None
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    log.info("SIGTERM: stopping")
+    raise SystemExit(128 + signum)
 
 
 def start_in_thread(server: AppServer) -> threading.Thread:
@@ -254,7 +282,8 @@ class Handler(JSONHandler):
 
     def save_body(self, name: str) -> Path:
         """Stream the raw request body into this session's upload folder, after checking
-        its declared length against the upload limit and the session's disk quota."""
+        its declared length against the upload limit and reserving it under the session's
+        disk quota (so that uploads arriving together cannot pass it between them)."""
         length = self.pending
         limit = self.server.config.max_upload_bytes
         if length == 0:
@@ -264,19 +293,21 @@ class Handler(JSONHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"{name}: upload of {size_text(length)} is over the limit of {size_text(limit)}",
             )
-        problem = self.session.quota_problem(length)
-        if problem is not None:
-            raise HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{name}: {problem}")
         folder = self.session.folder / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{secrets.token_hex(4)}-{safe_name(name)}"
         try:
-            with open(target, "wb") as f:
-                if not self.copy_body(f):
-                    raise HTTPError(HTTPStatus.BAD_REQUEST, f"{name}: the upload was cut short")
-        except BaseException:
-            remove(target)
-            raise
+            reservation = self.session.quota.reserve(length, target)
+        except QuotaFull as e:
+            raise HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{name}: {e.problem}") from None
+        with reservation:
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(target, "wb") as f:
+                    if not self.copy_body(f):
+                        raise HTTPError(HTTPStatus.BAD_REQUEST, f"{name}: the upload was cut short")
+            except BaseException:
+                remove(target)
+                raise
         return target
 
     def send_state(self, **extra: Any) -> None:

@@ -32,14 +32,10 @@ from vosam.app.clicks import Embeddings
 from vosam.app.config import AppConfig
 from vosam.app.jobs import Job, Workers
 from vosam.app.models import Models
+from vosam.app.owners import claim
 from vosam.app.packed import PackedMasks
-from vosam.app.uploads import (
-    folder_bytes,
-    remove,
-    remove_path,
-    remove_tree,
-    size_text,
-)
+from vosam.app.quota import DiskQuota, QuotaFull
+from vosam.app.uploads import remove, remove_path, remove_tree
 from vosam.errors import InputError, MaskError
 from vosam.io import DAVIS_COLORS, FrameSource, read_mask
 from vosam.objects import MAX_OBJECT_ID
@@ -71,7 +67,8 @@ class AppSession:
     requests that would change them are refused (:class:`Busy`).
 
     Args:
-        folder: this session's private folder inside the workspace (uploads, exports).
+        folder: this session's private folder inside the workspace (uploads, exports),
+            made here and marked as this server's (:mod:`vosam.app.owners`).
     """
 
     def __init__(self, config: AppConfig, models: Models, workers: Workers, folder: Path) -> None:
@@ -79,6 +76,8 @@ class AppSession:
         self.models = models
         self.workers = workers
         self.folder = folder
+        self.ownership = claim(folder)  # made now, marked as this server's
+        self.quota = DiskQuota(folder, config.max_session_bytes)
         self.lock = threading.RLock()
         self.session: Session | None = None  # the open video's objects and annotations
         self.frames: FrameSource | None = None  # the same video, read for the page
@@ -132,23 +131,20 @@ class AppSession:
     # -- disk -----------------------------------------------------------------------------
 
     def disk_bytes(self) -> int:
-        """Bytes this session holds on disk (uploads, unpacked frames, exports)."""
-        return folder_bytes(self.folder)
+        """Bytes this session holds on disk (uploads, unpacked frames, exports) and has
+        reserved for uploads under way."""
+        return self.quota.used()
 
     def room(self) -> int:
         """Bytes this session may still write under its disk quota."""
-        return max(self.config.max_session_bytes - self.disk_bytes(), 0)
+        return self.quota.room()
 
     def quota_problem(self, adding: int) -> str | None:
         """Why ``adding`` more bytes would not fit the disk quota; None when they fit."""
-        used = self.disk_bytes()
-        quota = self.config.max_session_bytes
-        if used + adding <= quota:
+        used = self.quota.used()
+        if used + adding <= self.quota.limit:
             return None
-        return (
-            f"{size_text(adding)} more would pass this session's disk quota of "
-            f"{size_text(quota)} ({size_text(used)} in use)"
-        )
+        return str(QuotaFull(adding, used, self.quota.limit))
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -400,6 +396,7 @@ class AppSession:
         if session is not None:  # after the job, which may be reading its frames
             session.close()
         remove_tree(self.folder)
+        self.ownership.release()
 
 
 def _hex(rgb: np.ndarray) -> str:

@@ -17,8 +17,9 @@ from vosam.annotate import suggest_frames
 from vosam.app.exports import write_mask_zip, write_overlay_video, write_youtube_vis, youtube_vis
 from vosam.app.jobs import Job
 from vosam.app.packed import MaskView
+from vosam.app.quota import size_text
 from vosam.app.state import AppSession
-from vosam.app.uploads import remove, size_text
+from vosam.app.uploads import remove
 from vosam.app.workspace import safe_name
 from vosam.errors import InputError
 

@@ -1,4 +1,4 @@
-"""Uploaded files: a zip of frames unpacked into a frame folder, disk use, and clean-up.
+"""Uploaded files: a zip of frames unpacked into a frame folder, and clean-up.
 
 A zip is checked from its directory and its members' image headers before a byte is
 unpacked: how many entries and frames it holds, how much they unpack to, that no two
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from vosam.app.quota import DiskQuota, QuotaFull, size_text
 from vosam.app.workspace import safe_name
 from vosam.errors import InputError
 from vosam.io.frames import FRAME_SUFFIXES
@@ -27,15 +28,6 @@ EXTRA_ENTRIES = 64  # entries a zip may hold beyond two per frame (folders, note
 _EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
 _ZIP64_EOCD = b"PK\x06\x06"
-
-
-def size_text(n: int) -> str:
-    """A byte count for messages: ``512 bytes``, ``3.4 KiB``, ``1.5 MiB``."""
-    if n < 1024:
-        return f"{n} bytes"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / 2**20:.1f} MiB"
 
 
 def zip_entry_count(archive: Path) -> int | None:
@@ -70,7 +62,7 @@ def _member_name(member: zipfile.ZipInfo) -> str:
 
 
 def unpack_frames(
-    archive: Path, *, limit: int, room: int, max_frames: int, max_pixels: int
+    archive: Path, *, limit: int, quota: DiskQuota, max_frames: int, max_pixels: int
 ) -> Path:
     """Unpack the frame images of a zip into ``<archive stem>-frames/`` beside it.
 
@@ -80,7 +72,8 @@ def unpack_frames(
     Args:
         limit: the most bytes the frames may unpack to (as the zip's directory says; a
             member that unpacks to more than it declares fails its checksum).
-        room: the bytes left under the session's disk quota; the frames must fit too.
+        quota: the session's disk quota; the frames must fit it too, and their bytes are
+            reserved under it while they are unpacked.
         max_frames: the most frame images taken.
         max_pixels: the most pixels of a frame, read from its image header.
 
@@ -120,23 +113,26 @@ def unpack_frames(
                     f"the zip's frames unpack to {size_text(total)}, over the limit of "
                     f"{size_text(limit)}",
                 )
-            if total > room:
+            try:
+                reservation = quota.reserve(total, folder)
+            except QuotaFull as e:
                 raise InputError(
                     archive.name,
                     f"the zip's frames unpack to {size_text(total)}; this session has "
-                    f"{size_text(room)} left of its disk quota",
-                )
-            targets = _targets(archive.name, members)
-            for m in members:
-                _check_header(archive.name, z, m, max_pixels)
-            folder.mkdir(parents=True, exist_ok=True)
-            try:
-                for m, name in zip(members, targets, strict=True):
-                    with z.open(m) as src, open(folder / name, "wb") as out:
-                        shutil.copyfileobj(src, out, 1 << 20)
-            except BaseException:
-                remove_tree(folder)
-                raise
+                    f"{size_text(e.room)} left of its disk quota",
+                ) from None
+            with reservation:
+                targets = _targets(archive.name, members)
+                for m in members:
+                    _check_header(archive.name, z, m, max_pixels)
+                folder.mkdir(parents=True, exist_ok=True)
+                try:
+                    for m, name in zip(members, targets, strict=True):
+                        with z.open(m) as src, open(folder / name, "wb") as out:
+                            shutil.copyfileobj(src, out, 1 << 20)
+                except BaseException:
+                    remove_tree(folder)
+                    raise
     except zipfile.BadZipFile as e:
         raise InputError(archive.name, f"not a readable zip ({e})") from e
     except (zipfile.LargeZipFile, NotImplementedError, RuntimeError, ValueError, EOFError) as e:
@@ -177,26 +173,6 @@ def _check_header(archive: str, z: zipfile.ZipFile, member: zipfile.ZipInfo, mos
         raise InputError(
             archive, f"{name}: the frame is {w}×{h}, over the limit of {most} pixels for uploads"
         )
-
-
-def folder_bytes(folder: Path) -> int:
-    """Bytes of the files under ``folder`` (links not followed); 0 when it is missing."""
-    total = 0
-    stack = [folder]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                else:
-                    total += entry.stat(follow_symlinks=False).st_size
-            except FileNotFoundError:
-                continue
-    return total
 
 
 def remove(path: Path) -> None:

@@ -86,7 +86,7 @@ def config_from(args: argparse.Namespace) -> AppConfig:
 
 def run(args: argparse.Namespace) -> int:
     from vosam import registry
-    from vosam.app import create_server
+    from vosam.app import create_server, serve
     from vosam.errors import InputError
 
     try:
@@ -111,8 +111,5 @@ def run(args: argparse.Namespace) -> int:
             None, f"cannot listen on {config.host}:{config.port} ({e.strerror})"
         ) from e
     print(f"vosam app: serving {config.workspace} on {server.url} (Ctrl+C stops)", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    serve(server)
     return 0

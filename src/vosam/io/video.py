@@ -1,5 +1,8 @@
 """Video files as frame sources, decoded with PyAV (mp4, mov, avi, mkv, webm, ...).
 
+The file is opened so that FFmpeg reads nothing else (:mod:`vosam.io.containers`): a
+playlist or list of other files (HLS, concat, SDP, ...) is refused, naming its format.
+
 Opening a video demuxes it once, without decoding, to count its frames and note each
 frame's timestamp and the keyframes (container headers are unreliable: Matroska reports no
 frame count at all). Iteration then decodes each frame once, in order. :meth:`read` seeks
@@ -26,6 +29,7 @@ import av
 import numpy as np
 
 from vosam.errors import CorruptFrameError, FrameSourceError
+from vosam.io.containers import open_local
 from vosam.io.frames import MAX_FRAME_PIXELS, FrameSource
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,8 @@ class VideoSource(FrameSource):
     digits).
 
     Raises:
-        FrameSourceError: the file is missing, not a video, has no video stream or no
+        FrameSourceError: the file is missing, not a video, in a format outside
+            :data:`~vosam.io.containers.LOCAL_FORMATS` (a playlist...), has no video stream or no
             frames, frames larger than :data:`~vosam.io.frames.MAX_FRAME_PIXELS`, or fewer
             frames than its header announces (unless ``tolerate_corrupt``).
         CorruptFrameError: (while decoding) the decoder reports a frame as damaged.
@@ -71,10 +76,7 @@ class VideoSource(FrameSource):
 
     def _open(self, path: Path | None = None) -> tuple[av.container.InputContainer, av.VideoStream]:
         path = self.path if path is None else path
-        try:
-            container = av.open(str(path), mode="r")
-        except (av.FFmpegError, OSError, ValueError) as e:
-            raise FrameSourceError(path, f"not a readable video ({e})") from e
+        container = open_local(path)
         if not container.streams.video:
             container.close()
             raise FrameSourceError(path, "file has no video stream")
