@@ -56,3 +56,13 @@ class DeviceError(InputError):
 
 class CheckpointError(InputError):
     """A weights file does not match the network it is loaded into."""
+
+
+class ModelError(VosamError, ValueError):
+    """A model name the catalogue does not know, or a model that cannot serve here (a
+    ValueError too, like every other bad value of a run spec)."""
+
+
+class DownloadError(VosamError):
+    """A model could not be fetched; the message names the address and how to place the
+    file by hand."""

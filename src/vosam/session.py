@@ -59,6 +59,9 @@ class Session:
     Args:
         source: a :class:`~vosam.io.FrameSource` or a path (frame folder or video file).
         propagator: the engine; the embedded one is built when omitted.
+        model: instead of ``propagator``, a named model of :mod:`vosam.models` (``xmem``,
+            ``sam2.1-hiera-tiny``...) whose engine is built for this session (fetched
+            into the cache the first time).
         config: propagation options.
         refiner: refines every propagated frame (see :mod:`vosam.refine.refiner`); its
             accepted masks are fed back to the tracker when its config says so.
@@ -74,11 +77,16 @@ class Session:
         config: SessionConfig | None = None,
         refiner: Refiner | None = None,
         segmenter: PromptableSegmenter | None = None,
+        model: str | None = None,
     ) -> None:
+        if model is not None and propagator is not None:
+            raise ValueError("give a propagator or a model name, not both")
         self.refiner = refiner
         self.refine_state: RefineState | None = None
         self.source = source if isinstance(source, FrameSource) else open_source(source)
-        self.propagator = propagator or build_propagator("embedded")
+        if propagator is None:
+            propagator = build_propagator(model=model) if model else build_propagator("embedded")
+        self.propagator = propagator
         self.config = config or SessionConfig()
         self.objects = ObjectRegistry()
         self._annotations: dict[int, np.ndarray] = {}

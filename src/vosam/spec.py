@@ -3,10 +3,11 @@
 A :class:`RunSpec` is everything that decides a run's masks, as frozen dataclasses:
 
 - :class:`EngineSpec`: an engine of :mod:`vosam.registry` and its typed config (the
-  engine's config class with some fields changed), its weights and, for sam2, the model
-  config;
-- :class:`RefinerSpec`: a promptable segmenter, its weights and model variant, and how the
-  propagated masks are refined (:class:`~vosam.refine.refiner.RefinerConfig`'s fields);
+  engine's config class with some fields changed), its weights (a file, or a named model
+  of :mod:`vosam.models`, fetched when built) and, for sam2, the model config;
+- :class:`RefinerSpec`: a promptable segmenter, its weights (a file or a named model) and
+  model variant, and how the propagated masks are refined
+  (:class:`~vosam.refine.refiner.RefinerConfig`'s fields);
 - the device and the run options (``permanent_memory``).
 
 ``to_dict()`` gives plain JSON values and ``from_dict()`` reads them back, refusing unknown
@@ -85,19 +86,30 @@ class EngineSpec:
     """A propagation engine and its settings.
 
     Attributes:
-        name: registry name (``embedded``, ``xmem``, ``sam2``).
+        name: registry name (``embedded``, ``xmem``, ``sam2``); with a ``model`` it follows
+            from the model (the default ``embedded`` is replaced by the model's engine).
         config: the engine's config (its registry config class), or None for its defaults.
         checkpoint: weights file for engines that need one (a path every worker can read).
         model_config: sam2 only: the model config inside the sam2 package
             (``configs/sam2.1/...yaml``; default: from the checkpoint's name).
+        model: a named model of :mod:`vosam.models` (``xmem``, ``sam2.1-hiera-tiny``, a
+            Hugging Face id) instead of ``checkpoint``: its file is fetched once into the
+            cache and checked whenever the engine is built, and it sets the model config.
     """
 
     name: str = "embedded"
     config: Any = None
     checkpoint: str | None = None
     model_config: str | None = None
+    model: str | None = None
 
     def __post_init__(self) -> None:
+        if self.model is not None:
+            object.__setattr__(self, "name", _engine_of(self.name, self.model))
+            if self.checkpoint is not None:
+                raise ValueError("give a named model or a checkpoint file, not both")
+            if self.model_config:
+                raise ValueError(f"model {self.model} sets its own model config")
         registry.entry("engine", self.name)
         if self.model_config and self.name != "sam2":
             raise ValueError("model_config is an option of the sam2 engine")
@@ -127,6 +139,8 @@ class EngineSpec:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"engine": self.name, "checkpoint": self.checkpoint}
+        if self.model is not None:
+            out["model"] = self.model
         options = self.options()
         if options:
             out["options"] = options
@@ -136,15 +150,17 @@ class EngineSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EngineSpec:
-        _strict(cls, data, ("engine", "checkpoint", "options", "model_config"))
+        _strict(cls, data, _ENGINE_KEYS)
         options = data.get("options") or {}
         if not isinstance(options, Mapping):
             raise ValueError("'options' must be a table/object")
+        name, model = data.get("engine", "embedded"), data.get("model")
         return cls.with_options(
-            data.get("engine", "embedded"),
+            name if model is None else _engine_of(name, model),
             options,
             checkpoint=data.get("checkpoint"),
             model_config=data.get("model_config"),
+            model=model,
         )
 
     def build(self, device: str = "auto") -> Any:
@@ -156,7 +172,22 @@ class EngineSpec:
             kwargs["config"] = self.config
         if self.model_config:
             kwargs["model_config"] = self.model_config
+        if self.model is not None:
+            from vosam.models import builder_kwargs
+
+            kwargs.update(builder_kwargs(self.model, "engine"))
         return registry.load("engine", self.name)(**kwargs)
+
+
+_ENGINE_KEYS = ("engine", "checkpoint", "options", "model_config", "model")
+
+
+def _engine_of(name: str, model: str) -> str:
+    """The engine of named model ``model``; ``name`` (``embedded``, the default, means
+    none was asked for) must be that engine otherwise."""
+    from vosam.models.resolve import entry_for
+
+    return entry_for(model, "engine", None if name == "embedded" else name).backend
 
 
 @dataclass(frozen=True)
@@ -175,6 +206,9 @@ class RefinerSpec:
             becomes :func:`default_gate` of the segmenter.
         refine: ``every`` frame or only ``vanishing`` ones (:data:`REFINE_WHEN`).
         feedback: write accepted refined masks back into the engine's memory.
+        weights: a named model of :mod:`vosam.models` (``sam-vit-b``,
+            ``sam2.1-hiera-tiny``) for this segmenter, instead of ``checkpoint`` and
+            ``model``: fetched once, checked whenever built, and it sets the variant.
     """
 
     segmenter: str
@@ -185,9 +219,19 @@ class RefinerSpec:
     gate: float | None = None
     refine: str = "every"
     feedback: bool = True
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         entry = registry.entry("segmenter", self.segmenter, noun="refiner")
+        if self.weights is not None:
+            from vosam.models.resolve import entry_for
+
+            entry_for(self.weights, "segmenter", self.segmenter)
+            if self.checkpoint is not None or self.model:
+                raise ValueError(
+                    f"model {self.weights} sets the weights and the variant; give no "
+                    "checkpoint or model with it"
+                )
         if self.model and entry.model_arg is None:
             raise ValueError(f"the {self.segmenter} refiner has no model variants to choose")
         for name, value, allowed in (
@@ -216,11 +260,22 @@ class RefinerSpec:
             "gate": self.gate,
             "refine": self.refine,
             "feedback": self.feedback,
+            **({"weights": self.weights} if self.weights is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RefinerSpec:
-        keys = ("name", "checkpoint", "model", "prompt", "points", "gate", "refine", "feedback")
+        keys = (
+            "name",
+            "checkpoint",
+            "model",
+            "prompt",
+            "points",
+            "gate",
+            "refine",
+            "feedback",
+            "weights",
+        )
         _strict(cls, data, keys)
         if "name" not in data:
             raise ValueError("a refiner needs a 'name'")
@@ -228,12 +283,17 @@ class RefinerSpec:
         return cls(data["name"], **given)
 
     def segmenter_kwargs(self, device: str) -> dict[str, Any]:
-        """The segmenter builder's arguments: device, weights and model variant."""
+        """The segmenter builder's arguments: device, weights and model variant (a named
+        model's file is fetched here when it is not cached)."""
         kwargs: dict[str, Any] = {"device": device}
         if self.checkpoint is not None:
             kwargs["checkpoint"] = self.checkpoint
         if self.model:
             kwargs[registry.entry("segmenter", self.segmenter).model_arg] = self.model
+        if self.weights is not None:
+            from vosam.models import builder_kwargs
+
+            kwargs.update(builder_kwargs(self.weights, "segmenter"))
         return kwargs
 
     def build_segmenter(self, device: str = "auto") -> Any:
@@ -257,7 +317,15 @@ class RefinerSpec:
         return Refiner(self.build_segmenter(device), config)
 
 
-_RUN_KEYS = ("engine", "checkpoint", "options", "model_config", "device", "permanent_memory")
+_RUN_KEYS = (
+    "engine",
+    "checkpoint",
+    "options",
+    "model_config",
+    "model",
+    "device",
+    "permanent_memory",
+)
 
 
 @dataclass(frozen=True)
@@ -296,9 +364,8 @@ class RunSpec:
         """
         _strict(cls, data, (*_RUN_KEYS, "refiner"))
         refiner = data.get("refiner")
-        engine_keys = ("engine", "checkpoint", "options", "model_config")
         return cls(
-            engine=EngineSpec.from_dict({k: data[k] for k in engine_keys if k in data}),
+            engine=EngineSpec.from_dict({k: data[k] for k in _ENGINE_KEYS if k in data}),
             refiner=RefinerSpec.from_dict(refiner) if refiner else None,
             device=str(data.get("device", "auto")),
             permanent_memory=bool(data.get("permanent_memory", True)),

@@ -197,3 +197,22 @@ def test_sam2_strict_checkpoint(tmp_path, sam2_segmenter):
     torch.save(state, path)  # no "model" wrapper
     with pytest.raises(CheckpointError, match="not a SAM 2"):
         build_segmenter("sam2", checkpoint=path, device="cpu")
+
+
+def test_light_hq_sam_vit_tiny_builds_and_loads_strictly(tmp_path):
+    """HQ-SAM's vit_tiny (Light HQ-SAM, the catalogue's sam-hq-vit-tiny) is a model type of
+    sam-hq only; its checkpoint loads strictly through the registry builder."""
+    hq = pytest.importorskip("segment_anything_hq")
+    pytest.importorskip("timm")
+    torch.manual_seed(0)
+    state = hq.sam_model_registry["vit_tiny"](checkpoint=None).state_dict()
+    torch.save(state, tmp_path / "sam_hq_vit_tiny.pth")
+    segmenter = build_segmenter(
+        "sam-hq", checkpoint=tmp_path / "sam_hq_vit_tiny.pth", model_type="vit_tiny", device="cpu"
+    )
+    encoder = segmenter.predictor.model.image_encoder
+    assert type(encoder).__name__ == "TinyViT"
+    loaded = segmenter.predictor.model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    with pytest.raises(ValueError, match=r"unknown sam model type 'vit_tiny'"):
+        build_segmenter("sam", model_type="vit_tiny", device="cpu")

@@ -28,10 +28,16 @@ class AppConfig:
         host: interface to listen on; loopback by default so nothing outside this machine
             can reach the app.
         port: TCP port; 0 picks a free one.
-        engine: propagation engine name (see :func:`vosam.engines.available_engines`).
+        engine: propagation engine name (see :func:`vosam.engines.available_engines`);
+            with ``model`` it follows from the model.
+        model: a named model of :mod:`vosam.models` for the engine (``xmem``,
+            ``sam2.1-hiera-tiny``), fetched once into the cache, instead of ``checkpoint``.
         checkpoint: weights of the engine, for engines that need them (``xmem``, ``sam2``).
         segmenter: promptable segmenter name for clicks and boxes (see
-            :func:`vosam.refine.available_segmenters`).
+            :func:`vosam.refine.available_segmenters`); with ``segmenter_weights`` it
+            follows from the model.
+        segmenter_weights: a named model of :mod:`vosam.models` for the segmenter
+            (``sam-vit-b``, ``sam2.1-hiera-tiny``), instead of ``segmenter_checkpoint``.
         segmenter_checkpoint: weights of the segmenter (``sam``, ``sam-hq``, ``sam2``).
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; passed to both builders.
         max_upload_bytes: larger uploads are refused (HTTP 413) before being read; a zip
@@ -65,15 +71,27 @@ class AppConfig:
     )
     port: int = field(default=7860, metadata=_cli("port (0: any free one)"))
     engine: str = field(default="embedded", metadata=_cli("propagation engine"))
+    model: str | None = field(
+        default=None,
+        metadata=_cli(
+            "a named model of the engine (vosam models list), fetched once; sets --engine"
+        ),
+    )
     checkpoint: Path | None = field(
-        default=None, metadata=_cli("weights of an engine that needs them")
+        default=None, metadata=_cli("weights file of an engine that needs them")
     )
     segmenter: str = field(
         default="embedded",
         metadata=_cli("promptable segmenter for clicks and boxes (embedded, sam, sam-hq, sam2)"),
     )
+    segmenter_weights: str | None = field(
+        default=None,
+        metadata=_cli(
+            "a named model of the segmenter (vosam models list), fetched once; sets --segmenter"
+        ),
+    )
     segmenter_checkpoint: Path | None = field(
-        default=None, metadata=_cli("weights of the segmenter")
+        default=None, metadata=_cli("weights file of the segmenter")
     )
     device: str = field(default="auto", metadata=_cli("auto, cpu, cuda or cuda:N"))
     max_upload_bytes: int = field(
@@ -91,6 +109,7 @@ class AppConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", Path(self.workspace).resolve())
+        self._named_models()
         for name in ("checkpoint", "segmenter_checkpoint"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, Path(getattr(self, name)))
@@ -113,6 +132,23 @@ class AppConfig:
             raise ValueError("max_session_bytes must be at least max_upload_bytes")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
+
+    def _named_models(self) -> None:
+        """Take the engine and segmenter from the named models (a ValueError naming an
+        unknown or mismatched model)."""
+        from vosam.models.resolve import entry_for
+
+        for model, field_name, kind, checkpoint in (
+            (self.model, "engine", "engine", self.checkpoint),
+            (self.segmenter_weights, "segmenter", "segmenter", self.segmenter_checkpoint),
+        ):
+            if model is None:
+                continue
+            if checkpoint is not None:
+                raise ValueError(f"give a named model or a checkpoint file of the {kind}, not both")
+            given = getattr(self, field_name)
+            entry = entry_for(model, kind, None if given == "embedded" else given)
+            object.__setattr__(self, field_name, entry.backend)
 
     @property
     def data_dir(self) -> Path:

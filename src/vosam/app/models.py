@@ -40,7 +40,9 @@ class Models:
                 log.info("building the %s engine", self.config.engine)
                 try:
                     checkpoint = _path(self.config.checkpoint)
-                    spec = EngineSpec(self.config.engine, checkpoint=checkpoint)
+                    spec = EngineSpec(
+                        self.config.engine, checkpoint=checkpoint, model=self.config.model
+                    )
                     self._propagator = spec.build(self.config.device)
                 except (ValueError, ImportError, OSError) as e:
                     raise InputError(
@@ -55,7 +57,11 @@ class Models:
                 log.info("building the %s segmenter", self.config.segmenter)
                 try:
                     checkpoint = _path(self.config.segmenter_checkpoint)
-                    spec = RefinerSpec(self.config.segmenter, checkpoint=checkpoint)
+                    spec = RefinerSpec(
+                        self.config.segmenter,
+                        checkpoint=checkpoint,
+                        weights=self.config.segmenter_weights,
+                    )
                     self._segmenter = spec.build_segmenter(self.config.device)
                 except (ValueError, ImportError, OSError) as e:
                     raise InputError(

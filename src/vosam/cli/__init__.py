@@ -20,6 +20,7 @@ _COMMANDS: tuple[str, ...] = (
     "vosam.cli.app_cmd",
     "vosam.cli.discover_cmd",
     "vosam.cli.refine_vis_cmd",
+    "vosam.cli.models_cmd",
 )
 
 

@@ -51,7 +51,16 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
         choices=sorted(registry.names("engine")),
         help="propagation engine (default: embedded, needs no download)",
     )
-    group.add_argument("--checkpoint", type=Path, help="weights file of engines that need one")
+    group.add_argument(
+        "--model",
+        metavar="NAME",
+        help="a named model (vosam models list): xmem, sam2.1-hiera-tiny, "
+        "facebook/sam2.1-hiera-tiny...; fetched once into the cache, checked before every "
+        "load; sets the engine and, for sam2, the model config",
+    )
+    group.add_argument(
+        "--checkpoint", type=Path, help="weights file of engines that need one (any local file)"
+    )
     group.add_argument(
         "--model-config",
         help="sam2 only: model config inside the sam2 package, e.g. "
@@ -69,21 +78,33 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_spec_from_args(args: argparse.Namespace):  # -> vosam.spec.RunSpec
-    """The :class:`~vosam.spec.RunSpec` of the engine options (``--engine``,
+    """The :class:`~vosam.spec.RunSpec` of the engine options (``--engine``, ``--model``,
     ``--checkpoint``, ``--model-config``, ``--device``, ``--no-permanent-memory``) and, when
     the command has them, the refiner options.
 
     Raises:
-        InputError: an option that does not apply to the engine or refiner chosen.
+        InputError: an option that does not apply to the engine or refiner chosen, an
+            unknown model name.
     """
     from vosam.spec import EngineSpec, RunSpec
 
     model_config = getattr(args, "model_config", None)
+    model = getattr(args, "model", None)
+    if model is not None and args.checkpoint is not None:
+        raise InputError(None, "give --model NAME or --checkpoint PATH, not both")
+    if model is not None and model_config:
+        raise InputError(None, f"--model {model} sets the model config; leave --model-config out")
     if model_config and args.engine != "sam2":
         raise InputError(None, "--model-config is an option of the sam2 engine")
     checkpoint = str(args.checkpoint) if args.checkpoint is not None else None
+    try:
+        engine = EngineSpec(
+            args.engine, checkpoint=checkpoint, model_config=model_config, model=model
+        )
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from None
     return RunSpec(
-        engine=EngineSpec(args.engine, checkpoint=checkpoint, model_config=model_config),
+        engine=engine,
         refiner=refiner_spec_from_args(args),
         device=args.device,
         permanent_memory=not args.no_permanent_memory,
@@ -111,11 +132,21 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
         help="refine propagated masks with this promptable segmenter (default: none; "
         "embedded needs no download)",
     )
-    group.add_argument("--refiner-checkpoint", type=Path, help="weights of sam, sam-hq or sam2")
+    group.add_argument(
+        "--refiner-weights",
+        metavar="NAME",
+        help="a named model of sam, sam-hq or sam2 (vosam models list: sam-vit-b, "
+        "sam-hq-vit-tiny, sam2.1-hiera-tiny...), fetched once into the cache; sets --refiner "
+        "and --refiner-model",
+    )
+    group.add_argument(
+        "--refiner-checkpoint", type=Path, help="weights file of sam, sam-hq or sam2"
+    )
     group.add_argument(
         "--refiner-model",
-        help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h); sam2: a config such as "
-        "configs/sam2.1/sam2.1_hiera_t.yaml (default: from the checkpoint's name)",
+        help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h; sam-hq also vit_tiny); "
+        "sam2: a config such as configs/sam2.1/sam2.1_hiera_t.yaml (default: from the "
+        "checkpoint's name)",
     )
     group.add_argument(
         "--prompt", default=default["prompt"], choices=PROMPT_MODES, help="prompt mode"
@@ -147,16 +178,25 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
 
 
 def refiner_spec_from_args(args: argparse.Namespace):  # -> vosam.spec.RefinerSpec | None
-    """The :class:`~vosam.spec.RefinerSpec` of ``--refiner`` and its options, or None."""
-    if getattr(args, "refiner", None) is None:
+    """The :class:`~vosam.spec.RefinerSpec` of ``--refiner`` (or ``--refiner-weights``) and
+    its options, or None."""
+    weights = getattr(args, "refiner_weights", None)
+    if getattr(args, "refiner", None) is None and weights is None:
         return None
     from vosam.spec import RefinerSpec
 
-    check_refiner_model(args)
-    checkpoint = args.refiner_checkpoint
     try:
+        refiner = segmenter_of(args.refiner, weights, "--refiner")
+        if weights is not None and (args.refiner_checkpoint or args.refiner_model):
+            raise InputError(
+                None,
+                f"--refiner-weights {weights} sets the weights and the variant; leave "
+                "--refiner-checkpoint and --refiner-model out",
+            )
+        check_refiner_model(args, refiner)
+        checkpoint = args.refiner_checkpoint
         return RefinerSpec(
-            args.refiner,
+            refiner,
             checkpoint=str(checkpoint) if checkpoint is not None else None,
             model=args.refiner_model,
             prompt=getattr(args, "prompt", RefinerSpec.prompt),
@@ -164,15 +204,31 @@ def refiner_spec_from_args(args: argparse.Namespace):  # -> vosam.spec.RefinerSp
             gate=getattr(args, "gate", None),
             refine=getattr(args, "refine", RefinerSpec.refine),
             feedback=not getattr(args, "no_feedback", False),
+            weights=weights,
         )
     except ValueError as exc:
         raise InputError(None, str(exc)) from None
 
 
-def check_refiner_model(args: argparse.Namespace) -> None:
+def segmenter_of(name: str | None, weights: str | None, option: str) -> str:
+    """The segmenter a command runs: ``name`` (``option``'s value), or the one the named
+    model ``weights`` runs on, which ``name`` must then agree with.
+
+    Raises:
+        ModelError: an unknown model, one that is not a segmenter's, or another backend's.
+    """
+    if weights is None:
+        return name
+    from vosam.models.resolve import entry_for
+
+    return entry_for(weights, "segmenter", name).backend
+
+
+def check_refiner_model(args: argparse.Namespace, refiner: str | None = None) -> None:
     """Refuse ``--refiner-model`` for a refiner without model variants."""
-    if args.refiner_model and registry.entry("segmenter", args.refiner).model_arg is None:
-        raise InputError(None, f"--refiner-model does not apply to the {args.refiner} refiner")
+    refiner = refiner or args.refiner
+    if args.refiner_model and registry.entry("segmenter", refiner).model_arg is None:
+        raise InputError(None, f"--refiner-model does not apply to the {refiner} refiner")
 
 
 def build_refiner(args: argparse.Namespace):  # -> vosam.refine.refiner.Refiner | None

@@ -25,14 +25,41 @@ def add_refiner_arguments(parser: argparse.ArgumentParser, *, default: str | Non
         + (f" (default: {default})" if default else ""),
     )
     group.add_argument(
+        "--refiner-weights",
+        metavar="NAME",
+        help="a named model of sam, sam-hq or sam2 (vosam models list), fetched once into "
+        "the cache; sets --refiner and --refiner-model",
+    )
+    group.add_argument(
         "--refiner-checkpoint", type=Path, help="weights of refiners that need them (SAM family)"
     )
     group.add_argument(
         "--refiner-model",
-        help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h); sam2: a config such as "
-        "configs/sam2.1/sam2.1_hiera_t.yaml (default: from the checkpoint's name)",
+        help="sam/sam-hq: vit_h, vit_l or vit_b (default vit_h; sam-hq also vit_tiny); "
+        "sam2: a config such as configs/sam2.1/sam2.1_hiera_t.yaml (default: from the "
+        "checkpoint's name)",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+
+
+def take_refiner_weights(args: argparse.Namespace, *, default: str | None) -> None:
+    """With ``--refiner-weights``, set ``args.refiner`` to the segmenter its model runs on
+    (``--refiner``, when given other than ``default``, must agree)."""
+    if args.refiner_weights is None:
+        return
+    from vosam.cli.common import segmenter_of
+
+    given = None if args.refiner == default else args.refiner
+    try:
+        args.refiner = segmenter_of(given, args.refiner_weights, "--refiner")
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from None
+    if args.refiner_checkpoint is not None or args.refiner_model:
+        raise InputError(
+            None,
+            f"--refiner-weights {args.refiner_weights} sets the weights and the variant; "
+            "leave --refiner-checkpoint and --refiner-model out",
+        )
 
 
 def make_refiner(args: argparse.Namespace):
@@ -50,6 +77,7 @@ def make_refiner(args: argparse.Namespace):
         args.refiner,
         checkpoint=None if checkpoint is None else str(checkpoint),
         model=args.refiner_model,
+        weights=args.refiner_weights,
     )
     return spec.build_segmenter(args.device)
 
@@ -126,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from vosam.runs import check_apart, check_output, input_digest, source_identity, staged_run
     from vosam.spec import EngineSpec
 
+    take_refiner_weights(args, default=None)
     if args.max_objects < 1:
         raise InputError(None, "--max-objects must be at least 1")
     if args.keyframes < 0:
@@ -164,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         "appearance": args.appearance,
         "version": vosam.__version__,
     }
+    if args.refiner_weights is not None:
+        settings["refiner_weights"] = args.refiner_weights
     state = check_output(args.out, settings=settings, names=source.names, overwrite=args.overwrite)
     if state.kind == "done":
         print(f"{args.out}: already complete, nothing to do", file=sys.stderr)

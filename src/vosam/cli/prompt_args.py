@@ -142,32 +142,57 @@ def prompts_digest(prompts: list[tuple[int, FramePrompt]]) -> str:
 
 def segmenter_settings(args: argparse.Namespace) -> dict:
     ckpt = args.segmenter_checkpoint
-    return {
-        "name": args.segmenter,
+    weights = getattr(args, "segmenter_weights", None)
+    out = {
+        "name": _segmenter(args),
         "checkpoint": str(ckpt.resolve()) if ckpt else None,
         "model": args.segmenter_model,
     }
+    if weights is not None:
+        out["weights"] = weights
+    return out
+
+
+def _segmenter(args: argparse.Namespace) -> str:
+    """``--segmenter``, or the segmenter of ``--segmenter-weights``."""
+    from vosam.cli.common import segmenter_of
+
+    weights = getattr(args, "segmenter_weights", None)
+    given = None if weights is not None and args.segmenter == "embedded" else args.segmenter
+    try:
+        return segmenter_of(given, weights, "--segmenter")
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from None
 
 
 def build_prompt_segmenter(args: argparse.Namespace):  # -> PromptableSegmenter
-    """The ``--segmenter`` that turns prompts into masks."""
+    """The ``--segmenter`` (or the ``--segmenter-weights`` model) that turns prompts into
+    masks."""
     from vosam import registry
     from vosam.refine import available_segmenters, build_segmenter
 
-    if args.segmenter not in available_segmenters():
+    name = _segmenter(args)
+    if name not in available_segmenters():
         raise InputError(
-            f"--segmenter {args.segmenter}",
+            f"--segmenter {name}",
             f"unknown segmenter; choose one of {', '.join(available_segmenters())}",
         )
+    weights = getattr(args, "segmenter_weights", None)
+    if weights is not None:
+        if args.segmenter_checkpoint is not None or args.segmenter_model:
+            raise InputError(
+                None,
+                f"--segmenter-weights {weights} sets the weights and the variant; leave "
+                "--segmenter-checkpoint and --segmenter-model out",
+            )
+        return build_segmenter(model=weights, device=args.device)
     kwargs: dict[str, object] = {"device": args.device}
     if args.segmenter_checkpoint is not None:
         kwargs["checkpoint"] = args.segmenter_checkpoint
     if args.segmenter_model:
         # the registry names the builder's argument that picks a model variant, if any
-        model_arg = registry.entry("segmenter", args.segmenter).model_arg
+        model_arg = registry.entry("segmenter", name).model_arg
         if model_arg is None:
-            raise InputError(
-                None, f"--segmenter-model does not apply to the {args.segmenter} segmenter"
-            )
+            raise InputError(None, f"--segmenter-model does not apply to the {name} segmenter")
         kwargs[model_arg] = args.segmenter_model
-    return build_segmenter(args.segmenter, **kwargs)
+    return build_segmenter(name, **kwargs)

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from vosam.cli.discover_cmd import add_refiner_arguments, make_refiner
+from vosam.cli.discover_cmd import add_refiner_arguments, make_refiner, take_refiner_weights
 from vosam.errors import InputError, OutputError
 from vosam.progress import Progress
 
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from vosam.io import atomic_write_text
 
+    take_refiner_weights(args, default="embedded")
     if args.out.resolve() == args.results.resolve():
         raise OutputError(args.out, "output would replace the input results")
     meta = _metadata(args)

@@ -88,10 +88,17 @@ def add_prompt_args(parser: argparse.ArgumentParser) -> None:
         help="promptable segmenter that turns prompts into masks for engines that take "
         "masks (embedded, xmem): embedded (default, no download), sam, sam-hq or sam2",
     )
-    group.add_argument("--segmenter-checkpoint", type=Path, help="weights of the --segmenter")
+    group.add_argument(
+        "--segmenter-weights",
+        metavar="NAME",
+        help="a named model of sam, sam-hq or sam2 (vosam models list: sam-vit-b, "
+        "sam-hq-vit-tiny, sam2.1-hiera-tiny...), fetched once into the cache; sets "
+        "--segmenter and --segmenter-model",
+    )
+    group.add_argument("--segmenter-checkpoint", type=Path, help="weights file of the --segmenter")
     group.add_argument(
         "--segmenter-model",
-        help="sam/sam-hq: vit_h, vit_l or vit_b; sam2: a config such as "
+        help="sam/sam-hq: vit_h, vit_l or vit_b (sam-hq also vit_tiny); sam2: a config such as "
         "configs/sam2.1/sam2.1_hiera_t.yaml",
     )
 

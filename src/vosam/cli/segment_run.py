@@ -15,6 +15,7 @@ from vosam.cli.common import (
     build_refiner,
     engine_settings,
     report_skipped,
+    run_spec_from_args,
 )
 from vosam.cli.prompt_args import (
     build_prompt_segmenter,
@@ -101,7 +102,8 @@ def _run(args: argparse.Namespace, source, source_path: Path | None) -> int:
         "version": vosam.__version__,
         **engine_settings(args),
     }
-    segmenting = prompts and not registry.entry("engine", args.engine).takes_prompts
+    engine = run_spec_from_args(args).engine.name  # --model may have chosen it
+    segmenting = prompts and not registry.entry("engine", engine).takes_prompts
     if prompts:
         settings["prompts"] = prompts_digest(prompts)
         if segmenting:

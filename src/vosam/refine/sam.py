@@ -29,6 +29,8 @@ from vosam.refine.base import ImageEmbedding, Prediction, Prompt, PromptableSegm
 log = logging.getLogger(__name__)
 
 MODEL_TYPES = ("vit_h", "vit_l", "vit_b")
+HQ_MODEL_TYPES = (*MODEL_TYPES, "vit_tiny")
+"""HQ-SAM's types: SAM's and Light HQ-SAM's TinyViT encoder (``vit_tiny``, needs timm)."""
 LOGIT_CLIP = 10.0
 """Mask prompts are probabilities turned into logits clipped to ± this value."""
 
@@ -171,8 +173,11 @@ def _build(
     model_type: str,
     device: str,
 ) -> SamSegmenter:
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f"unknown SAM model type {model_type!r}; choose one of {MODEL_TYPES}")
+    types = HQ_MODEL_TYPES if name == "sam-hq" else MODEL_TYPES
+    if model_type not in types:
+        raise ValueError(
+            f"unknown {name} model type {model_type!r}; choose one of {', '.join(types)}"
+        )
     check_file(checkpoint, f"{name} {model_type}")
     from importlib import import_module
 
@@ -199,8 +204,8 @@ def build_sam_segmenter(
 def build_sam_hq_segmenter(
     *, checkpoint: str | Path | None = None, model_type: str = "vit_h", device: str = "auto"
 ) -> SamSegmenter:
-    """HQ-SAM (``segment_anything_hq``) ``vit_h``/``vit_l``/``vit_b``; random weights without
-    a checkpoint (for tests)."""
+    """HQ-SAM (``segment_anything_hq``) ``vit_h``/``vit_l``/``vit_b``, or Light HQ-SAM
+    ``vit_tiny``; random weights without a checkpoint (for tests)."""
     return _build(
         "segment_anything_hq", "sam-hq", checkpoint=checkpoint, model_type=model_type, device=device
     )
