@@ -123,6 +123,7 @@ def _attribute(target: str) -> Any:
 for _name, _target, _config in (
     ("embedded", "embedded.propagator:build_embedded", "embedded.config:EmbeddedConfig"),
     ("xmem", "xmem.propagator:build_xmem", "xmem.config:XMemConfig"),
+    ("cutie", "cutie.propagator:build_cutie", "cutie.config:CutieConfig"),
     ("sam2", "sam2.propagator:build_sam2_engine", "sam2.config:SAM2Config"),
 ):
     register(

@@ -7,7 +7,7 @@ from vosam import registry
 
 
 def test_every_kind_lists_its_backends_in_registration_order():
-    assert registry.names("engine") == ("embedded", "xmem", "sam2")
+    assert registry.names("engine") == ("embedded", "xmem", "cutie", "sam2")
     assert registry.names("segmenter") == ("embedded", "sam", "sam-hq", "sam2")
     assert registry.names("format") == ("davis", "youtube-vos", "lvos", "long-video", "youtube-vis")
     assert registry.names("executor") == ("local", "ray")
@@ -53,11 +53,17 @@ def test_listing_names_imports_no_backend():
 def test_the_engines_prompt_flag_matches_their_trackers():
     """The registry says which engines take prompts without loading them; their tracker
     classes say it too, and the two must agree."""
+    from vosam.engines.cutie.tracker import CutieTracker
     from vosam.engines.embedded.tracker import EmbeddedTracker
     from vosam.engines.sam2.tracker import SAM2Tracker
     from vosam.engines.xmem.tracker import XMemTracker
 
-    trackers = {"embedded": EmbeddedTracker, "xmem": XMemTracker, "sam2": SAM2Tracker}
+    trackers = {
+        "embedded": EmbeddedTracker,
+        "xmem": XMemTracker,
+        "cutie": CutieTracker,
+        "sam2": SAM2Tracker,
+    }
     assert set(trackers) == set(registry.names("engine"))
     for name, tracker in trackers.items():
         assert registry.entry("engine", name).takes_prompts is tracker.takes_prompts, name

@@ -185,3 +185,20 @@ def test_zip_of_a_sequence_without_results_names_its_folder(youtube_vos, tmp_pat
     with pytest.raises(InputError, match=r"Annotations/a: no results for sequence 'a'"):
         write_submission(tmp_path / "s.zip", tmp_path / "empty", seqs)
     assert not (tmp_path / "s.zip").exists()
+
+
+def test_cutie_runs_a_youtube_vos_sequence_with_a_late_object(youtube_vos, tmp_path):
+    """The runner drives any engine through the Tracker interface: Cutie (tiny random
+    weights) writes the scored frames, object 2 absent before its first annotation."""
+    from tests.cutie.cutie_helpers import tiny_propagator
+
+    out = tmp_path / "out"
+    (seq,) = open_dataset("youtube-vos", youtube_vos, names=["a"])
+    engine = tiny_propagator()
+    assert segment_sequence(seq, engine, out, settings={}, progress=False) == 6
+    folder = out / "Annotations" / "a"
+    assert sorted(p.stem for p in folder.glob("*.png")) == [f"{t:05d}" for t in range(0, 30, 5)]
+    np.testing.assert_array_equal(read_mask(folder / "00000.png"), truth(0, (1,)))
+    assert 2 not in np.unique(read_mask(folder / "00005.png"))
+    start = read_mask(folder / "00010.png")
+    np.testing.assert_array_equal(start == 2, truth(10, (2,)) == 2)

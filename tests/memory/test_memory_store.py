@@ -133,6 +133,32 @@ def test_least_used_long_term_elements_are_evicted_first() -> None:
     torch.testing.assert_close(store.long_term.key[:, :2], kept)
 
 
+def test_cuties_eviction_keeps_the_most_used_below_a_buffer() -> None:
+    """``eviction_buffer``: at ``max_long_term_elements - num_prototypes`` elements or more,
+    only the ``... - eviction_buffer`` most used stay, most used first (Cutie's rule)."""
+    cfg = MemoryConfig(
+        top_k=2,
+        min_working_frames=2,
+        max_working_frames=3,
+        num_prototypes=4,
+        max_long_term_elements=8,
+        eviction_buffer=1,
+    )
+    store = MemoryStore(cfg)
+    add(store, 0, permanent=True)
+    add(store, 1)
+    add(store, 2)  # first consolidation: 4 prototypes
+    assert store.long_term.size == 4
+    store.long_term.use = torch.tensor([1.0, 5.0, 0.5, 3.0])
+    store.long_term.life = torch.ones(4)
+    kept = store.long_term.key[:, [1, 3, 0]].clone()
+    add(store, 3)  # 4 >= 8 - 4: the 3 most used stay (XMem: none go), then 4 new ones
+    assert store.long_term.size == 7
+    torch.testing.assert_close(store.long_term.key[:, :3], kept)
+    with pytest.raises(ValueError, match="eviction_buffer"):
+        MemoryConfig(num_prototypes=4, max_long_term_elements=8, eviction_buffer=4)
+
+
 def test_objects_entering_later_read_only_their_own_frames() -> None:
     store = MemoryStore(MemoryConfig(top_k=3))
     add(store, 0, objects=1, permanent=True)

@@ -243,3 +243,23 @@ def test_discover_and_refine_vis_take_refiner_weights(catalogue, box_segmenter):
         take_refiner_weights(options(refiner="sam", refiner_weights="box-v3"), default=None)
     with pytest.raises(InputError, match="leave --refiner-checkpoint and --refiner-model out"):
         take_refiner_weights(options(refiner_weights="box-v3", refiner_model="v1"), default=None)
+
+
+def test_a_named_cutie_model_is_fetched_and_runs(catalogue, video):
+    """The catalogue's Cutie entries name the cutie engine: a served file (tiny random
+    weights under Cutie's names) is fetched, loaded strictly and propagates."""
+    import io
+
+    from tests.cutie.cutie_helpers import tiny_network
+    from vosam.engines.cutie import CutiePropagator
+
+    add, served = catalogue
+    buffer = io.BytesIO()
+    torch.save(tiny_network().state_dict(), buffer)
+    add("tiny-cutie", buffer.getvalue(), backend="cutie")
+    engine = build_propagator(model="tiny-cutie", device="cpu")
+    assert isinstance(engine, CutiePropagator) and len(served.requests) == 1
+    session = Session(video[0], propagator=engine)
+    session.add_annotation(0, read_mask(video[1] / "00000.png"))
+    results = dict(session.propagate())
+    assert sorted(results) == [0, 1, 2] and all(r.object_ids == (1,) for r in results.values())

@@ -13,6 +13,16 @@ def soft_aggregate(prob: torch.Tensor, dim: int) -> torch.Tensor:
     product of ``1 - p``, then a softmax over the log-odds of every entry (clamped to
     ``[1e-7, 1 - 1e-7]``), as in STM and XMem.
     """
+    return torch.softmax(aggregate_logits(prob, dim), dim=dim)
+
+
+def aggregate_logits(prob: torch.Tensor, dim: int) -> torch.Tensor:
+    """The log-odds that :func:`soft_aggregate` normalises: ``O + 1`` entries along ``dim``,
+    background (product of ``1 - p``) first, each clamped to ``[1e-7, 1 - 1e-7]``.
+
+    Cutie upsamples these before its softmax, and compares them to find each object's
+    winning pixels.
+    """
     bg = torch.prod(1 - prob, dim=dim, keepdim=True)
     full = torch.cat([bg, prob], dim).clamp(1e-7, 1 - 1e-7)
-    return torch.softmax(torch.log(full / (1 - full)), dim=dim)
+    return torch.log(full / (1 - full))

@@ -13,7 +13,9 @@
   values and shrinkage (a full softmax of the prototype-to-candidate similarity, with the
   prototype's selection). Before that, when long-term memory holds
   ``max_long_term_elements - num_prototypes`` elements or more, its least-used elements are
-  dropped (every element whose usage is at or below the k-th lowest, as XMem does).
+  dropped (every element whose usage is at or below the k-th lowest, as XMem does; with
+  ``eviction_buffer`` set, only the ``max_long_term_elements - num_prototypes -
+  eviction_buffer`` most used stay, as Cutie does).
 
 Usage of an element = affinity mass it received in readouts / number of readouts it saw.
 
@@ -62,6 +64,11 @@ class MemoryConfig:
         num_prototypes: long-term elements made per consolidation.
         long_term: False never consolidates; the oldest working frames are dropped once
             ``max_working_frames - 1`` are held (if ``max_working_frames`` is set).
+        eviction_buffer: None: XMem's eviction (long-term memory above
+            ``max_long_term_elements - num_prototypes`` drops its least used elements down to
+            that size). A number: Cutie's (long-term memory at that size or above keeps only
+            its ``max_long_term_elements - num_prototypes - eviction_buffer`` most used
+            elements, most used first).
     """
 
     top_k: int | None = 30
@@ -70,6 +77,7 @@ class MemoryConfig:
     max_long_term_elements: int = 10_000
     num_prototypes: int = 128
     long_term: bool = True
+    eviction_buffer: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_working_frames is None:
@@ -83,6 +91,10 @@ class MemoryConfig:
             raise ValueError("need 1 <= num_prototypes <= max_long_term_elements")
         if self.top_k is not None and self.top_k < 1:
             raise ValueError("top_k must be >= 1 or None")
+        if self.eviction_buffer is not None and not (
+            0 <= self.eviction_buffer < self.max_long_term_elements - self.num_prototypes
+        ):
+            raise ValueError("need 0 <= eviction_buffer < max_long_term_elements - num_prototypes")
 
 
 class _Part:
@@ -394,7 +406,11 @@ class MemoryStore:
 
         lt = self.long_term
         budget = cfg.max_long_term_elements - cfg.num_prototypes
-        if lt.size > budget:
+        if cfg.eviction_buffer is not None:
+            if lt.size >= budget:
+                usage = lt.usage()
+                lt.keep(torch.topk(usage, k=budget - cfg.eviction_buffer).indices)
+        elif lt.size > budget:
             usage = lt.usage()
             kth = torch.topk(usage, k=lt.size - budget, largest=False, sorted=True).values[-1]
             lt.keep((usage > kth).nonzero().squeeze(1))
