@@ -1,10 +1,10 @@
-"""J&F and frames/s of the embedded engine on DAVIS-2016 train sequences.
+"""J&F and frames/s of an embedded engine on DAVIS-2016 train sequences.
 
 End to end per sequence: frames read from JPEG, propagated from the first annotation,
 palette PNGs written; then the DAVIS semi-supervised evaluation over what was written.
 
     python benchmarks/bench_embedded.py [--data ../shared/data] [--sequences a,b] [--out DIR]
-        [--threads N] [--json F]
+        [--engine embedded|embedded-v1] [--threads N] [--json F] [--config FIELD=VALUE ...]
 
 Prints one line per sequence (J&F, frames, frames/s, CPU time per frame) and the dataset
 summary. CPU time (all threads of the process) is less sensitive than wall time to other
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import torch
 
+from vosam import registry
 from vosam.datasets.davis import find_davis_sequences
-from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
+from vosam.engines import build_propagator
 from vosam.eval import evaluate_dataset
 from vosam.io import FolderSource, read_mask, write_mask
 from vosam.session import Session
@@ -41,12 +42,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the predicted masks here")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    parser.add_argument("--engine", default="embedded", help="embedded (default) or embedded-v1")
     parser.add_argument(
         "--config",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="an EmbeddedConfig field to change (Python literal), e.g. head_pixels=2048",
+        help="a field of the engine's config to change (Python literal), e.g. top_k=5",
     )
     args = parser.parse_args()
     if args.threads:
@@ -56,10 +58,11 @@ def main() -> None:
     sequences = find_davis_sequences(root, names=names)
     out = args.out or Path(tempfile.mkdtemp(prefix="vosam-bench-"))
     changes = {k: ast.literal_eval(v) for k, v in (c.split("=", 1) for c in args.config)}
-    engine = EmbeddedPropagator(dataclasses.replace(EmbeddedConfig(), **changes), device="cpu")
+    config = dataclasses.replace(registry.config_class("engine", args.engine)(), **changes)
+    engine = build_propagator(args.engine, config=config, device="cpu")
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, engine {args.engine}, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     total_frames, total_time, total_cpu = 0, 0.0, 0.0

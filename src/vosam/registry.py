@@ -121,7 +121,8 @@ def _attribute(target: str) -> Any:
 
 
 for _name, _target, _config in (
-    ("embedded", "embedded.propagator:build_embedded", "embedded.config:EmbeddedConfig"),
+    ("embedded", "fused.propagator:build_fused", "fused.config:FusedConfig"),
+    ("embedded-v1", "embedded.propagator:build_embedded", "embedded.config:EmbeddedConfig"),
     ("xmem", "xmem.propagator:build_xmem", "xmem.config:XMemConfig"),
     ("cutie", "cutie.propagator:build_cutie", "cutie.config:CutieConfig"),
     ("sam2", "sam2.propagator:build_sam2_engine", "sam2.config:SAM2Config"),

@@ -62,11 +62,15 @@ class StepResult:
         object_ids: the user ids of the ``N`` objects, increasing.
         confidence: float32 ``(N,)`` per-object confidence in [0, 1] (mean of the winning
             probability over the object's predicted pixels; 0 for an empty mask).
+        redetected: the objects whose mask on this frame comes from re-detection by the
+            engine's appearance model rather than from propagation (the propagated mask
+            had drifted or vanished); their confidence is the detection's.
     """
 
     probs: np.ndarray
     object_ids: tuple[int, ...]
     confidence: np.ndarray
+    redetected: tuple[int, ...] = ()
 
     @property
     def mask(self) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 
 from tests.core.test_session import only
 from vosam.cli import main
-from vosam.engines.embedded import EmbeddedPropagator
+from vosam.engines import build_propagator
 from vosam.io import read_mask, write_mask
 from vosam.session import Session, SessionConfig
 
@@ -31,7 +31,7 @@ def test_both_directions_are_the_sessions_run(tmp_path, cli_case, capsys):
     assert settings["direction"] == "both" and settings["merge"] == "confidence"
     assert settings["objects_from_first_annotation"] is False
     config = SessionConfig(merge="confidence")
-    session = Session(folder, propagator=EmbeddedPropagator(), config=config)
+    session = Session(folder, propagator=build_propagator("embedded", device="cpu"), config=config)
     session.add_annotation(2, only(masks[2], 1))
     session.add_annotation(5, masks[5])
     want = dict(session.propagate(direction="both"))

@@ -49,7 +49,7 @@ def test_to_dict_is_json_and_from_dict_gives_the_same_spec():
 
 
 def test_nested_options_round_trip_through_typed_configs():
-    engine = EngineSpec.with_options("embedded", {"memory": {"top_k": 7}, "short_side": 64})
+    engine = EngineSpec.with_options("embedded-v1", {"memory": {"top_k": 7}, "short_side": 64})
     assert engine.config.memory.top_k == 7 and engine.config.short_side == 64
     assert engine.options() == {"memory": {"top_k": 7}, "short_side": 64}
     assert EngineSpec.from_dict(engine.to_dict()) == engine

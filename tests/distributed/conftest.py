@@ -20,7 +20,6 @@ SPEC = RunSpec(
         "embedded",
         {
             "short_side": FAST.short_side,
-            "head_iters": FAST.head_iters,
             "guided_radius": FAST.guided_radius,
         },
     ),

@@ -41,7 +41,9 @@ def test_import_vosam_and_the_cli_without_ray():
 
 
 def test_engine_spec_applies_nested_options_and_refuses_unknown_ones():
-    spec = RunSpec(EngineSpec.with_options("embedded", {"short_side": 64, "memory": {"top_k": 7}}))
+    spec = RunSpec(
+        EngineSpec.with_options("embedded-v1", {"short_side": 64, "memory": {"top_k": 7}})
+    )
     config = spec.engine.config
     assert config.short_side == 64 and config.memory.top_k == 7
     assert spec.settings()["options"] == {"short_side": 64, "memory": {"top_k": 7}}
@@ -156,13 +158,13 @@ def test_sweep_table_matches_the_evaluation_of_each_run(dataset, tmp_path):
         "[[runs]]\n"
         'name = "perm"\n'
         'device = "cpu"\n'
-        f"options = {{ short_side = {options['short_side']}, head_iters = "
-        f"{options['head_iters']}, guided_radius = {options['guided_radius']} }}\n"
+        f"options = {{ short_side = {options['short_side']}, "
+        f"guided_radius = {options['guided_radius']} }}\n"
         "[[runs]]\n"
         'name = "first-frame"\n'
         'device = "cpu"\n'
         "permanent_memory = false\n"
-        f"options = {{ short_side = {options['short_side']}, head_iters = 30 }}\n"
+        f"options = {{ short_side = {options['short_side']}, top_k = 5 }}\n"
     )
     runs, sequences = load_sweep(config)
     assert [r.name for r in runs] == ["perm", "first-frame"] and sequences == ["alpha", "bravo"]

@@ -28,6 +28,7 @@ _COMMANDS: tuple[str, ...] = (
     "vosam.cli.discover_cmd",
     "vosam.cli.refine_vis_cmd",
     "vosam.cli.models_cmd",
+    "vosam.cli.train_cmd",
 )
 
 

@@ -69,7 +69,10 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
         "load; sets the engine and, for sam2, the model config",
     )
     group.add_argument(
-        "--checkpoint", type=Path, help="weights file of engines that need one (any local file)"
+        "--checkpoint",
+        type=Path,
+        help="weights file of engines that need one (any local file); for the embedded "
+        "engine, a parent appearance model made by vosam train",
     )
     group.add_argument(
         "--model-config",

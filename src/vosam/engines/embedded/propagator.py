@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 class EmbeddedPropagator(Propagator):
     """Frozen EfficientNet-Lite0 features + memory readout + an online per-video head."""
 
-    name = "embedded"
+    name = "embedded-v1"
 
     def __init__(self, config: EmbeddedConfig | None = None, *, device: str = "auto") -> None:
         self.config = config or EmbeddedConfig()
@@ -42,7 +42,7 @@ class EmbeddedPropagator(Propagator):
 def build_embedded(
     *, config: EmbeddedConfig | None = None, device: str = "auto", **unused: object
 ) -> EmbeddedPropagator:
-    """Registry builder: ``build_propagator("embedded", device=..., config=...)``."""
+    """Registry builder: ``build_propagator("embedded-v1", device=..., config=...)``."""
     if unused.get("checkpoint"):
         raise ValueError("the embedded engine takes no checkpoint: its weights ship with it")
     return EmbeddedPropagator(config, device=device)

@@ -205,38 +205,52 @@ class EmbeddedTracker(Tracker):
 
     def _upsample(self, probs8: torch.Tensor, image: np.ndarray) -> np.ndarray:
         """``(N + 1, H, W)`` float32 probabilities at the frame's resolution."""
-        h, w = image.shape[:2]
-        in_h, in_w = self.extractor.input_size((h, w))
-        # stride-8 cells cover ceil(in / 8) * 8 input pixels: the last ones hold padding
-        cells = probs8.float().cpu()
-        cell_h, cell_w = in_h / (h * 8), in_w / (w * 8)  # cells per frame pixel
-        radius = self.config.guided_radius
-        if radius == 0:
-            up = F.interpolate(
-                cells[None],
-                size=(round(cells.shape[1] / cell_h), round(cells.shape[2] / cell_w)),
-                mode="bilinear",
-                align_corners=False,
-            )[0, :, :h, :w].numpy()
-            up = np.maximum(up, 0)
-            up /= np.maximum(up.sum(0, keepdims=True), 1e-7)
-            return up
-        # the objects' cells go straight to the filter's working grid (no full-size detour);
-        # the filter is linear, so the background is one minus the objects, then clipped
-        lh, lw = low_size((h, w), GUIDED_SCALE)
-        rows = _bilinear_weights(lh, cells.shape[1], h / lh * cell_h)
-        cols = _bilinear_weights(lw, cells.shape[2], w / lw * cell_w)
-        low = (rows @ cells[1:] @ cols.T).numpy()
-        objects = guided_upsample(
-            image, low, radius=radius, eps=self.config.guided_eps, scale=GUIDED_SCALE, clip=False
+        in_size = self.extractor.input_size(image.shape[:2])
+        return upsample_cells(
+            probs8, image, in_size, radius=self.config.guided_radius, eps=self.config.guided_eps
         )
-        up = np.empty((objects.shape[0] + 1, h, w), np.float32)
-        np.subtract(1, objects.sum(0), out=up[0])
-        up[1:] = objects
-        np.clip(up, 0, 1, out=up)
-        if objects.shape[0] > 1:  # with one object the two clipped maps still sum to one
-            up /= np.maximum(up.sum(0, keepdims=True), 1e-7)
+
+
+def upsample_cells(
+    probs8: torch.Tensor,
+    image: np.ndarray,
+    input_size: tuple[int, int],
+    *,
+    radius: int,
+    eps: float,
+) -> np.ndarray:
+    """Stride-8 probabilities ``(N + 1, h8, w8)`` of a frame whose backbone input was
+    ``input_size`` → ``(N + 1, H, W)`` float32 at the frame's resolution, edge-aware (a
+    colour guided filter of ``radius`` pixels; 0: bilinear)."""
+    h, w = image.shape[:2]
+    in_h, in_w = input_size
+    # stride-8 cells cover ceil(in / 8) * 8 input pixels: the last ones hold padding
+    cells = probs8.float().cpu()
+    cell_h, cell_w = in_h / (h * 8), in_w / (w * 8)  # cells per frame pixel
+    if radius == 0:
+        up = F.interpolate(
+            cells[None],
+            size=(round(cells.shape[1] / cell_h), round(cells.shape[2] / cell_w)),
+            mode="bilinear",
+            align_corners=False,
+        )[0, :, :h, :w].numpy()
+        up = np.maximum(up, 0)
+        up /= np.maximum(up.sum(0, keepdims=True), 1e-7)
         return up
+    # the objects' cells go straight to the filter's working grid (no full-size detour);
+    # the filter is linear, so the background is one minus the objects, then clipped
+    lh, lw = low_size((h, w), GUIDED_SCALE)
+    rows = _bilinear_weights(lh, cells.shape[1], h / lh * cell_h)
+    cols = _bilinear_weights(lw, cells.shape[2], w / lw * cell_w)
+    low = (rows @ cells[1:] @ cols.T).numpy()
+    objects = guided_upsample(image, low, radius=radius, eps=eps, scale=GUIDED_SCALE, clip=False)
+    up = np.empty((objects.shape[0] + 1, h, w), np.float32)
+    np.subtract(1, objects.sum(0), out=up[0])
+    up[1:] = objects
+    np.clip(up, 0, 1, out=up)
+    if objects.shape[0] > 1:  # with one object the two clipped maps still sum to one
+        up /= np.maximum(up.sum(0, keepdims=True), 1e-7)
+    return up
 
 
 def _bilinear_weights(size_out: int, size_in: int, step: float) -> torch.Tensor:
