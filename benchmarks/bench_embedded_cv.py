@@ -5,20 +5,26 @@ propagated from its first annotation by each engine asked for, in one run:
 
 - ``v1``: the previous embedded engine (``embedded-v1``: stride-16 memory readout mixed
   with a per-video head);
-- ``fused``: the fused engine (flow-guided stride-8 label propagation, global readout of
-  the annotated frames times a per-video ridge appearance model, re-detection) with no
-  parent model;
-- ``fused-parent``: the same, its appearance model pulled towards a parent fitted by
-  ``vosam train``'s code on the other folds only (``--folds``, sequences dealt round-robin
-  in name order), so each sequence is scored by a model that never saw it.
+- ``embedded``: the default engine (stride-8 local label propagation, a drift-free
+  detection that re-finds a lost object and grows a shrinking mask; see
+  ``vosam.engines.fused``);
+- its variants (``VARIANTS``): ``with-parent`` pulls the per-video appearance model
+  towards a parent fitted by ``vosam train``'s code on the other folds only (``--folds``,
+  sequences dealt round-robin in name order), so each sequence is scored by a model that
+  never saw it; ``with-motion`` shifts the windows by the composed optical flow;
+  ``always-grow*`` grow the mask with touching detections on every frame (the first
+  design); ``no-grow``, ``no-detection``, ``no-correspondence`` switch one kind of evidence
+  off (with motion on, as in the first design).
 
 Scores follow DAVIS's semi-supervised protocol: J and F per object on every frame but the
 first and the last, a sequence's figure the mean over its objects, the summary the mean
-over all objects (J&F-Mean, J-Decay). The fused engine's switching rules and window sizes
-were set by hand on ``TUNED`` (12 sequences); the summary is also given on the other
-sequences, for which those rules are held out.
+over all objects (J&F-Mean, J-Decay, F-Decay), overall, per fold and per sequence. The
+fused engine's switching rules and window sizes were set by hand on ``TUNED`` (12
+sequences); the summary is also given on the other sequences, for which those rules are
+held out.
 
-    python benchmarks/bench_embedded_cv.py [--data ../shared/data] [--engines v1,fused,fused-parent]
+    python benchmarks/bench_embedded_cv.py [--data ../shared/data]
+        [--engines v1,embedded,with-parent,with-motion,always-grow,...]
         [--sequences a,b] [--folds 5] [--frame-step 6] [--procs 2] [--json F]
 
 Progress is logged per sequence; ``s/frame`` is wall time per frame in one process (one
@@ -54,6 +60,21 @@ TUNED = [
     "soccerball",
     "surf",
 ]
+
+
+# the fused engine's variants: config changes, and whether the appearance model starts from
+# a parent fitted on the other folds; the ablations switch one kind of evidence off
+VARIANTS = {
+    "embedded": ({}, False),
+    "with-parent": ({}, True),
+    "with-motion": ({"flow": True}, False),
+    "always-grow": ({"flow": True, "grow_below": None}, False),
+    "always-grow-parent": ({"flow": True, "grow_below": None}, True),
+    "always-grow-no-motion": ({"grow_below": None}, False),
+    "no-grow": ({"flow": True, "grow": False}, False),
+    "no-detection": ({"flow": True, "detection": False}, False),
+    "no-correspondence": ({"flow": True, "grow_below": None, "correspondence": False}, False),
+}
 
 
 def development_sequences(data: Path, names: list[str] | None) -> list:
@@ -113,6 +134,10 @@ def parent_stats(seq, frame_step: int):
     return seq.name, model
 
 
+def _stats_job(job: tuple) -> tuple:
+    return parent_stats(*job)
+
+
 def run_sequence(engine: str, seq, parent) -> dict:
     """Propagate ``seq`` from its first annotation with ``engine``; per-object J and F."""
     _setup()
@@ -127,9 +152,10 @@ def run_sequence(engine: str, seq, parent) -> dict:
 
         propagator = EmbeddedPropagator(device="cpu")
     else:
-        from vosam.engines.fused import FusedPropagator
+        from vosam.engines.fused import FusedConfig, FusedPropagator
 
-        propagator = FusedPropagator(device="cpu")
+        changes, _ = VARIANTS[engine]
+        propagator = FusedPropagator(FusedConfig(**changes), device="cpu")
         propagator.parent = None if parent is None else torch.from_numpy(parent).float()
     images, masks = _frames(seq)
     first = read_mask(masks[0])
@@ -158,16 +184,21 @@ def run_sequence(engine: str, seq, parent) -> dict:
     }
 
 
+def _run_job(job: tuple) -> dict:
+    return run_sequence(*job)
+
+
 def summary(results: list[dict]) -> dict:
     from vosam.eval.stats import summarize
 
-    js, fs, jd = [], [], []
+    js, fs, jd, fd = [], [], [], []
     for r in results:
         for j, f in zip(r["J"], r["F"], strict=True):
             sj, sf = summarize(np.array(j)), summarize(np.array(f))
             js.append(sj.mean)
             fs.append(sf.mean)
             jd.append(sj.decay)
+            fd.append(sf.decay)
     if not js:
         return {}
     frames = sum(r["frames"] for r in results)
@@ -176,9 +207,16 @@ def summary(results: list[dict]) -> dict:
         "J": float(np.mean(js)),
         "F": float(np.mean(fs)),
         "J_decay": float(np.mean(jd)),
+        "F_decay": float(np.mean(fd)),
         "s_per_frame": sum(r["seconds"] for r in results) / frames,
         "objects": len(js),
     }
+
+
+def quarters(r: dict) -> list[float]:
+    """J&F (mean over objects) over each quarter of the frames scored: where it is lost."""
+    both = (np.array(r["J"]) + np.array(r["F"])) / 2  # (objects, frames)
+    return [float(part.mean()) for part in np.array_split(both, 4, axis=1)]
 
 
 def per_sequence(r: dict) -> float:
@@ -194,7 +232,7 @@ def per_sequence(r: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--engines", default="v1,fused,fused-parent")
+    parser.add_argument("--engines", default="v1," + ",".join(VARIANTS))
     parser.add_argument("--sequences", help="comma-separated names (default: all)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--frame-step", type=int, default=6)
@@ -214,10 +252,10 @@ def main() -> None:
     )
     parents: dict[int, np.ndarray] = {}
     with Pool(args.procs) as pool:
-        if "fused-parent" in engines:
+        if any(e != "v1" and VARIANTS[e][1] for e in engines):
             everything = development_sequences(args.data, None)
             jobs = [(s, args.frame_step) for s in everything]
-            stats = dict(pool.starmap(parent_stats, jobs))
+            stats = dict(pool.imap_unordered(_stats_job, jobs))
             for k in range(args.folds):
                 others = [m for n, m in stats.items() if fold[n] != k]
                 merged = others[0]
@@ -226,15 +264,15 @@ def main() -> None:
                 parents[k] = merged.weight().numpy()
             print(f"parent models of {args.folds} folds fitted", file=sys.stderr, flush=True)
         jobs = [
-            (e, s, parents.get(fold[s.name]) if e == "fused-parent" else None)
+            (e, s, parents.get(fold[s.name]) if e != "v1" and VARIANTS[e][1] else None)
             for e in engines
             for s in sequences
         ]
         results = []
-        for r in pool.starmap(run_sequence, jobs, chunksize=1):
+        for r in pool.imap_unordered(_run_job, jobs):
             results.append(r)
             print(
-                f"{r['engine']:>13} {r['sequence']:<18} J&F {per_sequence(r):.3f} "
+                f"{r['engine']:>17} {r['sequence']:<18} J&F {per_sequence(r):.3f} "
                 f"{r['seconds'] / r['frames']:.3f} s/frame re-detected {r['redetected']}",
                 file=sys.stderr,
                 flush=True,
@@ -250,16 +288,33 @@ def main() -> None:
             "held-out": [r for r in mine if r["sequence"] not in TUNED],
             "tuned": [r for r in mine if r["sequence"] in TUNED],
         }
+        for k in range(args.folds):
+            groups[f"fold {k}"] = [r for r in mine if fold[r["sequence"]] == k]
         report["engines"][e] = {
             "summary": {g: summary(rs) for g, rs in groups.items()},
             "sequences": {r["sequence"]: per_sequence(r) for r in mine},
+            "quarters": {r["sequence"]: quarters(r) for r in mine},
         }
         for g, s in report["engines"][e]["summary"].items():
             if s:
                 print(
-                    f"{e:>13} {g:<10} {s['JF']:6.3f} {s['J']:6.3f} {s['F']:6.3f} "
-                    f"{s['J_decay']:8.3f} {s['s_per_frame']:8.3f}"
+                    f"{e:>17} {g:<10} {s['JF']:6.3f} {s['J']:6.3f} {s['F']:6.3f} "
+                    f"{s['J_decay']:8.3f} {s['F_decay']:8.3f} {s['s_per_frame']:8.3f}"
                 )
+    print("\nper sequence (J&F):")
+    names = sorted({r["sequence"] for r in results})
+    print(f"{'sequence':<18} fold " + " ".join(f"{e:>17}" for e in engines))
+    for name in names:
+        cells = " ".join(
+            f"{report['engines'][e]['sequences'].get(name, float('nan')):17.3f}" for e in engines
+        )
+        print(f"{name:<18} {fold[name]:4d} {cells}")
+    print("\nby quarter of the video, sequences below 0.7 (J&F of frames 1-25 %, ..., 76-100 %):")
+    for e in engines:
+        for name, value in sorted(report["engines"][e]["sequences"].items()):
+            if value < 0.7:
+                parts = " ".join(f"{q:.3f}" for q in report["engines"][e]["quarters"][name])
+                print(f"{e:>17} {name:<18} {value:.3f}: {parts}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 

@@ -1,10 +1,11 @@
-"""Peak memory of the embedded engine against video length: it must stay flat.
+"""Peak memory of an embedded engine against video length: it must stay flat.
 
 A long video is made by playing a DAVIS sequence forward and backward (no file holds it:
 frames are produced one at a time), segmented end to end with PNGs written, once per length,
 each run in a fresh process so that its peak resident memory is its own.
 
-    python benchmarks/bench_memory.py --lengths 500,5000 [--short-side 480] [--scale 1.0]
+    python benchmarks/bench_memory.py --lengths 500,5000 [--engine embedded|embedded-v1]
+        [--short-side 480] [--scale 1.0]
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class PingPong:
 
 
 def run_one(args: argparse.Namespace) -> None:
-    from vosam.engines.embedded import EmbeddedConfig, EmbeddedPropagator
+    from vosam import registry
+    from vosam.engines import build_propagator
     from vosam.io import read_mask, write_mask
 
     seq = args.data / "davis2016-train" / "JPEGImages" / "480p" / args.sequence
@@ -54,7 +56,8 @@ def run_one(args: argparse.Namespace) -> None:
     mask = read_mask(ann)
     if args.scale != 1.0:
         mask = cv2.resize(mask, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_NEAREST)
-    engine = EmbeddedPropagator(EmbeddedConfig(short_side=args.short_side), device="cpu")
+    config = registry.config_class("engine", args.engine)(short_side=args.short_side)
+    engine = build_propagator(args.engine, config=config, device="cpu")
     tracker = engine.new_tracker()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
@@ -69,7 +72,7 @@ def run_one(args: argparse.Namespace) -> None:
             {
                 "frames": args.length,
                 "peak_rss_mib": round(peak_mib, 1),
-                "memory_elements": tracker.memory.size,
+                "engine": args.engine,
                 "frames_per_s": round(args.length / elapsed, 2),
             }
         )
@@ -81,6 +84,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--sequence", default="boat")
     parser.add_argument("--lengths", default="500,5000")
+    parser.add_argument("--engine", default="embedded", help="embedded or embedded-v1")
     parser.add_argument("--short-side", type=int, default=480)
     parser.add_argument("--scale", type=float, default=1.0, help="resize frames first")
     parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
@@ -98,6 +102,8 @@ def main() -> None:
             str(args.data),
             "--sequence",
             args.sequence,
+            "--engine",
+            args.engine,
             "--short-side",
             str(args.short_side),
             "--scale",

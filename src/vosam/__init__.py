@@ -35,6 +35,7 @@ _LAZY = {
     "evaluate_sequence": "vosam.eval",
     "evaluate_vis": "vosam.eval",
     "EmbeddedConfig": "vosam.engines.embedded",
+    "FusedConfig": "vosam.engines.fused",
     "open_source": "vosam.io",
     "read_annotations": "vosam.io",
     "read_mask": "vosam.io",

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from vosam.cli import main
-from vosam.engines.embedded import EmbeddedPropagator
+from vosam.engines.fused import FusedPropagator
 from vosam.session import Session
 
 
@@ -29,7 +29,7 @@ def test_suggest_from_results_encodes_each_frame_once(segmented, capsys, monkeyp
     assert main(["suggest", str(folder), "--masks", str(ann), "--k", "3", "--quiet"]) == 0
     propagated = _lines(capsys.readouterr().out)
     encoded = []
-    original = EmbeddedPropagator.encode_key
+    original = FusedPropagator.encode_key
 
     def counting(self, image):
         encoded.append(image.shape)
@@ -38,7 +38,7 @@ def test_suggest_from_results_encodes_each_frame_once(segmented, capsys, monkeyp
     def no_propagation(*args, **kwargs):
         raise AssertionError("--results must not propagate")
 
-    monkeypatch.setattr(EmbeddedPropagator, "encode_key", counting)
+    monkeypatch.setattr(FusedPropagator, "encode_key", counting)
     monkeypatch.setattr(Session, "propagate_frames", no_propagation)
     assert main(["suggest", str(folder), "--results", str(out), "--k", "3"]) == 0
     captured = capsys.readouterr()

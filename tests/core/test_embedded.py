@@ -71,7 +71,11 @@ def test_unknown_engine_and_stray_checkpoint():
     with pytest.raises(ValueError, match="unknown engine"):
         build_propagator("nope")
     with pytest.raises(ValueError, match="no checkpoint"):
-        build_propagator("embedded", checkpoint="x.pth")
+        build_propagator("embedded-v1", checkpoint="x.pth")
+    from vosam.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match=r"x\.npz: no such parent model file"):
+        build_propagator("embedded", checkpoint="x.npz")
 
 
 def test_memory_engines_refuse_click_prompts_by_their_interface(fast_engine):

@@ -7,7 +7,7 @@ from vosam import registry
 
 
 def test_every_kind_lists_its_backends_in_registration_order():
-    assert registry.names("engine") == ("embedded", "xmem", "cutie", "sam2")
+    assert registry.names("engine") == ("embedded", "embedded-v1", "xmem", "cutie", "sam2")
     assert registry.names("segmenter") == ("embedded", "sam", "sam-hq", "sam2")
     assert registry.names("format") == ("davis", "youtube-vos", "lvos", "long-video", "youtube-vis")
     assert registry.names("executor") == ("local", "ray")
@@ -24,7 +24,8 @@ def test_entries_carry_their_config_class_and_model_argument():
 
 
 def test_unknown_names_list_the_known_ones():
-    with pytest.raises(ValueError, match="unknown engine 'nope'; choose one of embedded, xmem"):
+    known = "embedded, embedded-v1, xmem"
+    with pytest.raises(ValueError, match=f"unknown engine 'nope'; choose one of {known}"):
         registry.entry("engine", "nope")
     with pytest.raises(ValueError, match="unknown refiner 'x'"):
         registry.entry("segmenter", "x", noun="refiner")
@@ -55,11 +56,13 @@ def test_the_engines_prompt_flag_matches_their_trackers():
     classes say it too, and the two must agree."""
     from vosam.engines.cutie.tracker import CutieTracker
     from vosam.engines.embedded.tracker import EmbeddedTracker
+    from vosam.engines.fused.tracker import FusedTracker
     from vosam.engines.sam2.tracker import SAM2Tracker
     from vosam.engines.xmem.tracker import XMemTracker
 
     trackers = {
-        "embedded": EmbeddedTracker,
+        "embedded": FusedTracker,
+        "embedded-v1": EmbeddedTracker,
         "xmem": XMemTracker,
         "cutie": CutieTracker,
         "sam2": SAM2Tracker,

@@ -114,11 +114,11 @@ def test_model_config_belongs_to_sam2():
 
 
 def test_build_makes_the_engine_and_the_refiner():
-    from vosam.engines.embedded.propagator import EmbeddedPropagator
+    from vosam.engines.fused import FusedPropagator
 
     spec = RunSpec(EngineSpec.with_options("embedded", {"short_side": 64}), device="cpu")
     engine = spec.build()
-    assert isinstance(engine, EmbeddedPropagator) and engine.config.short_side == 64
+    assert isinstance(engine, FusedPropagator) and engine.config.short_side == 64
     refiner = RunSpec(refiner=RefinerSpec("embedded", refine="vanishing")).build_refiner(
         device="cpu"
     )

@@ -37,6 +37,8 @@ class Entry:
     values: torch.Tensor
     position: torch.Tensor | None
     permanent: bool
+    # the windows last read: (shift (L, 2), keys and values (L, C + N + 1, W²), inside flags)
+    windows: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
 
 class WindowMemory:
@@ -104,6 +106,7 @@ class WindowMemory:
         for entry in self.entries:
             zero = torch.zeros_like(entry.values[:1])
             entry.values = torch.cat([entry.values[: slot + 1], zero, entry.values[slot + 1 :]])
+            entry.windows = None
 
     def remove_object(self, slot: int) -> None:
         """Forget the object at value channel ``slot + 1``: its cells become background."""
@@ -111,6 +114,7 @@ class WindowMemory:
             v = entry.values
             background = v[:1] + v[slot + 1 : slot + 2]
             entry.values = torch.cat([background, v[1 : slot + 1], v[slot + 2 :]])
+            entry.windows = None
 
     # -- readout -------------------------------------------------------------------------
 
@@ -120,9 +124,8 @@ class WindowMemory:
         tiles = self._tiles(query)
         scores, values = [], []
         for entry in self.entries:
-            shift = self._shift(entry.position)
-            keys, valid = self._windows(entry.key, shift)
-            vals, _ = self._windows(entry.values, shift)
+            both, valid = self._entry_windows(entry, self._shift(entry.position))
+            keys, vals = both[:, : entry.key.shape[0]], both[:, entry.key.shape[0] :]
             scores.append(torch.bmm(tiles, keys).masked_fill_(~valid, OUTSIDE))
             values.append(vals)
         score = torch.cat(scores, -1)
@@ -153,16 +156,40 @@ class WindowMemory:
         mean = total / share.clamp(min=1e-6)
         return mean.round().long().reshape(2, -1).T
 
-    def _windows(self, x: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x (C, h, w)`` → ``(L, C, W²)`` windows and ``(L, 1, W²)`` inside-the-frame flags."""
-        channels = x.shape[0]
-        rows = self._top.reshape(-1, 1, 1) + shift[:, 1].reshape(-1, 1, 1) + self._dy[None]
-        cols = self._left.reshape(-1, 1, 1) + shift[:, 0].reshape(-1, 1, 1) + self._dx[None]
+    def _entry_windows(
+        self, entry: Entry, shift: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``(L, C + N + 1, W²)`` windows of an entry's keys and values at ``shift`` and
+        their ``(L, 1, W²)`` inside-the-frame flags. The last windows read are kept: only
+        the tiles whose shift changed since are gathered again (the same numbers)."""
+        if entry.windows is None:
+            packed = torch.cat([entry.key, entry.values]).reshape(-1, self.h * self.w)
+            tiles = torch.arange(shift.shape[0])
+            windows, valid = self._windows(packed, shift, tiles)
+            entry.windows = (shift, windows, valid)
+            return windows, valid
+        previous, windows, valid = entry.windows
+        changed = (shift != previous).any(1).nonzero().squeeze(1)
+        if changed.numel():
+            packed = torch.cat([entry.key, entry.values]).reshape(-1, self.h * self.w)
+            windows[changed], valid[changed] = self._windows(packed, shift[changed], changed)
+            entry.windows = (shift, windows, valid)
+        return windows, valid
+
+    def _windows(
+        self, packed: torch.Tensor, shift: torch.Tensor, tiles: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``packed (C, h·w)`` → ``(l, C, W²)`` windows of the ``l`` tiles ``tiles`` shifted
+        by ``shift (l, 2)``, and their ``(l, 1, W²)`` inside-the-frame flags."""
+        top = self._top.reshape(-1)[tiles].reshape(-1, 1, 1)
+        left = self._left.reshape(-1)[tiles].reshape(-1, 1, 1)
+        rows = top + shift[:, 1].reshape(-1, 1, 1) + self._dy[None]
+        cols = left + shift[:, 0].reshape(-1, 1, 1) + self._dx[None]
         valid = (rows >= 0) & (rows < self.h) & (cols >= 0) & (cols < self.w)
         flat = rows.clamp(0, self.h - 1) * self.w + cols.clamp(0, self.w - 1)
         count = flat.shape[0]
-        windows = x.reshape(channels, -1)[:, flat.reshape(-1)].reshape(channels, count, -1)
-        return windows.permute(1, 0, 2), valid.reshape(count, 1, -1)
+        windows = packed.index_select(1, flat.reshape(-1)).reshape(packed.shape[0], count, -1)
+        return windows.permute(1, 0, 2).contiguous(), valid.reshape(count, 1, -1)
 
     def _tiles(self, q: torch.Tensor) -> torch.Tensor:
         """``(C, h, w)`` → ``(L, tile², C)``."""

@@ -66,6 +66,21 @@ class ParentModel:
         self.cross += cross.numpy()
         self.frames += 1
 
+    def loss(self, dense: torch.Tensor, mask: np.ndarray) -> float:
+        """The model's class-balanced squared error on one annotated frame it has not seen
+        (1.0 for a model with no frame yet): the training's prequential loss."""
+        if self.frames == 0:
+            return 1.0
+        size = tuple(dense.shape[-2:])
+        small = F.interpolate(
+            torch.from_numpy(np.array(mask))[None, None].float(), size=size, mode="nearest"
+        )[0, 0].reshape(-1)
+        keep = small != 255
+        labels = (small[keep] > 0).long()
+        error = ((rows(dense)[keep] @ self.weight() - F.one_hot(labels, 2)) ** 2).sum(1)
+        per_class = [error[labels == c].mean() for c in (0, 1) if (labels == c).any()]
+        return float(torch.stack(per_class).mean())
+
     def merge(self, other: ParentModel) -> ParentModel:
         """The sum of two models' statistics."""
         return ParentModel(

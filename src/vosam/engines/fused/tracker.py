@@ -55,7 +55,8 @@ class FusedTracker(Tracker):
         self._memory: WindowMemory | None = None
         self._flow = FlowField() if config.flow else None
         self._basis: torch.Tensor | None = None
-        self._global: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # index → key, labels
+        self._global: dict[int, tuple[torch.Tensor, np.ndarray]] = {}  # index → key, mask
+        self._global_memory: tuple | None = None  # (what it holds, keys, values)
         self._annotated: dict[int, tuple[torch.Tensor, np.ndarray]] = {}  # index → rows, mask
         lam = config.parent_lambda if parent is not None else config.ridge_lambda
         self._ridge = RidgeTarget(ridge_lambda=lam, parent=parent, decay=config.online_decay)
@@ -108,11 +109,10 @@ class FusedTracker(Tracker):
             self._memory = WindowMemory(
                 (h8, w8), radius=cfg.radius, tile=cfg.tile, recent=cfg.recent
             )
-            for _ in self._slots.ids:  # objects registered before any memory existed
-                pass
         values = self._cells(mask, (h8, w8))
         self._memory.add(index, self._key8(feats.dense), values, permanent=True, linked=linked)
         self._global[index] = (feats.key, mask)
+        self._global_memory = None
         self._annotated[index] = (rows(feats.dense), mask)
         self._fit_ridge((h8, w8))
         for slot in range(len(self._slots)):
@@ -142,11 +142,14 @@ class FusedTracker(Tracker):
     def _global_read(self, key: torch.Tensor, size8: tuple[int, int]) -> torch.Tensor:
         """``(N + 1, h8, w8)``: the annotated frames read at stride 16 over the whole frame."""
         channels, h16, w16 = key.shape
-        keys, values = [], []
-        for k, mask in self._global.values():
-            keys.append(k.reshape(channels, -1))
-            values.append(self._cells(mask, (h16, w16)).reshape(len(self._slots) + 1, -1))
-        memory_keys, memory_values = torch.cat(keys, 1), torch.cat(values, 1)
+        state = (tuple(self._global), self._slots.ids)
+        if self._global_memory is None or self._global_memory[0] != state:
+            keys, values = [], []
+            for k, mask in self._global.values():
+                keys.append(k.reshape(channels, -1))
+                values.append(self._cells(mask, (h16, w16)).reshape(len(self._slots) + 1, -1))
+            self._global_memory = (state, torch.cat(keys, 1), torch.cat(values, 1))
+        _, memory_keys, memory_values = self._global_memory
         sim = key.reshape(channels, -1).T @ memory_keys
         top, index = sim.topk(min(self.config.global_top_k, sim.shape[1]), dim=1)
         weight = torch.softmax(top / self.config.temperature, 1)
@@ -169,6 +172,7 @@ class FusedTracker(Tracker):
         self._global = {
             i: (k, np.where(m == object_id, 0, m)) for i, (k, m) in self._global.items()
         }
+        self._global_memory = None
         self._annotated = {
             i: (x, np.where(m == object_id, 0, m)) for i, (x, m) in self._annotated.items()
         }
@@ -210,15 +214,22 @@ class FusedTracker(Tracker):
         if self._flow is not None:
             self._memory.advance(self._flow.backward(gray, size8))
         query = self._key8(feats.dense)
-        out = self._memory.read(query, top_k=cfg.top_k, temperature=cfg.temperature)
         x = rows(feats.dense)
-        appearance = self._ridge.predict(x, size8)
-        detection = torch.sqrt(self._global_read(feats.key, size8) * appearance)
-        detection = detection / detection.sum(0, keepdim=True).clamp(min=1e-6)
-        out, redetected = self._decide(out, detection)
+        detection = None
+        if cfg.detection:
+            appearance = self._ridge.predict(x, size8)
+            detection = torch.sqrt(self._global_read(feats.key, size8) * appearance)
+            detection = detection / detection.sum(0, keepdim=True).clamp(min=1e-6)
+        redetected: tuple[int, ...] = ()
+        if not cfg.correspondence:  # the detection alone (an ablation)
+            out = detection
+        else:
+            out = self._memory.read(query, top_k=cfg.top_k, temperature=cfg.temperature)
+            if detection is not None:
+                out, redetected = self._decide(out, detection)
         self._memory.add(index, query, out, permanent=False)
         best = out.max(0)
-        if float(best.values.mean()) >= cfg.online_frame:
+        if cfg.detection and float(best.values.mean()) >= cfg.online_frame:
             self._ridge.update(
                 x, best.indices.reshape(-1), best.values.reshape(-1) >= cfg.online_pixel
             )
@@ -258,7 +269,11 @@ class FusedTracker(Tracker):
                             out, k, torch.from_numpy(component.astype(np.float32)) * detection[k]
                         )
                         redetected.append(oid)
-            elif agree > cfg.switch_agree:
+            elif (
+                cfg.grow
+                and agree > cfg.switch_agree
+                and (cfg.grow_below is None or float(out[k].sum()) < cfg.grow_below * ref)
+            ):
                 labels, _ = ndimage.label(found)
                 touching = np.unique(labels[found & kept])
                 parts = np.isin(labels, touching[touching > 0])

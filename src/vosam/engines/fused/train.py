@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,7 +69,10 @@ def train_parent(
     """Fit the parent model on ``sequences`` (dataset sequences) and write it to ``out``.
 
     Each finished video is added to a checkpoint beside ``out``; a later call with the same
-    settings resumes after it. Returns the :class:`~vosam.engines.fused.parent.ParentModel`.
+    settings resumes after it. The progress shows the prequential loss: the model's error on
+    each frame before it learns that frame (it falls as the model generalises); the mean per
+    video is kept in the model's ``meta["losses"]``. Returns the
+    :class:`~vosam.engines.fused.parent.ParentModel`.
     """
     import torch
     from PIL import Image
@@ -87,11 +91,13 @@ def train_parent(
     ckpt = checkpoint_path(out)
     model = _resume(ckpt, settings)
     done = set(model.videos) if model is not None else set()
+    losses = list(model.meta.get("losses", [])) if model is not None else []
     with Progress(total, "frames", enabled=progress) as bar:
         bar.done = sum(len(f) for name, f in plan if name in done)
         for name, frames in plan:
             if name in done:
                 continue
+            seen = []  # the loss of the model so far on each frame, before it learns it
             for image_path, mask_path in frames:
                 image = np.array(Image.open(image_path).convert("RGB"))
                 mask = read_mask(mask_path, expected_size=image.shape[:2])
@@ -99,10 +105,19 @@ def train_parent(
                     dense = extractor(image).dense.cpu()
                 if model is None:
                     model = ParentModel.empty(dense.shape[0] + 1)
+                seen.append(model.loss(dense, mask))
                 model.add(dense, mask)
                 bar.update()
+            losses.append(float(np.mean(seen)))
+            if progress:
+                print(
+                    f"{name}: loss {losses[-1]:.3f} (the model before this video), "
+                    f"{len(losses)}/{len(plan)} videos",
+                    file=sys.stderr,
+                    flush=True,
+                )
             model.videos.append(name)
-            model.meta = {"settings": settings}
+            model.meta = {"settings": settings, "losses": losses}
             model.save(ckpt)
     if init == "shipped":
         model = load_parent(SHIPPED).merge(model)
@@ -112,6 +127,8 @@ def train_parent(
         "frame_step": frame_step,
         "init": init,
         "version": _version(),
+        # per video trained on, the mean loss of the model before it saw that video
+        "losses": losses,
     }
     model.save(out)
     ckpt.unlink(missing_ok=True)
