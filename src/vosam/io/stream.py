@@ -142,7 +142,7 @@ class StreamSource(FrameSource):
         """Open the container (in the decoding thread) and return its frame iterator."""
         import av
 
-        target = sys.stdin.buffer if text == "-" else text
+        target = _stdin_reader() if text == "-" else text
         # FFmpeg gives up a little after the caller does, so the caller's message wins
         wait = None if self._timeout is None else self._timeout + 2.0
         try:
@@ -329,3 +329,15 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     log.warning("stream frame of %s×%s resized to %s×%s", *image.shape[1::-1], *size[::-1])
     return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.BILINEAR))
+
+
+def _stdin_reader():  # -> a binary file object
+    """Standard input as an unbuffered binary file of its own: a read blocked in the
+    decoding thread then holds no lock of ``sys.stdin``'s buffered reader, which the
+    interpreter takes at shutdown (a stop while a read waits would abort the process). A
+    stand-in without a file descriptor gives its ``buffer``."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.stdin.buffer
+    return open(fd, "rb", buffering=0, closefd=False)
