@@ -109,3 +109,21 @@ def test_an_annotation_in_permanent_memory_is_played_backward_from(engine):
         result = tracker.step(t, images[t])
         for oid in (1, 2):
             assert iou(result.mask == oid, masks[t] == oid) > 0.6, (t, oid)
+
+
+def test_an_object_absent_for_many_frames_is_found_when_it_comes_back():
+    """Gone for 12 frames (longer than the area history), then back elsewhere: the frames
+    where it was lost do not count in its usual size, so it is re-detected."""
+    images, masks = _jumping_square(frames=20, jump_at=15)
+    for t in range(3, 15):  # hidden: the square's pixels become background
+        images[t] = images[0].copy()
+        images[t][masks[0] == 1] = images[0][0, 0]
+        masks[t][:] = 0
+    config = FusedConfig(short_side=128, guided_radius=2, radius=1, tile=2)
+    tracker = FusedPropagator(config, device="cpu").new_tracker()
+    said = []
+    for t, image in enumerate(images):
+        result = tracker.step(t, image, annotation=masks[0] if t == 0 else None)
+        said += [t for oid in result.redetected if oid == 1]
+    assert said and min(said) >= 15
+    assert iou(result.mask == 1, masks[-1] == 1) > 0.6

@@ -279,7 +279,9 @@ class FusedTracker(Tracker):
                 parts = np.isin(labels, touching[touching > 0])
                 added = detection[k] * torch.from_numpy(parts.astype(np.float32))
                 out = _replace(out, k, torch.maximum(out[k], added))
-            self._areas[slot].append(float(out[k].sum()))
+            area = float(out[k].sum())
+            if area > low * ref:  # a frame where the object is lost says nothing of its size
+                self._areas[slot].append(area)
         return out, tuple(redetected)
 
 
