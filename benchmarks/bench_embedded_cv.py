@@ -115,21 +115,16 @@ def parent_stats(seq, frame_step: int):
     """A sequence's parent-model statistics (``vosam train``'s code)."""
     _setup()
     import torch
-    from PIL import Image
 
     from vosam.engines.embedded.features import FeatureExtractor
     from vosam.engines.fused.parent import ParentModel
-    from vosam.engines.fused.train import annotated_frames
-    from vosam.io import read_mask
+    from vosam.engines.fused.train import annotated_frames, frame_features
 
     extractor = FeatureExtractor(torch.device("cpu"), 480)
     model = None
-    for image_path, mask_path in annotated_frames(seq, frame_step):
-        image = np.array(Image.open(image_path).convert("RGB"))
-        with torch.inference_mode():
-            dense = extractor(image).dense
+    for dense, mask in frame_features(extractor, annotated_frames(seq, frame_step)):
         model = model or ParentModel.empty(dense.shape[0] + 1)
-        model.add(dense, read_mask(mask_path, expected_size=image.shape[:2]))
+        model.add(dense, mask)
     model.videos = [seq.name]
     return seq.name, model
 

@@ -40,6 +40,22 @@ def _vosam(capsys, *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+def _segment_one(capsys, root: Path, out: Path, checkpoint: Path, *more: str):
+    """``vosam segment`` of video ``one`` from its first mask with ``--checkpoint``."""
+    return _vosam(
+        capsys,
+        "segment",
+        str(root / "JPEGImages" / "480p" / "one"),
+        "--masks",
+        str(root / "Annotations" / "480p" / "one" / "00000.png"),
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(checkpoint),
+        *more,
+    )
+
+
 def test_a_model_is_saved_and_read_back(tmp_path):
     g = torch.Generator().manual_seed(0)
     model = ParentModel.empty(5)
@@ -87,18 +103,7 @@ def test_vosam_train_writes_a_model_the_engine_and_segment_use(tmp_path, capsys)
     code2, err2 = _vosam(capsys, "train", str(root), "--out", str(out), "--init", "scratch")
     assert code2 == 2
     assert err2.count("\n") == 1 and "--overwrite" in err2
-    code3, err3 = _vosam(
-        capsys,
-        "segment",
-        str(root / "JPEGImages" / "480p" / "one"),
-        "--masks",
-        str(root / "Annotations" / "480p" / "one" / "00000.png"),
-        "--out",
-        str(tmp_path / "masks"),
-        "--checkpoint",
-        str(out),
-        "--quiet",
-    )
+    code3, err3 = _segment_one(capsys, root, tmp_path / "masks", out, "--quiet")
     assert code3 == 0, err3
     assert len(list((tmp_path / "masks").glob("*.png"))) == 6
 
@@ -111,17 +116,7 @@ def test_vosam_train_refuses_a_user_file_and_a_damaged_checkpoint(tmp_path, caps
     assert code == 2 and str(mine) in err
     assert mine.read_bytes() == b"mine"
     (tmp_path / "bad.npz").write_bytes(b"garbage")
-    code3, err3 = _vosam(
-        capsys,
-        "segment",
-        str(root / "JPEGImages" / "480p" / "one"),
-        "--masks",
-        str(root / "Annotations" / "480p" / "one" / "00000.png"),
-        "--out",
-        str(tmp_path / "masks"),
-        "--checkpoint",
-        str(tmp_path / "bad.npz"),
-    )
+    code3, err3 = _segment_one(capsys, root, tmp_path / "masks", tmp_path / "bad.npz")
     assert code3 == 2
     assert err3.count("\n") == 1 and "bad.npz" in err3
 

@@ -9,7 +9,9 @@ annotated videos (OSVOS's parent network, here a foreground/background model mad
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 def rows(dense: torch.Tensor) -> torch.Tensor:
@@ -17,6 +19,14 @@ def rows(dense: torch.Tensor) -> torch.Tensor:
     channels = dense.shape[0]
     x = dense.reshape(channels, -1).T
     return torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], 1)
+
+
+def mask_cells(mask: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """``uint8 (H, W)`` ids → ``(h·w,)`` long ids of the cells of a ``size`` grid (nearest)."""
+    cells = F.interpolate(
+        torch.from_numpy(np.array(mask))[None, None].float(), size=size, mode="nearest"
+    )
+    return cells.reshape(-1).long()
 
 
 def balanced_stats(
@@ -28,7 +38,7 @@ def balanced_stats(
     weight = torch.ones(x.shape[0], dtype=x.dtype) if weight is None else weight.to(x.dtype)
     counts = torch.bincount(labels[weight > 0], minlength=classes).to(x.dtype).clamp(min=1)
     w = (weight / counts[labels]).unsqueeze(1)
-    y = torch.nn.functional.one_hot(labels, classes).to(x.dtype)
+    y = F.one_hot(labels, classes).to(x.dtype)
     return x.T @ (x * w), x.T @ (y * w)
 
 

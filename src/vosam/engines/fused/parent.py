@@ -11,9 +11,6 @@ resumes from its checkpoint.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vosam.engines.fused.appearance import balanced_stats, rows
+from vosam.engines.fused.appearance import balanced_stats, mask_cells, rows
 from vosam.errors import CheckpointError
+from vosam.io.atomic import atomic_write
 
 SHIPPED = Path(__file__).with_name("parent.npz")
 FORMAT = "vosam-appearance-parent"
@@ -55,10 +53,7 @@ class ParentModel:
     def add(self, dense: torch.Tensor, mask: np.ndarray) -> None:
         """Add one annotated frame: ``dense (C, h8, w8)`` features and its ``uint8 (H, W)``
         mask (any object is foreground; void 255 is left out)."""
-        size = tuple(dense.shape[-2:])
-        small = F.interpolate(
-            torch.from_numpy(np.array(mask))[None, None].float(), size=size, mode="nearest"
-        )[0, 0].reshape(-1)
+        small = mask_cells(mask, tuple(dense.shape[-2:]))
         valid = small != 255
         labels = (small > 0).long()
         gram, cross = balanced_stats(rows(dense).double(), labels, 2, valid)
@@ -71,10 +66,7 @@ class ParentModel:
         (1.0 for a model with no frame yet): the training's prequential loss."""
         if self.frames == 0:
             return 1.0
-        size = tuple(dense.shape[-2:])
-        small = F.interpolate(
-            torch.from_numpy(np.array(mask))[None, None].float(), size=size, mode="nearest"
-        )[0, 0].reshape(-1)
+        small = mask_cells(mask, tuple(dense.shape[-2:]))
         keep = small != 255
         labels = (small[keep] > 0).long()
         error = ((rows(dense)[keep] @ self.weight() - F.one_hot(labels, 2)) ** 2).sum(1)
@@ -102,28 +94,14 @@ class ParentModel:
 
     def save(self, path: str | Path) -> None:
         """Write to ``path`` (``.npz``) through a temporary file renamed into place."""
-        path = Path(path)
         meta = {**self.meta, "format": FORMAT, "frames": self.frames, "videos": self.videos}
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez_compressed(
-                    f,
-                    gram=self.gram.astype(np.float32),
-                    cross=self.cross.astype(np.float32),
-                    meta=np.array(json.dumps(meta)),
-                )
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        with atomic_write(path) as f:
+            np.savez_compressed(
+                f,
+                gram=self.gram.astype(np.float32),
+                cross=self.cross.astype(np.float32),
+                meta=np.array(json.dumps(meta)),
+            )
 
 
 def load_parent(path: str | Path) -> ParentModel:
@@ -163,19 +141,3 @@ def parent_weight(parent: str | Path | None) -> torch.Tensor | None:
     if parent is None:
         return None
     return load_parent(SHIPPED if parent == "shipped" else parent).weight()
-
-
-def video_stats(
-    extract: Callable[[np.ndarray], torch.Tensor],
-    frames: Iterable[tuple[np.ndarray, np.ndarray]],
-    dims: int,
-    progress: Callable[[], None] | None = None,
-) -> ParentModel:
-    """A video's statistics from ``(image, mask)`` pairs; ``extract`` gives an image's dense
-    stride-8 features."""
-    model = ParentModel.empty(dims)
-    for image, mask in frames:
-        model.add(extract(image), mask)
-        if progress is not None:
-            progress()
-    return model

@@ -30,7 +30,7 @@ from vosam.engines.aggregate import soft_aggregate
 from vosam.engines.base import StepResult, Tracker, confidence_of, onehot
 from vosam.engines.embedded.features import FeatureExtractor, FrameFeatures
 from vosam.engines.embedded.tracker import upsample_cells
-from vosam.engines.fused.appearance import RidgeTarget, rows
+from vosam.engines.fused.appearance import RidgeTarget, mask_cells, rows
 from vosam.engines.fused.config import FusedConfig
 from vosam.engines.fused.correspondence import WindowMemory
 from vosam.engines.fused.motion import FlowField
@@ -121,14 +121,11 @@ class FusedTracker(Tracker):
     def _labels(self, mask: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Class indices (0 background, slot + 1) of ``mask`` at ``size`` (nearest) and the
         cells that count (void and unknown ids do not)."""
-        small = F.interpolate(
-            torch.from_numpy(np.array(mask))[None, None].float(), size=size, mode="nearest"
-        )[0, 0].long()
         lut = torch.full((256,), -1, dtype=torch.long)
         lut[0] = 0
         for slot, oid in enumerate(self._slots.ids):
             lut[oid] = slot + 1
-        labels = lut[small.reshape(-1)]
+        labels = lut[mask_cells(mask, size)]
         valid = labels >= 0
         return labels.clamp(min=0), valid
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,21 @@ def annotated_frames(sequence, frame_step: int) -> list[tuple[Path, Path]]:
     return pairs[::frame_step]
 
 
+def frame_features(extractor, frames: Iterable[tuple[Path, Path]]) -> Iterator[tuple]:
+    """``(dense (C, h8, w8) on the CPU, mask uint8 (H, W))`` of ``(image, mask)`` paths;
+    ``extractor``: a :class:`~vosam.engines.embedded.features.FeatureExtractor`."""
+    import torch
+    from PIL import Image
+
+    from vosam.io import read_mask
+
+    for image_path, mask_path in frames:
+        image = np.array(Image.open(image_path).convert("RGB"))
+        mask = read_mask(mask_path, expected_size=image.shape[:2])
+        with torch.inference_mode():
+            yield extractor(image).dense.cpu(), mask
+
+
 def train_parent(
     sequences: Sequence,
     out: Path,
@@ -74,12 +89,8 @@ def train_parent(
     video is kept in the model's ``meta["losses"]``. Returns the
     :class:`~vosam.engines.fused.parent.ParentModel`.
     """
-    import torch
-    from PIL import Image
-
     from vosam.devices import resolve_device
     from vosam.engines.embedded.features import FeatureExtractor
-    from vosam.io import read_mask
     from vosam.progress import Progress
 
     settings = {"frame_step": frame_step}
@@ -98,11 +109,7 @@ def train_parent(
             if name in done:
                 continue
             seen = []  # the loss of the model so far on each frame, before it learns it
-            for image_path, mask_path in frames:
-                image = np.array(Image.open(image_path).convert("RGB"))
-                mask = read_mask(mask_path, expected_size=image.shape[:2])
-                with torch.inference_mode():
-                    dense = extractor(image).dense.cpu()
+            for dense, mask in frame_features(extractor, frames):
                 if model is None:
                     model = ParentModel.empty(dense.shape[0] + 1)
                 seen.append(model.loss(dense, mask))
