@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class FusedPropagator(Propagator):
-    """Frozen EfficientNet-Lite0 features; per video, flow-guided local label propagation
+    """Frozen EfficientNet-Lite0 features; per video, local label propagation
     and a re-detecting appearance model (see :mod:`vosam.engines.fused.tracker`)."""
 
     name = "embedded"

@@ -1,22 +1,22 @@
 """Per-video state of the fused engine.
 
-Per frame, three kinds of evidence:
+Per frame, up to three kinds of evidence:
 
 1. **correspondence**: stride-8 label propagation from the annotated frames and the last
-   few propagated ones, through local windows that follow the motion
-   (:mod:`.correspondence`);
-2. **motion**: dense optical flow from this frame to the previous one (:mod:`.motion`)
-   carries every memory frame's windows along, so a fast object stays in reach;
-3. **detection** that does not drift: the annotated frames read globally at stride 16
+   few propagated ones, through local windows (:mod:`.correspondence`);
+2. **detection** that does not drift: the annotated frames read globally at stride 16
    (anywhere in the frame), times the per-video appearance model (:mod:`.appearance`),
-   which scores every cell wherever the object went.
+   which scores every cell wherever the object went;
+3. **motion** (``FusedConfig.flow``, off by default): dense optical flow from this frame to
+   the previous one (:mod:`.motion`) carries every memory frame's windows along.
 
-Propagation decides while the detection agrees with it (detected parts touching the
-propagated mask are added: thin parts the windows missed). When they part (overlap below
-``switch_agree``) and the detection is sure of a component of plausible size, the
-detection decides: a drifted or vanished mask is replaced by the object found again, and
-the frame's :attr:`~vosam.types.StepResult.redetected` says so. Only confident frames
-update the appearance model; every frame enters the recent memory.
+Propagation decides while the detection agrees with it; while it agrees but the
+propagated mask has shrunk below ``grow_below`` of the object's usual area, detected parts
+touching the mask are added to it. When they part (overlap below ``switch_agree``) and the
+detection is sure of a component of plausible size, the detection decides: a drifted or
+vanished mask is replaced by the object found again, and the frame's
+:attr:`~vosam.types.StepResult.redetected` says so. Only confident frames update the
+appearance model; every frame enters the recent memory.
 """
 
 from __future__ import annotations
